@@ -1,0 +1,162 @@
+//! REST request and response bodies (JSON, camelCase).
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::event::FileInfo;
+use crate::state::SessionState;
+
+/// A session's stored identity and metadata.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionInfo {
+    pub session_id: String,
+    /// Agent architecture, e.g. `claude-code`.
+    pub agent: String,
+    /// The agent profile the session was created with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub profile: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub name: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// `GET /api/sessions/:id`: the session and its folded state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionSnapshot {
+    pub session: SessionInfo,
+    #[serde(flatten)]
+    pub state: SessionState,
+}
+
+/// `POST /api/sessions`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateSessionRequest {
+    /// Agent architecture; defaults to `claude-code`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub agent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub profile: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub name: Option<String>,
+}
+
+/// `GET /api/sessions`: one page, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionList {
+    pub sessions: Vec<SessionInfo>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub next_cursor: Option<String>,
+}
+
+/// `PATCH /api/sessions/:id`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PatchSessionRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub name: Option<String>,
+}
+
+/// What to do with a message that arrives while a turn runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum IfBusy {
+    /// Refuse it (409 `session_busy`).
+    #[default]
+    Reject,
+    /// Run it as the next turn once the current one ends.
+    Queue,
+    /// Interrupt the running turn, then run it.
+    Interrupt,
+}
+
+/// `POST /api/sessions/:id/messages`, and the WebSocket `send_message` command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SendMessageRequest {
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub if_busy: Option<IfBusy>,
+    /// Echoed on the `user_message` block so a client can reconcile its optimistic copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub client_message_id: Option<String>,
+}
+
+/// Answer to a message: 202 Accepted with the turn that will carry it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SendMessageResponse {
+    pub turn_id: String,
+    /// The message waits behind a running turn.
+    pub queued: bool,
+}
+
+/// Answer to an interrupt request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct InterruptResponse {
+    /// The turn that was asked to stop; absent when nothing was running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub turn_id: Option<String>,
+}
+
+/// `GET /api/sessions/:id/files`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct FileList {
+    pub files: Vec<FileInfo>,
+}
+
+/// `GET /healthz`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Health {
+    pub status: String,
+    pub version: String,
+    /// The server answers with the built-in demo model instead of a real one.
+    pub demo: bool,
+}
+
+/// An `application/problem+json` error body (RFC 9457) with a stable `code`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Problem {
+    /// `urn:agent-runtime:error:<code>`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub title: String,
+    pub status: u16,
+    /// Stable machine-readable error code, e.g. `session_not_found`.
+    pub code: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub detail: Option<String>,
+}
+
+impl Problem {
+    /// A problem with the `type` URN derived from `code`.
+    pub fn new(status: u16, code: &str, title: &str, detail: Option<String>) -> Self {
+        Problem {
+            type_: format!("urn:agent-runtime:error:{code}"),
+            title: title.to_string(),
+            status,
+            code: code.to_string(),
+            detail,
+        }
+    }
+}

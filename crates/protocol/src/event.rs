@@ -1,0 +1,240 @@
+//! Session events and the envelope that numbers them.
+//!
+//! Every change to a session is one [`SessionEvent`], appended to the session's log and wrapped in
+//! an [`Envelope`] whose `seq` is per-session, gapless and strictly increasing from 1.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::block::{Block, SubagentStatus, ToolStatus};
+
+/// The thread id of a session's main conversation.
+pub const MAIN_CONVERSATION: &str = "main";
+
+/// One numbered event of a session's log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Envelope {
+    pub session_id: String,
+    #[ts(type = "number")]
+    pub seq: u64,
+    /// When the event was appended (RFC 3339, UTC).
+    pub at: String,
+    pub event: SessionEvent,
+}
+
+/// Everything a client can observe about a session, tagged by `type`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(
+    tag = "type",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase"
+)]
+pub enum SessionEvent {
+    /// A block opens in a thread (`"main"` or a subagent id).
+    BlockStart {
+        conversation_id: String,
+        block: Block,
+    },
+    /// Streamed text for an open `assistant_text` or `thinking` block.
+    TextDelta {
+        conversation_id: String,
+        block_id: String,
+        delta: String,
+    },
+    /// A partial change to an open block.
+    BlockUpdate {
+        conversation_id: String,
+        block_id: String,
+        updates: BlockUpdates,
+    },
+    /// The block's final content; replaces whatever was streamed.
+    BlockComplete {
+        conversation_id: String,
+        block_id: String,
+        block: Block,
+    },
+    /// A turn began with the user message in block `userBlockId`.
+    TurnStarted {
+        turn_id: String,
+        user_block_id: String,
+    },
+    /// A turn ended. `usage` and `costUsd` are this turn's own, not cumulative.
+    TurnCompleted {
+        turn_id: String,
+        reason: TurnEndReason,
+        usage: Usage,
+        cost_usd: f64,
+        #[ts(type = "number")]
+        duration_ms: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        error: Option<TurnError>,
+    },
+    /// Session-level facts changed (model in use, name, ...). Absent fields are unchanged.
+    MetadataUpdate { metadata: MetadataPatch },
+    /// A subagent thread appeared.
+    SubagentDiscovered {
+        subagent_id: String,
+        /// The thread holding the `subagent` block that links to it.
+        parent_conversation_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        subagent_type: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        description: Option<String>,
+    },
+    /// A subagent thread finished.
+    SubagentCompleted {
+        subagent_id: String,
+        status: SubagentStatus,
+    },
+    /// A workspace file appeared.
+    FileCreated(FileInfo),
+    /// A workspace file's content changed.
+    FileModified(FileInfo),
+    /// A workspace file was removed.
+    FileDeleted { path: String },
+    /// The session's sandbox changed state. (Whether a turn runs follows from the turn events.)
+    Status { sandbox: SandboxState },
+    /// Agent output the runtime could not interpret, kept rather than dropped.
+    Warning {
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        raw: Option<String>,
+    },
+}
+
+/// Fields of a block that can change while it is open. Absent fields are unchanged.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockUpdates {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub status: Option<ToolStatus>,
+    /// Replaces a tool call's streamed raw input so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub partial_input: Option<String>,
+    /// A thinking block's signature.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub signature: Option<String>,
+    /// A subagent link's status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub subagent_status: Option<SubagentStatus>,
+}
+
+/// Why a turn ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum TurnEndReason {
+    Completed,
+    Interrupted,
+    Error,
+}
+
+/// What went wrong in a turn that ended with `error` (or was interrupted for a reason).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TurnError {
+    pub message: String,
+    /// Stable machine-readable cause, e.g. `api_error`, `agent_exited`, `timeout`, `shutdown`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub code: Option<String>,
+    /// HTTP status of a failed model API call, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub http_status: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub exit_code: Option<i32>,
+    /// The last lines the agent process wrote to stderr.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub stderr_tail: Option<String>,
+}
+
+/// Token counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Usage {
+    #[ts(type = "number")]
+    pub input_tokens: u64,
+    #[ts(type = "number")]
+    pub output_tokens: u64,
+    #[ts(type = "number")]
+    pub cache_read_input_tokens: u64,
+    #[ts(type = "number")]
+    pub cache_creation_input_tokens: u64,
+}
+
+impl Usage {
+    /// Adds `other` to `self`, saturating.
+    pub fn add(&mut self, other: &Usage) {
+        self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
+        self.cache_read_input_tokens = self
+            .cache_read_input_tokens
+            .saturating_add(other.cache_read_input_tokens);
+        self.cache_creation_input_tokens = self
+            .cache_creation_input_tokens
+            .saturating_add(other.cache_creation_input_tokens);
+    }
+}
+
+/// Session-level facts; absent fields are unchanged.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct MetadataPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub model: Option<String>,
+    /// The agent's own id for the conversation (e.g. Claude's session id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub agent_session_id: Option<String>,
+    /// Set when the session runs against the built-in demo model, not a real one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub demo: Option<bool>,
+}
+
+/// A workspace file's identity: path relative to the workspace, size and content hash.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct FileInfo {
+    pub path: String,
+    #[ts(type = "number")]
+    pub size: u64,
+    /// Lowercase hex SHA-256 of the content.
+    pub sha256: String,
+}
+
+/// Where the session's sandbox is in its life.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum SandboxState {
+    /// No sandbox has been started (or the session was reloaded after a restart).
+    #[default]
+    None,
+    Starting,
+    Ready,
+    Unhealthy,
+    Stopped,
+}
+
+/// The live state of a session's runtime.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct RuntimeState {
+    pub sandbox: SandboxState,
+    /// The turn that is running, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub active_turn_id: Option<String>,
+}

@@ -1,0 +1,249 @@
+//! Session state and the one pure fold that produces it from events.
+//!
+//! The server's snapshot and every client's live view are both `fold`s of the same log, so they
+//! cannot disagree: folding events `1..=N` over [`SessionState::default`] gives exactly the state
+//! a snapshot taken at `seq = N` holds.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::block::{Block, SubagentStatus};
+use crate::event::{
+    BlockUpdates, Envelope, FileInfo, RuntimeState, SessionEvent, Usage, MAIN_CONVERSATION,
+};
+
+/// The folded state of one session.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionState {
+    /// The last event folded into this state (0 before any).
+    #[ts(type = "number")]
+    pub seq: u64,
+    pub runtime: RuntimeState,
+    /// The main thread.
+    pub blocks: Vec<Block>,
+    /// Subagent threads by subagent id.
+    pub subagents: BTreeMap<String, SubagentThread>,
+    /// Workspace files, sorted by path.
+    pub files: Vec<FileInfo>,
+    /// Token totals over all completed turns.
+    pub usage: Usage,
+    /// Cost over all completed turns, in US dollars.
+    pub cost_usd: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub agent_session_id: Option<String>,
+    /// The session runs against the built-in demo model.
+    #[serde(default)]
+    pub demo: bool,
+}
+
+/// One subagent's thread.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SubagentThread {
+    pub parent_conversation_id: String,
+    pub status: SubagentStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub subagent_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub description: Option<String>,
+    pub blocks: Vec<Block>,
+}
+
+impl SubagentThread {
+    fn new(parent_conversation_id: &str) -> Self {
+        SubagentThread {
+            parent_conversation_id: parent_conversation_id.to_string(),
+            status: SubagentStatus::Running,
+            subagent_type: None,
+            description: None,
+            blocks: Vec::new(),
+        }
+    }
+}
+
+/// Folds one event into `state`. Pure and total: an event that refers to something unknown (a
+/// block id never started, say) changes nothing but `seq`.
+pub fn fold(state: &mut SessionState, envelope: &Envelope) {
+    state.seq = envelope.seq;
+    apply(state, &envelope.event);
+}
+
+/// Folds a whole log, in order, over an empty state.
+pub fn fold_all<'a>(envelopes: impl IntoIterator<Item = &'a Envelope>) -> SessionState {
+    let mut state = SessionState::default();
+    for envelope in envelopes {
+        fold(&mut state, envelope);
+    }
+    state
+}
+
+fn apply(state: &mut SessionState, event: &SessionEvent) {
+    match event {
+        SessionEvent::BlockStart {
+            conversation_id,
+            block,
+        } => upsert_block(thread_mut(state, conversation_id), block.clone()),
+        SessionEvent::TextDelta {
+            conversation_id,
+            block_id,
+            delta,
+        } => {
+            if let Some(block) = find_block(state, conversation_id, block_id) {
+                block.append_text(delta);
+            }
+        }
+        SessionEvent::BlockUpdate {
+            conversation_id,
+            block_id,
+            updates,
+        } => {
+            if let Some(block) = find_block(state, conversation_id, block_id) {
+                apply_updates(block, updates);
+            }
+        }
+        SessionEvent::BlockComplete {
+            conversation_id,
+            block,
+            ..
+        } => upsert_block(thread_mut(state, conversation_id), block.clone()),
+        SessionEvent::TurnStarted { turn_id, .. } => {
+            state.runtime.active_turn_id = Some(turn_id.clone());
+        }
+        SessionEvent::TurnCompleted {
+            turn_id,
+            usage,
+            cost_usd,
+            ..
+        } => {
+            if state.runtime.active_turn_id.as_deref() == Some(turn_id.as_str()) {
+                state.runtime.active_turn_id = None;
+            }
+            state.usage.add(usage);
+            state.cost_usd += cost_usd;
+        }
+        SessionEvent::MetadataUpdate { metadata } => {
+            if let Some(model) = &metadata.model {
+                state.model = Some(model.clone());
+            }
+            if let Some(id) = &metadata.agent_session_id {
+                state.agent_session_id = Some(id.clone());
+            }
+            if let Some(demo) = metadata.demo {
+                state.demo = demo;
+            }
+        }
+        SessionEvent::SubagentDiscovered {
+            subagent_id,
+            parent_conversation_id,
+            subagent_type,
+            description,
+        } => {
+            let thread = state
+                .subagents
+                .entry(subagent_id.clone())
+                .or_insert_with(|| SubagentThread::new(parent_conversation_id));
+            thread.parent_conversation_id = parent_conversation_id.clone();
+            if subagent_type.is_some() {
+                thread.subagent_type = subagent_type.clone();
+            }
+            if description.is_some() {
+                thread.description = description.clone();
+            }
+        }
+        SessionEvent::SubagentCompleted {
+            subagent_id,
+            status,
+        } => {
+            if let Some(thread) = state.subagents.get_mut(subagent_id) {
+                thread.status = *status;
+            }
+        }
+        SessionEvent::FileCreated(info) | SessionEvent::FileModified(info) => {
+            match state.files.binary_search_by(|f| f.path.cmp(&info.path)) {
+                Ok(i) => state.files[i] = info.clone(),
+                Err(i) => state.files.insert(i, info.clone()),
+            }
+        }
+        SessionEvent::FileDeleted { path } => {
+            if let Ok(i) = state.files.binary_search_by(|f| f.path.cmp(path)) {
+                state.files.remove(i);
+            }
+        }
+        SessionEvent::Status { sandbox } => state.runtime.sandbox = *sandbox,
+        SessionEvent::Warning { .. } => {}
+    }
+}
+
+/// The blocks of a thread, creating a subagent thread on first mention so that no event is lost
+/// when a subagent's output arrives before its discovery.
+fn thread_mut<'a>(state: &'a mut SessionState, conversation_id: &str) -> &'a mut Vec<Block> {
+    if conversation_id == MAIN_CONVERSATION {
+        return &mut state.blocks;
+    }
+    &mut state
+        .subagents
+        .entry(conversation_id.to_string())
+        .or_insert_with(|| SubagentThread::new(MAIN_CONVERSATION))
+        .blocks
+}
+
+fn find_block<'a>(
+    state: &'a mut SessionState,
+    conversation_id: &str,
+    block_id: &str,
+) -> Option<&'a mut Block> {
+    let blocks = if conversation_id == MAIN_CONVERSATION {
+        &mut state.blocks
+    } else {
+        &mut state.subagents.get_mut(conversation_id)?.blocks
+    };
+    // Open blocks are near the end; search backwards.
+    blocks.iter_mut().rev().find(|b| b.id() == block_id)
+}
+
+fn upsert_block(blocks: &mut Vec<Block>, block: Block) {
+    match blocks.iter().rposition(|b| b.id() == block.id()) {
+        Some(i) => blocks[i] = block,
+        None => blocks.push(block),
+    }
+}
+
+fn apply_updates(block: &mut Block, updates: &BlockUpdates) {
+    match block {
+        Block::ToolUse(b) => {
+            if let Some(status) = updates.status {
+                b.status = status;
+            }
+            if let Some(partial) = &updates.partial_input {
+                b.partial_input = Some(partial.clone());
+            }
+        }
+        Block::Thinking(b) => {
+            if let Some(signature) = &updates.signature {
+                b.signature = Some(signature.clone());
+            }
+        }
+        Block::Subagent(b) => {
+            if let Some(status) = updates.subagent_status {
+                b.status = status;
+            }
+        }
+        Block::UserMessage(_)
+        | Block::AssistantText(_)
+        | Block::ToolResult(_)
+        | Block::System(_) => {}
+    }
+}
+
+#[cfg(test)]
+#[path = "state_tests.rs"]
+mod tests;

@@ -1,0 +1,1 @@
+//! agent-runtime store crate.
