@@ -7,6 +7,7 @@
 //! - [`block`]: the blocks a conversation thread is made of.
 //! - [`event`]: session events and the numbered [`Envelope`] that carries them.
 //! - [`state`]: the folded [`SessionState`] and the one pure [`fold`].
+//! - [`profile`]: agent profiles, written into the sandbox by each agent in its own layout.
 //! - [`api`]: REST bodies, including the problem+json error body.
 //! - [`ws`]: WebSocket frames.
 //! - [`typescript`]: generation of `packages/react/src/generated/protocol.ts`.
@@ -14,6 +15,7 @@
 pub mod api;
 pub mod block;
 pub mod event;
+pub mod profile;
 pub mod state;
 pub mod typescript;
 pub mod ws;
@@ -21,5 +23,6 @@ pub mod ws;
 pub use api::*;
 pub use block::*;
 pub use event::*;
+pub use profile::*;
 pub use state::{fold, fold_all, SessionState, SubagentThread};
 pub use ws::*;

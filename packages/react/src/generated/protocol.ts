@@ -252,3 +252,49 @@ export type SubscribeResult = { sessionId: string,
  * Events after `since` up to this seq are replayed next; later ones arrive live.
  */
 latestSeq: number, };
+
+export type AgentProfile = { id: string, name?: string, 
+/**
+ * Model id or alias passed to the agent; the agent's default when absent.
+ */
+model?: string, 
+/**
+ * Replaces the agent's default system prompt.
+ */
+systemPrompt?: string, 
+/**
+ * Appended to the agent's default system prompt.
+ */
+appendSystemPrompt?: string, 
+/**
+ * Project instructions (`CLAUDE.md` / `GEMINI.md`).
+ */
+instructions?: string, skills: Array<SkillDef>, subagents: Array<SubagentDef>, commands: Array<CommandDef>, 
+/**
+ * Tools the agent may use without asking (agent syntax, e.g. `Bash(git *)`).
+ */
+allowedTools: Array<string>, disallowedTools: Array<string>, 
+/**
+ * MCP servers by name, in the agent's `mcpServers` JSON shape.
+ */
+mcpServers: { [key in string]: JsonValue }, 
+/**
+ * Extra environment for the agent process (never secrets of the runtime itself).
+ */
+env: { [key in string]: string }, 
+/**
+ * Files placed in the workspace when the session starts.
+ */
+files: Array<ProfileFile>, };
+
+export type SkillDef = { name: string, description: string, body: string, };
+
+export type SubagentDef = { name: string, description: string, prompt: string, tools?: Array<string>, model?: string, };
+
+export type CommandDef = { name: string, description?: string, body: string, };
+
+export type ProfileFile = { 
+/**
+ * Relative to the workspace.
+ */
+path: string, content: string, };
