@@ -1,0 +1,146 @@
+use std::sync::Arc;
+
+use agent_runtime_protocol::{SessionEvent, SessionInfo};
+use pretty_assertions::assert_eq;
+
+use super::*;
+
+fn record(id: &str) -> SessionRecord {
+    SessionRecord::new(SessionInfo {
+        session_id: id.into(),
+        agent: "claude-code".into(),
+        profile: None,
+        name: None,
+        created_at: "2026-01-01T00:00:00.000000Z".into(),
+        updated_at: "2026-01-01T00:00:00.000000Z".into(),
+    })
+}
+
+fn warning(text: String) -> (String, SessionEvent) {
+    (
+        "2026-01-01T00:00:00.000000Z".into(),
+        SessionEvent::Warning {
+            message: text,
+            raw: None,
+        },
+    )
+}
+
+#[tokio::test]
+async fn open_sets_wal_normal_sync_and_foreign_keys() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(dir.path().join("deep/er/store.db"))
+        .await
+        .expect("open");
+    for pool in [&store.writer, &store.reader] {
+        let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(pool)
+            .await
+            .expect("journal_mode");
+        let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(pool)
+            .await
+            .expect("synchronous");
+        let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+            .fetch_one(pool)
+            .await
+            .expect("foreign_keys");
+        // synchronous: 1 = NORMAL.
+        assert_eq!((journal.as_str(), synchronous, foreign_keys), ("wal", 1, 1));
+    }
+    store.close().await;
+}
+
+#[tokio::test]
+async fn migrations_apply_once_and_reopen_is_a_no_op() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store.db");
+    for _ in 0..2 {
+        let store = SqliteStore::open(&path).await.expect("open");
+        let versions: Vec<i64> =
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
+                .fetch_all(&store.reader)
+                .await
+                .expect("migrations table");
+        let expected: Vec<i64> = MIGRATOR.iter().map(|m| m.version).collect();
+        assert_eq!(versions, expected);
+        assert_eq!(versions.first(), Some(&1));
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn commits_are_in_the_file_before_close() {
+    // What survives `kill -9`: a second store on the same file sees every acknowledged write
+    // although the first one was never closed.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store.db");
+    let first = SqliteStore::open(&path).await.expect("open");
+    first.create_session(&record("s1")).await.expect("create");
+    first
+        .append_events("s1", &[warning("kept".into())])
+        .await
+        .expect("append");
+    first.put_file("s1", "a.txt", b"a").await.expect("put");
+
+    let second = SqliteStore::open(&path).await.expect("open again");
+    assert_eq!(second.last_seq("s1").await, Ok(1));
+    assert_eq!(
+        second.get_file("s1", "a.txt").await,
+        Ok(Some(b"a".to_vec()))
+    );
+    second.close().await;
+    first.close().await;
+}
+
+#[tokio::test]
+async fn appends_from_two_stores_on_one_file_stay_gapless() {
+    // Two stores stand in for two processes: separate connections, one file, BEGIN IMMEDIATE
+    // and the busy timeout serialize them.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store.db");
+    let a = Arc::new(SqliteStore::open(&path).await.expect("open a"));
+    let b = Arc::new(SqliteStore::open(&path).await.expect("open b"));
+    a.create_session(&record("s1")).await.expect("create");
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for task in 0..6 {
+        let store = if task % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.spawn(async move {
+            let mut seqs = Vec::new();
+            for i in 0..20 {
+                let appended = store
+                    .append_events("s1", &[warning(format!("{task}-{i}"))])
+                    .await
+                    .expect("append");
+                seqs.extend(appended.iter().map(|e| e.seq));
+            }
+            seqs
+        });
+    }
+    let mut seqs: Vec<u64> = tasks.join_all().await.into_iter().flatten().collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=120).collect::<Vec<u64>>());
+    assert_eq!(b.last_seq("s1").await, Ok(120));
+    a.close().await;
+    b.close().await;
+}
+
+#[test]
+fn url_paths() {
+    assert_eq!(path_of_url("sqlite:///abs/x.db"), Ok("/abs/x.db"));
+    assert_eq!(path_of_url("sqlite://rel/x.db"), Ok("rel/x.db"));
+    assert_eq!(path_of_url("sqlite:x.db"), Ok("x.db"));
+    for bad in [
+        "sqlite:",
+        "sqlite://",
+        "sqlite::memory:",
+        "sqlite://x?mode=ro",
+        "x.db",
+    ] {
+        assert!(
+            matches!(path_of_url(bad), Err(StoreError::Invalid(_))),
+            "{bad}"
+        );
+    }
+}
