@@ -1,1 +1,56 @@
-//! agent-runtime testkit crate.
+//! A scripted Anthropic Messages API server for tests and the product's `--demo` mode.
+//!
+//! Point the real `claude` CLI at it with `ANTHROPIC_BASE_URL=<server.base_url()>`; it
+//! answers from a [`Scenario`] and records every request so tests can assert what the
+//! agent sent.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), agent_runtime_testkit::TestkitError> {
+//! use agent_runtime_testkit::{Response, Rule, Scenario, ScriptedModelServer};
+//!
+//! let server = ScriptedModelServer::start(Scenario::new(vec![Rule::always(
+//!     Response::text("Hello from the script"),
+//! )]))
+//! .await?;
+//! // ... run `claude` with ANTHROPIC_BASE_URL = server.base_url() ...
+//! let sent = server.message_requests();
+//! # Ok(()) }
+//! ```
+//!
+//! # Layout
+//!
+//! * [`scenario`]: the scenario data model (serde) and its matching semantics.
+//! * [`matching`]: picking the rule that answers a request.
+//! * [`request`]: read-only queries over an incoming Messages API body.
+//! * [`template`]: `{{cwd}}`-style placeholders in scripted strings.
+//! * [`reply`]: rendering a scripted response into a concrete message or error.
+//! * [`sse`]: server-sent-event encoding of a message.
+//! * `http_reply`: delivering a reply over HTTP (pacing, cuts, disconnects).
+//! * `routes`: the axum routes (Messages API plus the CLI's extra calls).
+//! * [`record`]: the request log tests assert against.
+//! * [`server`]: [`ScriptedModelServer`], the running server handle.
+//! * [`demo`]: the built-in demo scenario.
+//! * [`error`]: the crate's error type, [`TestkitError`].
+
+pub mod demo;
+pub mod error;
+mod http_reply;
+pub mod matching;
+pub mod record;
+pub mod reply;
+pub mod request;
+mod routes;
+pub mod scenario;
+pub mod server;
+pub mod sse;
+pub mod template;
+
+pub use demo::demo_scenario;
+pub use error::TestkitError;
+pub use record::{RecordedRequest, RequestKind, RECORDED_REQUEST_CAPACITY};
+pub use request::{messages_of, MessagesRequest};
+pub use scenario::{
+    Block, ErrorSpec, Matcher, MidstreamCut, Response, Rule, RuleScope, Scenario,
+    ToolResultMatcher, UsageSpec,
+};
+pub use server::ScriptedModelServer;

@@ -1,0 +1,185 @@
+//! The request log: every request the server received, secrets redacted, observable by
+//! tests while it grows.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use axum::http::HeaderMap;
+use serde_json::Value;
+use tokio::sync::watch;
+
+use crate::error::TestkitError;
+use crate::request::{messages_of, MessagesRequest};
+
+/// How many requests are kept. A test makes a few dozen; the long-running demo mode must
+/// not grow without bound, so the oldest entries are dropped past this.
+pub const RECORDED_REQUEST_CAPACITY: usize = 1024;
+
+/// Headers whose values never reach the log.
+const SECRET_HEADERS: &[&str] = &[
+    "x-api-key",
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+];
+
+/// Replacement for redacted header values.
+pub const REDACTED: &str = "[redacted]";
+
+/// What a recorded request was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKind {
+    /// `POST /v1/messages` from the agent loop (main thread or subagent).
+    MainMessage,
+    /// `POST /v1/messages` side request: probe or tool-less utility call (see
+    /// [`MessagesRequest::is_side_request`]).
+    SideMessage,
+    /// `POST /v1/messages/count_tokens`.
+    CountTokens,
+    /// Anything else (`HEAD /api/hello`, unknown routes).
+    Other,
+}
+
+/// One received request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedRequest {
+    /// Arrival order, from 0.
+    pub seq: u64,
+    /// HTTP method.
+    pub method: String,
+    /// Path and query, e.g. `/v1/messages?beta=true`.
+    pub path: String,
+    /// Headers in arrival order, names lower-case, secret values redacted.
+    pub headers: Vec<(String, String)>,
+    /// JSON body; `None` when empty or not JSON.
+    pub body: Option<Value>,
+    /// Classification.
+    pub kind: RequestKind,
+    /// Index of the scenario rule that answered, if any.
+    pub rule: Option<usize>,
+}
+
+impl RecordedRequest {
+    /// Builds a record, redacting secret header values.
+    pub fn new(method: &str, path: &str, headers: &HeaderMap, body: Option<Value>) -> Self {
+        let headers = headers
+            .iter()
+            .map(|(name, value)| {
+                let name = name.as_str().to_ascii_lowercase();
+                let value = if SECRET_HEADERS.contains(&name.as_str()) {
+                    REDACTED.to_owned()
+                } else {
+                    String::from_utf8_lossy(value.as_bytes()).into_owned()
+                };
+                (name, value)
+            })
+            .collect();
+        Self {
+            seq: 0,
+            method: method.to_owned(),
+            path: path.to_owned(),
+            headers,
+            body,
+            kind: RequestKind::Other,
+            rule: None,
+        }
+    }
+
+    /// First value of a header (case-insensitive name).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// The body's `messages` array (empty when absent).
+    pub fn messages(&self) -> &[Value] {
+        self.body.as_ref().map(messages_of).unwrap_or(&[])
+    }
+
+    /// A request view for matcher-style queries (`last_user_text`, `working_directory`…).
+    pub fn as_messages_request(&self) -> Option<MessagesRequest<'_>> {
+        self.body.as_ref().map(MessagesRequest::new)
+    }
+
+    /// The last user message's own text (see [`MessagesRequest::last_user_text`]).
+    pub fn last_user_text(&self) -> String {
+        self.as_messages_request()
+            .map(|request| request.last_user_text())
+            .unwrap_or_default()
+    }
+}
+
+/// Append-only (bounded) log, observable through a watch channel.
+#[derive(Debug)]
+pub struct RequestLog {
+    state: watch::Sender<LogState>,
+}
+
+#[derive(Debug, Default)]
+struct LogState {
+    total: u64,
+    recent: VecDeque<RecordedRequest>,
+}
+
+impl Default for RequestLog {
+    fn default() -> Self {
+        Self {
+            state: watch::Sender::new(LogState::default()),
+        }
+    }
+}
+
+impl RequestLog {
+    /// Appends a request, assigning its `seq`.
+    pub fn record(&self, mut request: RecordedRequest) {
+        self.state.send_modify(|state| {
+            request.seq = state.total;
+            state.total += 1;
+            if state.recent.len() == RECORDED_REQUEST_CAPACITY {
+                state.recent.pop_front();
+            }
+            state.recent.push_back(request);
+        });
+    }
+
+    /// The retained requests, oldest first.
+    pub fn snapshot(&self) -> Vec<RecordedRequest> {
+        self.state.borrow().recent.iter().cloned().collect()
+    }
+
+    /// Forgets all requests (counting restarts at zero).
+    pub fn clear(&self) {
+        self.state.send_modify(|state| *state = LogState::default());
+    }
+
+    /// Waits until at least `n` requests satisfying `filter` are retained, then returns
+    /// all retained requests satisfying it.
+    pub async fn wait_for(
+        &self,
+        n: usize,
+        timeout: Duration,
+        filter: impl Fn(&RecordedRequest) -> bool,
+    ) -> Result<Vec<RecordedRequest>, TestkitError> {
+        let mut receiver = self.state.subscribe();
+        let count = |state: &LogState| state.recent.iter().filter(|r| filter(r)).count();
+        let waited = tokio::time::timeout(timeout, async {
+            receiver
+                .wait_for(|state| count(state) >= n)
+                .await
+                .map(|state| state.recent.iter().filter(|r| filter(r)).cloned().collect())
+        })
+        .await;
+        match waited {
+            Ok(Ok(requests)) => Ok(requests),
+            // The sender lives in `self`, so the channel cannot close while we wait;
+            // treat it like a timeout anyway rather than panicking.
+            Ok(Err(_)) | Err(_) => Err(TestkitError::WaitTimeout {
+                wanted: n,
+                got: count(&self.state.borrow()),
+                timeout,
+            }),
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! The one integration test binary of the testkit crate (see `suite/`).
+
+mod suite;

@@ -1,0 +1,15 @@
+//! Integration tests: the scripted model server over real HTTP, and the real `claude` CLI
+//! driven against it.
+//!
+//! * `cli`: harness that locates and runs the pinned Claude Code CLI.
+//! * `http_client`: a minimal raw HTTP/1.1 client (streams can be read and dropped at will).
+//! * `http_api`: server behaviour over HTTP (routes, SSE, errors, pacing, recording).
+//! * `cli_demo`, `cli_stdin`, `cli_parallel_tools`, `cli_errors`: the real CLI end to end.
+
+mod cli;
+mod cli_demo;
+mod cli_errors;
+mod cli_parallel_tools;
+mod cli_stdin;
+mod http_api;
+mod http_client;
