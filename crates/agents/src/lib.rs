@@ -1,1 +1,42 @@
-//! agent-runtime agents crate.
+//! Everything agent-specific, behind one agent-neutral API.
+//!
+//! The runtime never matches on an agent itself: it holds an [`AgentKind`] and calls its methods,
+//! each of which dispatches by `match` to one agent module. Adding an agent means adding a variant
+//! and a module; the runtime does not change. Pure: no async and no I/O of its own (the sandbox
+//! crate is a dependency only for its plain-data `LaunchSpec` and `Root`).
+//!
+//! # Layout
+//! - [`kind`]: [`AgentKind`] (the closed set of agents) and the agent-neutral API: install spec,
+//!   [`ProcessMode`], launch spec, stdin encoding, translators, profile files, transcripts.
+//! - [`launch`]: [`LaunchContext`], what a [`LaunchSpec`] (the sandbox crate's type: program,
+//!   args, env, cwd) is built from.
+//! - [`output`]: what a stream translator produces ([`AgentOutput`], [`TurnOutcome`]) and the
+//!   [`Translator`] enum the runtime feeds stdout lines into.
+//! - [`files`]: files the runtime moves in and out of the sandbox on an agent's behalf:
+//!   [`ProfileFileWrite`], [`TranscriptFile`], and the [`ParsedConversation`] a transcript becomes.
+//! - [`error`]: the crate's error type, [`AgentError`].
+//! - [`claude`]: Claude Code 2.1.x (`claude -p`, stream-json over stdin/stdout, JSONL transcripts).
+//!
+//! # Lifecycle, as the runtime drives it
+//! 1. Install [`AgentKind::install_spec`] once into the tools dir.
+//! 2. Before the first turn, write [`AgentKind::profile_files`] into the sandbox; when the session
+//!    has a saved transcript, write each file to [`AgentKind::transcript_restore_path`].
+//! 3. Start [`AgentKind::launch_spec`] (inside the sandbox) and feed every stdout line to the
+//!    [`Translator`] from [`AgentKind::new_translator`]; append the events it returns.
+//! 4. Per [`ProcessMode`], write [`AgentKind::encode_user_message`] /
+//!    [`AgentKind::encode_interrupt`] lines to stdin.
+//! 5. After each turn, save [`AgentKind::transcript_files_to_save`].
+
+pub mod claude;
+pub mod error;
+pub mod files;
+pub mod kind;
+pub mod launch;
+pub mod output;
+
+pub use claude::ClaudeTranslator;
+pub use error::AgentError;
+pub use files::{ParsedConversation, ProfileFileWrite, Root, TranscriptFile};
+pub use kind::{AgentKind, InstallSpec, ProcessMode};
+pub use launch::{LaunchContext, LaunchSpec};
+pub use output::{AgentOutput, Translator, TranslatorContext, TurnOutcome};

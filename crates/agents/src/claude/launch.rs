@@ -1,0 +1,178 @@
+//! Installing and starting Claude Code, and what to write to its stdin.
+//!
+//! The process runs `claude -p` with stream-json on both sides (A.1, A.6): one process serves
+//! every turn of the sandbox's life, user messages and interrupts arrive as stdin lines.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use crate::kind::InstallSpec;
+use crate::launch::{LaunchContext, LaunchSpec};
+
+/// The npm package of Claude Code.
+pub const NPM_PACKAGE: &str = "@anthropic-ai/claude-code";
+
+/// The pinned version: the one `docs/agent-formats.md` and the fixtures describe.
+pub const VERSION: &str = "2.1.328";
+
+/// Where [`super::profile::profile_files`] writes the profile's MCP servers, relative to the home
+/// directory.
+pub const MCP_CONFIG_PATH: &str = ".claude/agent-runtime-mcp.json";
+
+/// `PATH` of the agent process.
+const PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+/// Flags every launch has: headless, stream-json both ways, token deltas, foreground subagents'
+/// text (otherwise only their tool calls reach stdout, A.5), and no permission prompts (the
+/// sandbox is the boundary; nobody could answer a prompt).
+const BASE_ARGS: &[&str] = &[
+    "-p",
+    "--input-format",
+    "stream-json",
+    "--output-format",
+    "stream-json",
+    "--verbose",
+    "--include-partial-messages",
+    "--forward-subagent-text",
+    "--permission-mode",
+    "bypassPermissions",
+];
+
+/// Whether a profile `env` entry may be set. The runtime owns where the agent keeps its state
+/// (`HOME`, `CLAUDE_CONFIG_DIR`), which model API it talks to and with which credentials
+/// (every `ANTHROPIC_*`; the model itself is `AgentProfile::model`), and `IS_SANDBOX` (required
+/// for `bypassPermissions`). Entries for these are dropped; everything else, `PATH` and the
+/// `DISABLE_*` switches included, may be overridden by the profile.
+pub fn is_reserved_env(name: &str) -> bool {
+    matches!(name, "HOME" | "CLAUDE_CONFIG_DIR" | "IS_SANDBOX") || name.starts_with("ANTHROPIC_")
+}
+
+/// The install spec for the CPU architecture `arch` (as in `std::env::consts::ARCH`). The npm
+/// package ships the native binary in an arch-specific optional dependency; `.bin/claude` is the
+/// fallback launcher.
+pub fn install_spec(arch: &str) -> InstallSpec {
+    let npm_arch = match arch {
+        "x86_64" => "x64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    InstallSpec {
+        npm_package: NPM_PACKAGE.to_string(),
+        version: VERSION.to_string(),
+        binary_candidates: vec![
+            format!("node_modules/@anthropic-ai/claude-code-linux-{npm_arch}/claude"),
+            "node_modules/.bin/claude".to_string(),
+        ],
+    }
+}
+
+/// The launch spec (A.1, A.6, A.7, A.11):
+/// - args: `-p`, stream-json input and output, `--verbose --include-partial-messages
+///   --forward-subagent-text --permission-mode bypassPermissions`, then `--session-id S` (first launch) or `--resume S` (a transcript was
+///   restored), then per profile `--model`, `--system-prompt`, `--append-system-prompt`,
+///   `--allowedTools <each>`, `--disallowedTools <each>`, and, when it names MCP servers,
+///   `--mcp-config <home>/`[`MCP_CONFIG_PATH`]` --strict-mcp-config` (the file comes with
+///   [`super::profile::profile_files`]);
+/// - env: `HOME`, `CLAUDE_CONFIG_DIR=<home>/.claude`, `PATH`, `IS_SANDBOX=1`,
+///   `DISABLE_TELEMETRY=1`, `DISABLE_AUTOUPDATER=1`, `DISABLE_ERROR_REPORTING=1`,
+///   `ANTHROPIC_BASE_URL` / `ANTHROPIC_API_KEY` when given, then the profile's env minus
+///   [`is_reserved_env`] names;
+/// - cwd: the workspace.
+pub fn launch_spec(ctx: &LaunchContext<'_>) -> LaunchSpec {
+    let profile = ctx.profile;
+    let mut args: Vec<String> = BASE_ARGS.iter().map(|s| s.to_string()).collect();
+    let session_flag = if ctx.resume {
+        "--resume"
+    } else {
+        "--session-id"
+    };
+    args.extend([session_flag.to_string(), ctx.agent_session_id.clone()]);
+    let mut flag = |name: &str, value: &str| args.extend([name.to_string(), value.to_string()]);
+    if let Some(model) = &profile.model {
+        flag("--model", model);
+    }
+    if let Some(prompt) = &profile.system_prompt {
+        flag("--system-prompt", prompt);
+    }
+    if let Some(prompt) = &profile.append_system_prompt {
+        flag("--append-system-prompt", prompt);
+    }
+    // Both are variadic in the CLI: one flag, then every rule as its own argument (rules may
+    // contain commas and spaces). The next argument is always a flag, which ends the list.
+    for (name, rules) in [
+        ("--allowedTools", &profile.allowed_tools),
+        ("--disallowedTools", &profile.disallowed_tools),
+    ] {
+        if !rules.is_empty() {
+            args.push(name.to_string());
+            args.extend(rules.iter().cloned());
+        }
+    }
+    let home = ctx.home_dir.trim_end_matches('/');
+    if !profile.mcp_servers.is_empty() {
+        // A file, not inline JSON: server configs can carry credentials, and args are logged.
+        args.extend([
+            "--mcp-config".to_string(),
+            format!("{home}/{MCP_CONFIG_PATH}"),
+            "--strict-mcp-config".to_string(),
+        ]);
+    }
+
+    let mut env = BTreeMap::new();
+    let mut set = |k: &str, v: &str| {
+        env.insert(k.to_string(), v.to_string());
+    };
+    set("HOME", home);
+    set("CLAUDE_CONFIG_DIR", &format!("{home}/.claude"));
+    set("PATH", PATH);
+    set("IS_SANDBOX", "1");
+    set("DISABLE_TELEMETRY", "1");
+    set("DISABLE_AUTOUPDATER", "1");
+    set("DISABLE_ERROR_REPORTING", "1");
+    if let Some(url) = &ctx.base_url {
+        set("ANTHROPIC_BASE_URL", url);
+    }
+    if let Some(key) = &ctx.api_key {
+        set("ANTHROPIC_API_KEY", key);
+    }
+    for (name, value) in &profile.env {
+        if !is_reserved_env(name) {
+            env.insert(name.clone(), value.clone());
+        }
+    }
+
+    LaunchSpec {
+        program: ctx.program.clone(),
+        args,
+        env,
+        cwd: ctx.workspace_dir.clone(),
+    }
+}
+
+/// A user turn (A.6), as one stdin line with its trailing `\n`.
+pub fn encode_user_message(text: &str) -> String {
+    let line = json!({
+        "type": "user",
+        "message": { "role": "user", "content": text },
+        "parent_tool_use_id": null,
+        "session_id": "",
+    });
+    format!("{line}\n")
+}
+
+/// An interrupt of the running turn (A.6): a `control_request` envelope (a bare
+/// `{"subtype":"interrupt"}` is silently ignored by the CLI), as one stdin line with its
+/// trailing `\n`.
+pub fn encode_interrupt(request_id: &str) -> String {
+    let line = json!({
+        "type": "control_request",
+        "request_id": request_id,
+        "request": { "subtype": "interrupt" },
+    });
+    format!("{line}\n")
+}
+
+#[cfg(test)]
+#[path = "launch_tests.rs"]
+mod tests;

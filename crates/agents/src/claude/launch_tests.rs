@@ -1,0 +1,178 @@
+use std::collections::BTreeMap;
+
+use agent_runtime_protocol::AgentProfile;
+use pretty_assertions::assert_eq;
+use serde_json::json;
+
+use super::*;
+
+fn ctx<'a>(profile: &'a AgentProfile, resume: bool) -> LaunchContext<'a> {
+    LaunchContext {
+        program: "/opt/agent-tools/claude-code/2.1.328/node_modules/.bin/claude".into(),
+        workspace_dir: "/workspace".into(),
+        home_dir: "/home/agent".into(),
+        agent_session_id: "11111111-2222-3333-4444-555555555555".into(),
+        resume,
+        base_url: Some("http://10.0.2.2:8080".into()),
+        api_key: Some("sk-test-key".into()),
+        profile,
+    }
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+fn base_env() -> BTreeMap<String, String> {
+    [
+        ("ANTHROPIC_API_KEY", "sk-test-key"),
+        ("ANTHROPIC_BASE_URL", "http://10.0.2.2:8080"),
+        ("CLAUDE_CONFIG_DIR", "/home/agent/.claude"),
+        ("DISABLE_AUTOUPDATER", "1"),
+        ("DISABLE_ERROR_REPORTING", "1"),
+        ("DISABLE_TELEMETRY", "1"),
+        ("HOME", "/home/agent"),
+        ("IS_SANDBOX", "1"),
+        ("PATH", "/usr/local/bin:/usr/bin:/bin"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+#[test]
+fn first_launch_with_an_empty_profile() {
+    let profile = AgentProfile::default();
+    assert_eq!(
+        launch_spec(&ctx(&profile, false)),
+        LaunchSpec {
+            program: "/opt/agent-tools/claude-code/2.1.328/node_modules/.bin/claude".into(),
+            args: strings(&[
+                "-p",
+                "--input-format",
+                "stream-json",
+                "--output-format",
+                "stream-json",
+                "--verbose",
+                "--include-partial-messages",
+                "--forward-subagent-text",
+                "--permission-mode",
+                "bypassPermissions",
+                "--session-id",
+                "11111111-2222-3333-4444-555555555555",
+            ]),
+            env: base_env(),
+            cwd: "/workspace".into(),
+        }
+    );
+}
+
+#[test]
+fn resumed_launch_with_a_full_profile() {
+    let profile = AgentProfile {
+        model: Some("claude-sonnet-4-5".into()),
+        system_prompt: Some("You are terse.".into()),
+        append_system_prompt: Some("Always cite files.".into()),
+        allowed_tools: strings(&["Bash(git log:*)", "Read"]),
+        disallowed_tools: strings(&["WebFetch"]),
+        mcp_servers: BTreeMap::from([(
+            "echo".to_string(),
+            json!({"type": "stdio", "command": "echo-mcp", "args": []}),
+        )]),
+        env: BTreeMap::from([
+            ("HOME".to_string(), "/tmp/evil".to_string()),
+            ("CLAUDE_CONFIG_DIR".to_string(), "/tmp/evil".to_string()),
+            ("ANTHROPIC_BASE_URL".to_string(), "http://evil".to_string()),
+            ("ANTHROPIC_MODEL".to_string(), "other".to_string()),
+            ("IS_SANDBOX".to_string(), "0".to_string()),
+            ("CLAUDE_CODE_MAX_RETRIES".to_string(), "2".to_string()),
+            ("DISABLE_TELEMETRY".to_string(), "0".to_string()),
+        ]),
+        ..AgentProfile::default()
+    };
+    let mut env = base_env();
+    env.insert("CLAUDE_CODE_MAX_RETRIES".into(), "2".into());
+    env.insert("DISABLE_TELEMETRY".into(), "0".into());
+    assert_eq!(
+        launch_spec(&ctx(&profile, true)),
+        LaunchSpec {
+            program: "/opt/agent-tools/claude-code/2.1.328/node_modules/.bin/claude".into(),
+            args: strings(&[
+                "-p",
+                "--input-format",
+                "stream-json",
+                "--output-format",
+                "stream-json",
+                "--verbose",
+                "--include-partial-messages",
+                "--forward-subagent-text",
+                "--permission-mode",
+                "bypassPermissions",
+                "--resume",
+                "11111111-2222-3333-4444-555555555555",
+                "--model",
+                "claude-sonnet-4-5",
+                "--system-prompt",
+                "You are terse.",
+                "--append-system-prompt",
+                "Always cite files.",
+                "--allowedTools",
+                "Bash(git log:*)",
+                "Read",
+                "--disallowedTools",
+                "WebFetch",
+                "--mcp-config",
+                "/home/agent/.claude/agent-runtime-mcp.json",
+                "--strict-mcp-config",
+            ]),
+            env,
+            cwd: "/workspace".into(),
+        }
+    );
+}
+
+#[test]
+fn no_endpoint_means_no_anthropic_env() {
+    let profile = AgentProfile::default();
+    let mut context = ctx(&profile, false);
+    context.base_url = None;
+    context.api_key = None;
+    context.home_dir = "/home/agent/".into();
+    let spec = launch_spec(&context);
+    assert!(
+        spec.env.keys().all(|k| !k.starts_with("ANTHROPIC_")),
+        "{spec:?}"
+    );
+    assert_eq!(spec.env["CLAUDE_CONFIG_DIR"], "/home/agent/.claude");
+}
+
+#[test]
+fn install_spec_follows_the_architecture() {
+    assert_eq!(
+        install_spec("x86_64"),
+        InstallSpec {
+            npm_package: "@anthropic-ai/claude-code".into(),
+            version: "2.1.328".into(),
+            binary_candidates: strings(&[
+                "node_modules/@anthropic-ai/claude-code-linux-x64/claude",
+                "node_modules/.bin/claude",
+            ]),
+        }
+    );
+    assert_eq!(
+        install_spec("aarch64").binary_candidates[0],
+        "node_modules/@anthropic-ai/claude-code-linux-arm64/claude"
+    );
+}
+
+#[test]
+fn stdin_lines() {
+    assert_eq!(
+        encode_user_message("hi \"there\"\nsecond line"),
+        "{\"message\":{\"content\":\"hi \\\"there\\\"\\nsecond line\",\"role\":\"user\"},\"parent_tool_use_id\":null,\"session_id\":\"\",\"type\":\"user\"}\n"
+    );
+    assert_eq!(
+        encode_interrupt("int-1"),
+        "{\"request\":{\"subtype\":\"interrupt\"},\"request_id\":\"int-1\",\"type\":\"control_request\"}\n"
+    );
+}

@@ -1,0 +1,29 @@
+//! How to start an agent process: a [`LaunchSpec`] (the sandbox crate's plain-data type,
+//! re-exported here) built from a [`LaunchContext`].
+//!
+//! The spec describes the process *inside* the sandbox; the sandbox crate wraps it (bwrap argv)
+//! without looking into it. Secrets go in `env` (redacted by `LaunchSpec`'s `Debug`), never in
+//! `args`.
+
+use agent_runtime_protocol::AgentProfile;
+pub use agent_runtime_sandbox::LaunchSpec;
+
+/// Everything [`crate::AgentKind::launch_spec`] needs, all as seen from inside the sandbox.
+#[derive(Debug, Clone)]
+pub struct LaunchContext<'a> {
+    /// Absolute path of the installed agent binary.
+    pub program: String,
+    /// The agent's working directory, e.g. `/workspace`.
+    pub workspace_dir: String,
+    /// The agent's home directory, e.g. `/home/agent`.
+    pub home_dir: String,
+    /// The agent's own conversation id, chosen by the runtime on the first launch and stored.
+    pub agent_session_id: String,
+    /// `true` when a transcript of `agent_session_id` was restored and must be resumed.
+    pub resume: bool,
+    /// Base URL of the model API (the runtime's egress proxy, a scripted test server, ...).
+    pub base_url: Option<String>,
+    /// API key given to the agent process (in its environment, never in its arguments).
+    pub api_key: Option<String>,
+    pub profile: &'a AgentProfile,
+}

@@ -1,0 +1,87 @@
+//! What a stream translator produces, and the [`Translator`] the runtime feeds.
+//!
+//! A translator is a plain state machine (STYLE §3): one stdout line in, zero or more
+//! [`AgentOutput`]s out, no I/O, the time passed in. The runtime appends every
+//! [`AgentOutput::Event`] to the session log as is, turns [`AgentOutput::TurnFinished`] into its
+//! own `turn_completed` event, and writes [`AgentOutput::WriteStdin`] lines to the agent.
+
+use agent_runtime_protocol::{SessionEvent, TurnEndReason, TurnError, Usage};
+
+use crate::claude::ClaudeTranslator;
+
+/// One thing a translator produced from agent output.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AgentOutput {
+    /// A session event: block_start / text_delta / block_update / block_complete,
+    /// subagent_discovered / subagent_completed, metadata_update or warning. Never
+    /// turn_started / turn_completed (the runtime owns turns) and never the main thread's
+    /// `user_message` blocks (the runtime emits those when it sends the message).
+    Event(SessionEvent),
+    /// The agent says the current turn is over.
+    TurnFinished(TurnOutcome),
+    /// A line (with its trailing `\n`) the runtime must write to the agent's stdin: an answer to
+    /// a request the agent made on its own (Claude: a `control_request` the runtime does not
+    /// support is refused this way, so the agent never hangs waiting).
+    WriteStdin(String),
+}
+
+/// How a turn ended, as the agent reported it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TurnOutcome {
+    pub reason: TurnEndReason,
+    /// Tokens of this turn only (never cumulative), subagents included.
+    pub usage: Usage,
+    /// Cost of this turn only, in US dollars, subagents included.
+    pub cost_usd: f64,
+    /// Set exactly when `reason` is `error`.
+    pub error: Option<TurnError>,
+    /// The agent started this turn itself (Claude: a background subagent finished and the main
+    /// agent reacted), so no user message and no runtime turn precede it.
+    pub agent_initiated: bool,
+}
+
+/// What a translator must know about the session before the first line.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TranslatorContext {
+    /// Cost already accounted to this session by earlier processes (the session's `costUsd`).
+    /// Used only when the agent reports cumulative cost without a per-turn figure, to compute
+    /// the first turn's delta after a resume.
+    pub prior_cost_usd: f64,
+    /// Secret values (API keys, tokens) that must never reach an event; every occurrence in agent
+    /// output is replaced by `[REDACTED]` before it is interpreted. Values shorter than 8
+    /// characters are ignored.
+    pub redact: Vec<String>,
+}
+
+/// A stream translator for one agent process, dispatched by `match`.
+#[derive(Debug)]
+pub enum Translator {
+    Claude(ClaudeTranslator),
+}
+
+impl Translator {
+    /// Interprets one stdout line (with or without its trailing newline); `at` is the RFC 3339
+    /// time the runtime received it, used as the timestamp of the blocks it opens.
+    pub fn translate_line(&mut self, line: &str, at: &str) -> Vec<AgentOutput> {
+        match self {
+            Translator::Claude(t) => t.translate_line(line, at),
+        }
+    }
+
+    /// Closes everything still open because the process died or a turn was abandoned without
+    /// the agent reporting its end: every open block is completed with what it has, pending and
+    /// running tool calls become `error`, running subagents become `error`.
+    pub fn close_open_blocks(&mut self, at: &str) -> Vec<AgentOutput> {
+        match self {
+            Translator::Claude(t) => t.close_open_blocks(at),
+        }
+    }
+
+    /// Tells the translator that the runtime asked the agent to interrupt the running turn, so an
+    /// ambiguous error ending of that turn is reported as `interrupted`.
+    pub fn note_interrupt_requested(&mut self) {
+        match self {
+            Translator::Claude(t) => t.note_interrupt_requested(),
+        }
+    }
+}

@@ -1,0 +1,3 @@
+mod claude_stream;
+mod claude_transcript;
+mod common;
