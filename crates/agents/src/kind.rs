@@ -131,6 +131,19 @@ impl AgentKind {
         }
     }
 
+    /// Whether `home_files` hold the agent's own conversation `agent_session_id`, so a new
+    /// process must resume it rather than start it.
+    pub fn can_resume(&self, home_files: &[String], agent_session_id: &str) -> bool {
+        match self {
+            AgentKind::ClaudeCode => {
+                let main = format!("{agent_session_id}.jsonl");
+                claude::transcript_files_to_save(home_files, agent_session_id)
+                    .iter()
+                    .any(|file| file.name == main)
+            }
+        }
+    }
+
     /// Where (relative to the home directory) to write the stored transcript file `name` in a
     /// fresh sandbox whose working directory is `workspace_dir`, so the agent resumes it.
     pub fn transcript_restore_path(

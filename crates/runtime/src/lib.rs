@@ -1,1 +1,29 @@
-//! agent-runtime runtime crate.
+//! The agent-runtime core: sessions, turns, sandboxes' lifecycle, and the event log.
+//!
+//! # Layout
+//! - [`manager`]: [`Runtime`], the session manager every interface (REST, WebSocket, SSE) calls.
+//! - `session`: one actor task per loaded session owning its sandbox and agent process
+//!   (`actor.rs` the loop and sandbox/process start, `turn.rs` turns and interrupts, `files.rs`
+//!   workspace and transcript sync, `process.rs` the agent child process).
+//! - [`log`]: the per-session event log: durable append, fold, ring, fan-out, subscriptions.
+//! - [`installer`]: installs the pinned agent CLIs from npm.
+//! - [`config`]: [`RuntimeConfig`], decided by the binary.
+//! - [`paths`]: validation of client-supplied workspace paths.
+//! - [`error`]: [`RuntimeError`].
+//!
+//! Task ownership: the runtime's cancellation token is the parent of every session's; each
+//! session's actor is tracked, and [`Runtime::shutdown`] cancels them all and waits.
+
+pub mod config;
+pub mod error;
+pub mod installer;
+pub mod log;
+pub mod manager;
+pub mod paths;
+mod session;
+mod time;
+
+pub use config::{ModelEndpoint, RuntimeConfig};
+pub use error::{Result, RuntimeError};
+pub use log::{Subscription, SubscriptionItem};
+pub use manager::Runtime;

@@ -1,0 +1,38 @@
+//! The runtime's error enum; the server maps each variant to one HTTP status and code.
+
+use agent_runtime_sandbox::SandboxError;
+use agent_runtime_store::StoreError;
+
+/// Everything a runtime operation can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("session {0} not found")]
+    SessionNotFound(String),
+    #[error("session {0} is running a turn")]
+    SessionBusy(String),
+    #[error("file {0} not found")]
+    FileNotFound(String),
+    #[error("transcript {0} not found")]
+    TranscriptNotFound(String),
+    #[error("invalid path: {0}")]
+    InvalidPath(String),
+    #[error("unknown agent {0:?}")]
+    UnknownAgent(String),
+    #[error("profile {0} not found")]
+    ProfileNotFound(String),
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    #[error("the runtime is shutting down")]
+    ShuttingDown,
+    #[error("agent install failed: {0}")]
+    Install(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Result alias of the runtime.
+pub type Result<T, E = RuntimeError> = std::result::Result<T, E>;

@@ -1,0 +1,178 @@
+//! Installs the pinned agent CLIs from npm into the tools dir, once, with progress.
+//!
+//! Each package version gets its own directory `<tools>/<package>@<version>/`. An install runs
+//! in a temporary sibling directory and is renamed into place only when complete, so a crash or a
+//! concurrent installer (another process, another test) never leaves a half-installed tree behind.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use agent_runtime_agents::{AgentKind, InstallSpec};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+use tokio::sync::Mutex;
+
+use crate::error::{Result, RuntimeError};
+
+/// Marker written last into a completed install.
+const COMPLETE_MARKER: &str = ".agent-runtime-installed";
+
+/// An installed agent CLI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstalledAgent {
+    /// The executable, relative to the tools dir (the sandbox mounts the tools dir elsewhere).
+    pub relative_bin: String,
+    /// The executable on the host.
+    pub host_bin: PathBuf,
+}
+
+/// Serializes installs within this process; the rename makes them safe across processes.
+pub struct Installer {
+    tools_dir: PathBuf,
+    lock: Mutex<()>,
+}
+
+impl Installer {
+    /// An installer for `tools_dir` (created on first install).
+    pub fn new(tools_dir: PathBuf) -> Self {
+        Installer {
+            tools_dir,
+            lock: Mutex::new(()),
+        }
+    }
+
+    /// The tools dir on the host.
+    pub fn tools_dir(&self) -> &Path {
+        &self.tools_dir
+    }
+
+    /// Returns the agent's executable, installing its pinned package first if needed.
+    pub async fn ensure(&self, agent: AgentKind) -> Result<InstalledAgent> {
+        let spec = agent.install_spec();
+        let _guard = self.lock.lock().await;
+        let dir_name = install_dir_name(&spec);
+        let dir = self.tools_dir.join(&dir_name);
+        if dir.join(COMPLETE_MARKER).exists() {
+            if let Some(found) = find_bin(&self.tools_dir, &dir_name, &spec) {
+                return Ok(found);
+            }
+        }
+        self.install(&spec, &dir_name).await?;
+        find_bin(&self.tools_dir, &dir_name, &spec).ok_or_else(|| {
+            RuntimeError::Install(format!(
+                "{}@{} installed but none of {:?} exists",
+                spec.npm_package, spec.version, spec.binary_candidates
+            ))
+        })
+    }
+
+    async fn install(&self, spec: &InstallSpec, dir_name: &str) -> Result<()> {
+        let io = |what: &str, e: std::io::Error| RuntimeError::Install(format!("{what}: {e}"));
+        tokio::fs::create_dir_all(&self.tools_dir)
+            .await
+            .map_err(|e| io("creating the tools dir", e))?;
+        let staging = self
+            .tools_dir
+            .join(format!(".staging-{dir_name}-{}", uuid::Uuid::new_v4().simple()));
+        tokio::fs::create_dir_all(&staging)
+            .await
+            .map_err(|e| io("creating the staging dir", e))?;
+        let package = format!("{}@{}", spec.npm_package, spec.version);
+        tracing::info!(%package, dir = %self.tools_dir.display(), "installing agent CLI from npm (first run only)");
+        let mut child = Command::new("npm")
+            .arg("install")
+            .arg("--prefix")
+            .arg(&staging)
+            .args(["--no-audit", "--no-fund", "--no-save", "--loglevel=http"])
+            .arg(&package)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| {
+                RuntimeError::Install(format!(
+                    "cannot run npm ({e}); install Node.js and npm, then retry"
+                ))
+            })?;
+        let progress = |stream: ProgressStream| {
+            let package = package.clone();
+            async move {
+                let mut lines = BufReader::new(stream).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    tracing::info!(%package, "npm: {line}");
+                }
+            }
+        };
+        let stdout = child.stdout.take().map(|s| tokio::spawn(progress(Box::new(s))));
+        let stderr = child.stderr.take().map(|s| tokio::spawn(progress(Box::new(s))));
+        let status = child.wait().await.map_err(|e| io("waiting for npm", e))?;
+        for task in [stdout, stderr].into_iter().flatten() {
+            let _ = task.await;
+        }
+        if !status.success() {
+            let _ = tokio::fs::remove_dir_all(&staging).await;
+            return Err(RuntimeError::Install(format!(
+                "npm install {package} failed ({status})"
+            )));
+        }
+        tokio::fs::write(staging.join(COMPLETE_MARKER), package.as_bytes())
+            .await
+            .map_err(|e| io("writing the install marker", e))?;
+        let target = self.tools_dir.join(dir_name);
+        if target.exists() {
+            // An incomplete leftover, or another process finished first; keep a complete one.
+            if target.join(COMPLETE_MARKER).exists() {
+                let _ = tokio::fs::remove_dir_all(&staging).await;
+                return Ok(());
+            }
+            tokio::fs::remove_dir_all(&target)
+                .await
+                .map_err(|e| io("removing an incomplete install", e))?;
+        }
+        if let Err(e) = tokio::fs::rename(&staging, &target).await {
+            let _ = tokio::fs::remove_dir_all(&staging).await;
+            if !target.join(COMPLETE_MARKER).exists() {
+                return Err(io("moving the install into place", e));
+            }
+        }
+        tracing::info!(%package, "agent CLI installed");
+        Ok(())
+    }
+}
+
+type ProgressStream = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
+
+fn install_dir_name(spec: &InstallSpec) -> String {
+    let package: String = spec
+        .npm_package
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' })
+        .collect();
+    format!("{package}@{}", spec.version)
+}
+
+fn find_bin(tools_dir: &Path, dir_name: &str, spec: &InstallSpec) -> Option<InstalledAgent> {
+    spec.binary_candidates.iter().find_map(|candidate| {
+        let relative_bin = format!("{dir_name}/{candidate}");
+        let host_bin = tools_dir.join(&relative_bin);
+        host_bin.is_file().then_some(InstalledAgent {
+            relative_bin,
+            host_bin,
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn install_dir_names_are_filesystem_safe() {
+        let spec = InstallSpec {
+            npm_package: "@anthropic-ai/claude-code".into(),
+            version: "2.1.328".into(),
+            binary_candidates: vec![],
+        };
+        assert_eq!(install_dir_name(&spec), "_anthropic-ai_claude-code@2.1.328");
+    }
+}

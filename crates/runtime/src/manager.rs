@@ -1,0 +1,344 @@
+//! The session manager: the runtime's public face.
+//!
+//! Sessions are loaded on first use (their log folded from the store, an actor started) and stay
+//! loaded; their sandboxes come and go with turns and idle timeouts.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use agent_runtime_agents::AgentKind;
+use agent_runtime_protocol::{
+    Block, CreateSessionRequest, FileInfo, InterruptResponse, MetadataPatch, PatchSessionRequest,
+    SendMessageRequest, SendMessageResponse, SessionEvent, SessionInfo, SessionList,
+    SessionSnapshot, SystemBlock, MAIN_CONVERSATION,
+};
+use agent_runtime_sandbox::SandboxProvider;
+use agent_runtime_store::{SessionRecord, SessionStore, TranscriptMeta};
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::RuntimeConfig;
+use crate::error::{Result, RuntimeError};
+use crate::installer::Installer;
+use crate::log::{EventLog, Subscription};
+use crate::paths::validate_workspace_path;
+use crate::session::{close_abandoned_turn, Command, SessionHandle};
+use crate::time::{new_id, now_rfc3339};
+
+/// Largest page a session listing returns.
+pub const MAX_PAGE_SIZE: usize = 200;
+
+/// What every session actor shares.
+pub(crate) struct Deps {
+    pub(crate) store: Arc<dyn SessionStore>,
+    pub(crate) sandbox: Arc<dyn SandboxProvider>,
+    pub(crate) installer: Installer,
+    pub(crate) config: RuntimeConfig,
+}
+
+/// The runtime: sessions, their actors, and the tasks they own.
+pub struct Runtime {
+    deps: Arc<Deps>,
+    sessions: Mutex<HashMap<String, Arc<SessionHandle>>>,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl Runtime {
+    /// Builds the runtime and closes what a previous run left open (turns that were running
+    /// when it died are ended as `interrupted`).
+    pub async fn start(
+        config: RuntimeConfig,
+        store: Arc<dyn SessionStore>,
+        sandbox: Arc<dyn SandboxProvider>,
+    ) -> Result<Arc<Self>> {
+        let installer = Installer::new(config.tools_dir.clone());
+        let runtime = Arc::new(Runtime {
+            deps: Arc::new(Deps {
+                store,
+                sandbox,
+                installer,
+                config,
+            }),
+            sessions: Mutex::new(HashMap::new()),
+            cancel: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+        });
+        runtime.recover().await?;
+        Ok(runtime)
+    }
+
+    /// Installs every agent CLI the runtime can run, so the first turn does not wait for npm.
+    pub async fn install_agents(&self) -> Result<()> {
+        for agent in AgentKind::ALL {
+            self.deps.installer.ensure(*agent).await?;
+        }
+        Ok(())
+    }
+
+    async fn recover(&self) -> Result<()> {
+        let mut cursor = None;
+        loop {
+            let page = self
+                .deps
+                .store
+                .list_sessions(cursor.as_deref(), MAX_PAGE_SIZE)
+                .await?;
+            for record in &page.sessions {
+                let log = EventLog::load(self.deps.store.clone(), &record.info.session_id).await?;
+                close_abandoned_turn(&log).await?;
+            }
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Creates a session. Nothing starts until its first message.
+    pub async fn create_session(&self, request: CreateSessionRequest) -> Result<SessionInfo> {
+        let agent_id = request.agent.as_deref().unwrap_or(AgentKind::ClaudeCode.id());
+        let agent = AgentKind::from_id(agent_id)
+            .ok_or_else(|| RuntimeError::UnknownAgent(agent_id.to_string()))?;
+        if let Some(profile) = &request.profile {
+            if self.deps.store.get_profile(profile).await?.is_none() {
+                return Err(RuntimeError::ProfileNotFound(profile.clone()));
+            }
+        }
+        let name = request.name.map(|n| validate_name(&n)).transpose()?;
+        let now = now_rfc3339();
+        let session_id = uuid::Uuid::new_v4().to_string();
+        let agent_session_id = uuid::Uuid::new_v4().to_string();
+        let info = SessionInfo {
+            session_id: session_id.clone(),
+            agent: agent.id().to_string(),
+            profile: request.profile,
+            name,
+            created_at: now.clone(),
+            updated_at: now,
+        };
+        let record = SessionRecord {
+            info: info.clone(),
+            agent_session_id: Some(agent_session_id.clone()),
+        };
+        self.deps.store.create_session(&record).await?;
+        let handle = self.handle(&session_id).await?;
+        let demo = self.deps.config.demo;
+        let mut events = vec![SessionEvent::MetadataUpdate {
+            metadata: MetadataPatch {
+                agent_session_id: Some(agent_session_id),
+                demo: demo.then_some(true),
+                ..Default::default()
+            },
+        }];
+        if demo {
+            let block = Block::System(SystemBlock {
+                id: new_id("system"),
+                at: now_rfc3339(),
+                subtype: "demo".into(),
+                message: "Demo mode: this session talks to the built-in scripted demo model, \
+                          not a real model."
+                    .into(),
+                data: None,
+            });
+            events.push(SessionEvent::BlockComplete {
+                conversation_id: MAIN_CONVERSATION.into(),
+                block_id: block.id().to_string(),
+                block,
+            });
+        }
+        handle.log.append(events).await?;
+        Ok(info)
+    }
+
+    /// One page of sessions, newest first.
+    pub async fn list_sessions(&self, cursor: Option<&str>, limit: usize) -> Result<SessionList> {
+        let page = self
+            .deps
+            .store
+            .list_sessions(cursor, limit.clamp(1, MAX_PAGE_SIZE))
+            .await?;
+        Ok(SessionList {
+            sessions: page.sessions.into_iter().map(|r| r.info).collect(),
+            next_cursor: page.next_cursor,
+        })
+    }
+
+    /// The session and its folded state.
+    pub async fn snapshot(&self, session_id: &str) -> Result<SessionSnapshot> {
+        let handle = self.handle(session_id).await?;
+        let record = self.record(session_id).await?;
+        Ok(SessionSnapshot {
+            session: record.info,
+            state: handle.log.state().await,
+        })
+    }
+
+    /// Renames a session.
+    pub async fn patch_session(
+        &self,
+        session_id: &str,
+        patch: PatchSessionRequest,
+    ) -> Result<SessionInfo> {
+        let mut record = self.record(session_id).await?;
+        if let Some(name) = patch.name {
+            record.info.name = Some(validate_name(&name)?);
+        }
+        record.info.updated_at = now_rfc3339();
+        self.deps.store.update_session(&record).await?;
+        Ok(record.info)
+    }
+
+    /// Deletes a session and everything it owns; a running turn is stopped first.
+    pub async fn delete_session(&self, session_id: &str) -> Result<()> {
+        self.record(session_id).await?;
+        let handle = self.sessions.lock().await.remove(session_id);
+        if let Some(handle) = handle {
+            handle.stop().await;
+        }
+        if !self.deps.store.delete_session(session_id).await? {
+            return Err(RuntimeError::SessionNotFound(session_id.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Sends a message: starts a turn, queues it, or interrupts the running one (`ifBusy`).
+    pub async fn send_message(
+        &self,
+        session_id: &str,
+        request: SendMessageRequest,
+    ) -> Result<SendMessageResponse> {
+        let handle = self.handle(session_id).await?;
+        handle
+            .call(|reply| Command::Send { request, reply })
+            .await
+    }
+
+    /// Asks the running turn to stop.
+    pub async fn interrupt(&self, session_id: &str) -> Result<InterruptResponse> {
+        let handle = self.handle(session_id).await?;
+        handle.call(|reply| Command::Interrupt { reply }).await
+    }
+
+    /// Events after `since`, then live ones.
+    pub async fn subscribe(&self, session_id: &str, since: u64) -> Result<Subscription> {
+        Ok(self.handle(session_id).await?.log.subscribe(since).await)
+    }
+
+    /// Workspace files (as of the last scan).
+    pub async fn list_files(&self, session_id: &str) -> Result<Vec<FileInfo>> {
+        self.record(session_id).await?;
+        Ok(self.deps.store.list_files(session_id).await?)
+    }
+
+    /// A workspace file's content.
+    pub async fn read_file(&self, session_id: &str, path: &str) -> Result<Vec<u8>> {
+        let path = validate_workspace_path(path)?;
+        self.record(session_id).await?;
+        self.deps
+            .store
+            .get_file(session_id, &path)
+            .await?
+            .ok_or(RuntimeError::FileNotFound(path))
+    }
+
+    /// Writes a workspace file (into the running sandbox too, if there is one).
+    pub async fn write_file(&self, session_id: &str, path: &str, bytes: Vec<u8>) -> Result<FileInfo> {
+        let path = validate_workspace_path(path)?;
+        let handle = self.handle(session_id).await?;
+        handle
+            .call(|reply| Command::WriteFile { path, bytes, reply })
+            .await
+    }
+
+    /// Deletes a workspace file.
+    pub async fn delete_file(&self, session_id: &str, path: &str) -> Result<()> {
+        let path = validate_workspace_path(path)?;
+        let handle = self.handle(session_id).await?;
+        handle
+            .call(|reply| Command::DeleteFile { path, reply })
+            .await
+            .map(|_| ())
+    }
+
+    /// The agent's native transcript files.
+    pub async fn list_transcripts(&self, session_id: &str) -> Result<Vec<TranscriptMeta>> {
+        self.record(session_id).await?;
+        Ok(self.deps.store.list_transcripts(session_id).await?)
+    }
+
+    /// One native transcript file.
+    pub async fn read_transcript(&self, session_id: &str, name: &str) -> Result<Vec<u8>> {
+        self.record(session_id).await?;
+        self.deps
+            .store
+            .get_transcript(session_id, name)
+            .await?
+            .ok_or_else(|| RuntimeError::TranscriptNotFound(name.to_string()))
+    }
+
+    /// The store behind the runtime.
+    pub fn store(&self) -> &Arc<dyn SessionStore> {
+        &self.deps.store
+    }
+
+    /// The configuration the runtime runs with.
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.deps.config
+    }
+
+    /// Stops every session (running turns end as `interrupted`) and waits for their tasks.
+    pub async fn shutdown(&self) {
+        self.cancel.cancel();
+        self.tracker.close();
+        self.tracker.wait().await;
+        self.sessions.lock().await.clear();
+    }
+
+    async fn record(&self, session_id: &str) -> Result<SessionRecord> {
+        self.deps
+            .store
+            .get_session(session_id)
+            .await?
+            .ok_or_else(|| RuntimeError::SessionNotFound(session_id.to_string()))
+    }
+
+    /// The loaded session, loading it if needed.
+    async fn handle(&self, session_id: &str) -> Result<Arc<SessionHandle>> {
+        if self.cancel.is_cancelled() {
+            return Err(RuntimeError::ShuttingDown);
+        }
+        let mut sessions = self.sessions.lock().await;
+        if let Some(handle) = sessions.get(session_id) {
+            return Ok(handle.clone());
+        }
+        let record = self.record(session_id).await?;
+        if AgentKind::from_id(&record.info.agent).is_none() {
+            return Err(RuntimeError::UnknownAgent(record.info.agent));
+        }
+        let log = Arc::new(EventLog::load(self.deps.store.clone(), session_id).await?);
+        let handle = Arc::new(SessionHandle::start(
+            self.deps.clone(),
+            record,
+            log,
+            &self.cancel,
+            &self.tracker,
+        ));
+        sessions.insert(session_id.to_string(), handle.clone());
+        Ok(handle)
+    }
+}
+
+/// Longest accepted session name, in characters.
+const MAX_NAME_CHARS: usize = 200;
+
+fn validate_name(name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+        return Err(RuntimeError::InvalidRequest(format!(
+            "name must be 1 to {MAX_NAME_CHARS} characters"
+        )));
+    }
+    Ok(name.to_string())
+}

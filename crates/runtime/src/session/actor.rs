@@ -1,0 +1,417 @@
+//! The session actor: one task per loaded session owning its sandbox and agent process.
+//!
+//! Its loop waits on, in order of priority: cancellation (shutdown or delete), commands, agent
+//! stdout lines, the running turn's deadlines, the idle deadline of the sandbox, and the periodic
+//! workspace scan while a turn runs. Turn logic lives in `turn.rs`, workspace and transcript sync
+//! in `files.rs`.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+
+use agent_runtime_agents::{AgentKind, LaunchContext, TranslatorContext};
+use agent_runtime_protocol::{
+    AgentProfile, Block, BlockUpdates, FileInfo, SandboxState, SendMessageRequest, SessionEvent,
+    SessionState, ToolStatus, TurnEndReason, TurnError, Usage, MAIN_CONVERSATION,
+};
+use agent_runtime_sandbox::{NetworkPolicy, Root, Sandbox, SandboxRequest};
+use agent_runtime_store::SessionRecord;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::process::AgentProcess;
+use super::Command;
+use crate::error::{Result, RuntimeError};
+use crate::log::EventLog;
+use crate::manager::Deps;
+
+/// A turn in progress.
+pub(super) struct ActiveTurn {
+    pub(super) id: String,
+    pub(super) started: Instant,
+    pub(super) last_output: Instant,
+    /// Set once an interrupt was asked for: the process is killed if the turn outlives it.
+    pub(super) interrupt_deadline: Option<Instant>,
+    /// Why the turn is being interrupted (`user`, `superseded`, `shutdown`, `stalled`).
+    pub(super) interrupt_reason: Option<&'static str>,
+}
+
+/// A message accepted while another turn ran.
+pub(super) struct QueuedMessage {
+    pub(super) turn_id: String,
+    pub(super) request: SendMessageRequest,
+}
+
+pub(crate) struct Actor {
+    pub(super) deps: Arc<Deps>,
+    pub(super) record: SessionRecord,
+    pub(super) agent: AgentKind,
+    pub(super) log: Arc<EventLog>,
+    commands: mpsc::Receiver<Command>,
+    cancel: CancellationToken,
+    pub(super) sandbox: Option<Arc<dyn Sandbox>>,
+    pub(super) process: Option<AgentProcess>,
+    pub(super) turn: Option<ActiveTurn>,
+    pub(super) queue: VecDeque<QueuedMessage>,
+    /// Workspace files as the log knows them.
+    pub(super) files: BTreeMap<String, FileInfo>,
+    /// sha256 of each transcript file last saved to the store, by name.
+    pub(super) saved_transcripts: HashMap<String, String>,
+    pub(super) idle_since: Instant,
+}
+
+impl Actor {
+    pub(super) fn new(
+        deps: Arc<Deps>,
+        record: SessionRecord,
+        log: Arc<EventLog>,
+        commands: mpsc::Receiver<Command>,
+        cancel: CancellationToken,
+    ) -> Self {
+        // The manager only loads sessions whose agent it knows.
+        let agent = AgentKind::from_id(&record.info.agent).unwrap_or(AgentKind::ClaudeCode);
+        Actor {
+            deps,
+            record,
+            agent,
+            log,
+            commands,
+            cancel,
+            sandbox: None,
+            process: None,
+            turn: None,
+            queue: VecDeque::new(),
+            files: BTreeMap::new(),
+            saved_transcripts: HashMap::new(),
+            idle_since: Instant::now(),
+        }
+    }
+
+    pub(super) fn session_id(&self) -> &str {
+        &self.record.info.session_id
+    }
+
+    pub(super) async fn run(mut self) {
+        self.files = self
+            .log
+            .state()
+            .await
+            .files
+            .into_iter()
+            .map(|f| (f.path.clone(), f))
+            .collect();
+        let mut scan = tokio::time::interval(self.deps.config.file_scan_interval);
+        scan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            self.start_queued().await;
+            let idle_deadline = (self.turn.is_none() && self.sandbox.is_some())
+                .then(|| self.idle_since + self.deps.config.idle_timeout);
+            let turn_deadline = self.turn.as_ref().map(|t| self.turn_deadline(t));
+            tokio::select! {
+                biased;
+                _ = self.cancel.cancelled() => break,
+                command = self.commands.recv() => match command {
+                    Some(command) => self.handle(command).await,
+                    None => break,
+                },
+                line = next_line(self.process.as_mut()) => self.on_line(line).await,
+                _ = sleep_until(turn_deadline) => self.on_turn_deadline().await,
+                _ = sleep_until(idle_deadline) => self.stop_sandbox("idle").await,
+                _ = scan.tick(), if self.turn.is_some() => self.sync_files().await,
+            }
+        }
+        self.shutdown().await;
+    }
+
+    fn turn_deadline(&self, turn: &ActiveTurn) -> Instant {
+        let stall = turn.last_output + self.deps.config.turn_stall_timeout;
+        turn.interrupt_deadline.map_or(stall, |d| d.min(stall))
+    }
+
+    async fn handle(&mut self, command: Command) {
+        match command {
+            Command::Send { request, reply } => self.on_send(request, reply).await,
+            Command::Interrupt { reply } => {
+                let turn_id = self.turn.as_ref().map(|t| t.id.clone());
+                if turn_id.is_some() {
+                    self.request_interrupt("user").await;
+                }
+                let _ = reply.send(Ok(agent_runtime_protocol::InterruptResponse { turn_id }));
+            }
+            Command::WriteFile { path, bytes, reply } => {
+                let _ = reply.send(self.write_file(&path, &bytes).await);
+            }
+            Command::DeleteFile { path, reply } => {
+                let _ = reply.send(self.delete_file(&path).await);
+            }
+        }
+    }
+
+    /// Appends events, logging (not propagating) a store failure: the actor must keep running.
+    pub(super) async fn emit(&self, events: Vec<SessionEvent>) {
+        if let Err(e) = self.log.append(events).await {
+            tracing::error!(session_id = %self.session_id(), "appending events failed: {e}");
+        }
+    }
+
+    /// Starts the sandbox if none runs: fresh sandbox, workspace files and native transcripts
+    /// restored from the store, profile written.
+    pub(super) async fn ensure_sandbox(&mut self) -> Result<Arc<dyn Sandbox>> {
+        if let Some(sandbox) = &self.sandbox {
+            return Ok(sandbox.clone());
+        }
+        self.emit(vec![SessionEvent::Status {
+            sandbox: SandboxState::Starting,
+        }])
+        .await;
+        match self.start_sandbox().await {
+            Ok(sandbox) => {
+                self.sandbox = Some(sandbox.clone());
+                self.emit(vec![SessionEvent::Status {
+                    sandbox: SandboxState::Ready,
+                }])
+                .await;
+                Ok(sandbox)
+            }
+            Err(e) => {
+                self.emit(vec![SessionEvent::Status {
+                    sandbox: SandboxState::Unhealthy,
+                }])
+                .await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn start_sandbox(&mut self) -> Result<Arc<dyn Sandbox>> {
+        let store = &self.deps.store;
+        let session_id = self.session_id().to_string();
+        let sandbox = self
+            .deps
+            .sandbox
+            .create(SandboxRequest {
+                sandbox_id: session_id.clone(),
+                network: NetworkPolicy::Open,
+                extra_env: BTreeMap::new(),
+            })
+            .await?;
+        let restore = async {
+            for file in store.list_files(&session_id).await? {
+                if let Some(bytes) = store.get_file(&session_id, &file.path).await? {
+                    sandbox.write_file(Root::Workspace, &file.path, &bytes).await?;
+                }
+            }
+            let transcripts = store.list_transcripts(&session_id).await?;
+            for transcript in &transcripts {
+                if let Some(bytes) = store.get_transcript(&session_id, &transcript.name).await? {
+                    let path = self
+                        .agent
+                        .transcript_restore_path(&transcript.name, sandbox.workspace_dir())
+                        .map_err(|e| RuntimeError::Internal(e.to_string()))?;
+                    sandbox.write_file(Root::Home, &path, &bytes).await?;
+                }
+            }
+            let first_start = transcripts.is_empty();
+            let profile = self.profile().await?;
+            let writes = self
+                .agent
+                .profile_files(&profile)
+                .map_err(|e| RuntimeError::InvalidRequest(format!("profile: {e}")))?;
+            for write in writes {
+                // Workspace files of the profile seed a new session only; afterwards the
+                // workspace is the user's.
+                if write.root == Root::Workspace && (!first_start || self.files.contains_key(&write.path)) {
+                    continue;
+                }
+                sandbox.write_file(write.root, &write.path, &write.bytes).await?;
+            }
+            Ok::<_, RuntimeError>(())
+        };
+        if let Err(e) = restore.await {
+            let _ = sandbox.destroy().await;
+            return Err(e);
+        }
+        tracing::info!(session_id = %session_id, "sandbox started");
+        Ok(sandbox)
+    }
+
+    pub(super) async fn profile(&self) -> Result<AgentProfile> {
+        match &self.record.info.profile {
+            None => Ok(AgentProfile::default()),
+            Some(id) => self
+                .deps
+                .store
+                .get_profile(id)
+                .await?
+                .ok_or_else(|| RuntimeError::ProfileNotFound(id.clone())),
+        }
+    }
+
+    /// Starts the agent process if none runs, resuming the agent's own conversation when its
+    /// transcript is present in the sandbox.
+    pub(super) async fn ensure_process(&mut self) -> Result<()> {
+        if self.process.is_some() {
+            return Ok(());
+        }
+        let sandbox = self.ensure_sandbox().await?;
+        let installed = self.deps.installer.ensure(self.agent).await?;
+        let home_files: Vec<String> = sandbox
+            .scan(Root::Home, &[])
+            .await?
+            .into_iter()
+            .map(|f| f.path)
+            .collect();
+        let agent_session_id = self.agent_session_id();
+        let resume = self.agent.can_resume(&home_files, &agent_session_id);
+        let profile = self.profile().await?;
+        let endpoint = &self.deps.config.anthropic;
+        let ctx = LaunchContext {
+            program: format!("{}/{}", sandbox.tools_dir(), installed.relative_bin),
+            workspace_dir: sandbox.workspace_dir().to_string(),
+            home_dir: sandbox.home_dir().to_string(),
+            agent_session_id: agent_session_id.clone(),
+            resume,
+            base_url: endpoint.base_url.clone(),
+            api_key: endpoint.api_key.clone(),
+            profile: &profile,
+        };
+        let spec = self.agent.launch_spec(&ctx);
+        tracing::info!(session_id = %self.session_id(), resume, "starting agent: {spec:?}");
+        let spawned = sandbox.spawn(spec).await?;
+        let state: SessionState = self.log.state().await;
+        let translator = self.agent.new_translator(TranslatorContext {
+            prior_cost_usd: state.cost_usd,
+            redact: endpoint.api_key.iter().cloned().collect(),
+        });
+        self.process = Some(AgentProcess::start(spawned, translator, self.session_id()));
+        Ok(())
+    }
+
+    pub(super) fn agent_session_id(&self) -> String {
+        self.record
+            .agent_session_id
+            .clone()
+            .unwrap_or_else(|| self.session_id().to_string())
+    }
+
+    /// Stops the agent process and the sandbox; everything needed to resume is in the store.
+    pub(super) async fn stop_sandbox(&mut self, why: &str) {
+        let Some(sandbox) = self.sandbox.clone() else {
+            return;
+        };
+        if let Some(process) = self.process.take() {
+            process.kill().await;
+        }
+        self.save_transcripts().await;
+        if let Err(e) = sandbox.destroy().await {
+            tracing::warn!(session_id = %self.session_id(), "destroying the sandbox failed: {e}");
+        }
+        self.sandbox = None;
+        tracing::info!(session_id = %self.session_id(), "sandbox stopped ({why})");
+        self.emit(vec![SessionEvent::Status {
+            sandbox: SandboxState::Stopped,
+        }])
+        .await;
+    }
+
+    async fn shutdown(&mut self) {
+        if self.turn.is_some() {
+            self.request_interrupt("shutdown").await;
+            let grace = self.deps.config.interrupt_grace;
+            let deadline = Instant::now() + grace;
+            while self.turn.is_some() && self.process.is_some() {
+                match tokio::time::timeout_at(deadline, next_line(self.process.as_mut())).await {
+                    Ok(line) => self.on_line(line).await,
+                    Err(_) => break,
+                }
+            }
+            if self.turn.is_some() {
+                self.abandon_turn(TurnEndReason::Interrupted, shutdown_error()).await;
+            }
+        }
+        // Accepted messages are never dropped silently: record them as interrupted turns.
+        while let Some(queued) = self.queue.pop_front() {
+            self.record_unstarted_turn(queued, shutdown_error()).await;
+        }
+        self.stop_sandbox("shutdown").await;
+    }
+}
+
+fn shutdown_error() -> TurnError {
+    TurnError {
+        message: "the server shut down while this turn was running".into(),
+        code: Some("shutdown".into()),
+        http_status: None,
+        exit_code: None,
+        stderr_tail: None,
+    }
+}
+
+/// The next stdout line of the agent, or never when no agent runs.
+pub(super) async fn next_line(process: Option<&mut AgentProcess>) -> Option<String> {
+    match process {
+        Some(process) => process.next_line().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Closes what a crashed server left open in a session's log: running tool calls become errors,
+/// the running turn ends as `interrupted`, and a sandbox that was up is marked stopped.
+pub(crate) async fn close_abandoned_turn(log: &EventLog) -> Result<()> {
+    let state = log.state().await;
+    let mut events = Vec::new();
+    let threads = std::iter::once((MAIN_CONVERSATION.to_string(), &state.blocks))
+        .chain(state.subagents.iter().map(|(id, t)| (id.clone(), &t.blocks)));
+    for (conversation_id, blocks) in threads {
+        for block in blocks {
+            if let Block::ToolUse(tool) = block {
+                if matches!(tool.status, ToolStatus::Pending | ToolStatus::Running) {
+                    events.push(SessionEvent::BlockUpdate {
+                        conversation_id: conversation_id.clone(),
+                        block_id: tool.id.clone(),
+                        updates: BlockUpdates {
+                            status: Some(ToolStatus::Error),
+                            ..Default::default()
+                        },
+                    });
+                }
+            }
+        }
+    }
+    if let Some(turn_id) = &state.runtime.active_turn_id {
+        events.push(SessionEvent::TurnCompleted {
+            turn_id: turn_id.clone(),
+            reason: TurnEndReason::Interrupted,
+            usage: Usage::default(),
+            cost_usd: 0.0,
+            duration_ms: 0,
+            error: Some(TurnError {
+                message: "the server stopped while this turn was running".into(),
+                code: Some("server_restart".into()),
+                http_status: None,
+                exit_code: None,
+                stderr_tail: None,
+            }),
+        });
+    }
+    if matches!(
+        state.runtime.sandbox,
+        SandboxState::Starting | SandboxState::Ready | SandboxState::Unhealthy
+    ) {
+        events.push(SessionEvent::Status {
+            sandbox: SandboxState::Stopped,
+        });
+    }
+    if !events.is_empty() {
+        tracing::info!(session_id = %state.agent_session_id.unwrap_or_default(), "closing a turn left open by a previous run");
+        log.append(events).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,151 @@
+//! Workspace files and native transcripts: sandbox <-> store, with file events.
+//!
+//! The store is written before the event that announces a change, so a client that sees
+//! `file_created` can always fetch the content.
+
+use agent_runtime_protocol::{FileInfo, SessionEvent};
+use agent_runtime_sandbox::Root;
+
+use super::actor::Actor;
+use crate::error::{Result, RuntimeError};
+use crate::paths::validate_workspace_path;
+
+impl Actor {
+    /// Scans the sandbox's workspace and records what changed since the last scan.
+    pub(super) async fn sync_files(&mut self) {
+        let Some(sandbox) = self.sandbox.clone() else {
+            return;
+        };
+        let session_id = self.session_id().to_string();
+        let scanned = match sandbox.scan(Root::Workspace, &[]).await {
+            Ok(scanned) => scanned,
+            Err(e) => {
+                tracing::warn!(session_id = %session_id, "workspace scan failed: {e}");
+                return;
+            }
+        };
+        let mut events = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for stat in scanned {
+            seen.insert(stat.path.clone());
+            let known = self.files.get(&stat.path);
+            if known.is_some_and(|k| k.sha256 == stat.sha256) {
+                continue;
+            }
+            let created = known.is_none();
+            let bytes = match sandbox.read_file(Root::Workspace, &stat.path).await {
+                Ok(Some(bytes)) => bytes,
+                // Removed or unreadable since the scan; the next scan sees it again.
+                Ok(None) | Err(_) => continue,
+            };
+            match self.deps.store.put_file(&session_id, &stat.path, &bytes).await {
+                Ok(info) => {
+                    self.files.insert(info.path.clone(), info.clone());
+                    events.push(if created {
+                        SessionEvent::FileCreated(info)
+                    } else {
+                        SessionEvent::FileModified(info)
+                    });
+                }
+                Err(e) => tracing::error!(session_id = %session_id, path = %stat.path, "saving a workspace file failed: {e}"),
+            }
+        }
+        let gone: Vec<String> = self
+            .files
+            .keys()
+            .filter(|path| !seen.contains(*path))
+            .cloned()
+            .collect();
+        for path in gone {
+            match self.deps.store.delete_file(&session_id, &path).await {
+                Ok(_) => {
+                    self.files.remove(&path);
+                    events.push(SessionEvent::FileDeleted { path });
+                }
+                Err(e) => tracing::error!(session_id = %session_id, %path, "deleting a workspace file failed: {e}"),
+            }
+        }
+        self.emit(events).await;
+    }
+
+    /// Copies the agent's native transcript files from the sandbox into the store.
+    pub(super) async fn save_transcripts(&mut self) {
+        let Some(sandbox) = self.sandbox.clone() else {
+            return;
+        };
+        let session_id = self.session_id().to_string();
+        let home = match sandbox.scan(Root::Home, &[]).await {
+            Ok(home) => home,
+            Err(e) => {
+                tracing::warn!(session_id = %session_id, "home scan failed: {e}");
+                return;
+            }
+        };
+        let paths: Vec<String> = home.iter().map(|f| f.path.clone()).collect();
+        let wanted = self
+            .agent
+            .transcript_files_to_save(&paths, &self.agent_session_id());
+        for file in wanted {
+            let Some(stat) = home.iter().find(|f| f.path == file.home_path) else {
+                continue;
+            };
+            if self.saved_transcripts.get(&file.name) == Some(&stat.sha256) {
+                continue;
+            }
+            let bytes = match sandbox.read_file(Root::Home, &file.home_path).await {
+                Ok(Some(bytes)) => bytes,
+                Ok(None) | Err(_) => continue,
+            };
+            match self
+                .deps
+                .store
+                .put_transcript(&session_id, &file.name, &bytes)
+                .await
+            {
+                Ok(_) => {
+                    self.saved_transcripts
+                        .insert(file.name.clone(), stat.sha256.clone());
+                }
+                Err(e) => tracing::error!(session_id = %session_id, name = %file.name, "saving the transcript failed: {e}"),
+            }
+        }
+    }
+
+    /// Writes a workspace file on behalf of a client.
+    pub(super) async fn write_file(&mut self, path: &str, bytes: &[u8]) -> Result<FileInfo> {
+        let path = validate_workspace_path(path)?;
+        if let Some(sandbox) = &self.sandbox {
+            sandbox.write_file(Root::Workspace, &path, bytes).await?;
+        }
+        let info = self
+            .deps
+            .store
+            .put_file(self.session_id(), &path, bytes)
+            .await?;
+        let event = if self.files.contains_key(&path) {
+            SessionEvent::FileModified(info.clone())
+        } else {
+            SessionEvent::FileCreated(info.clone())
+        };
+        self.files.insert(path, info.clone());
+        self.log.append(vec![event]).await?;
+        Ok(info)
+    }
+
+    /// Deletes a workspace file on behalf of a client; `false` when it did not exist.
+    pub(super) async fn delete_file(&mut self, path: &str) -> Result<bool> {
+        let path = validate_workspace_path(path)?;
+        if !self.files.contains_key(&path) {
+            return Err(RuntimeError::FileNotFound(path));
+        }
+        if let Some(sandbox) = &self.sandbox {
+            sandbox.remove_file(Root::Workspace, &path).await?;
+        }
+        self.deps.store.delete_file(self.session_id(), &path).await?;
+        self.files.remove(&path);
+        self.log
+            .append(vec![SessionEvent::FileDeleted { path }])
+            .await?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,101 @@
+//! One loaded session: its log and the actor task that owns its sandbox and agent process.
+//!
+//! Everything that changes a session's log goes through its actor, so the log has exactly one
+//! writer and events are ordered without further locking.
+
+mod actor;
+mod files;
+mod process;
+mod turn;
+
+use std::sync::Arc;
+
+use agent_runtime_protocol::{InterruptResponse, SendMessageRequest, SendMessageResponse};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::error::{Result, RuntimeError};
+use crate::log::EventLog;
+use crate::manager::Deps;
+use agent_runtime_store::SessionRecord;
+
+pub(crate) use actor::close_abandoned_turn;
+
+/// Commands queued per session. A client that floods one session waits here instead of growing
+/// memory; 64 is far above what an interactive user produces.
+const COMMAND_BUFFER: usize = 64;
+
+/// What a session's actor can be asked to do.
+pub(crate) enum Command {
+    Send {
+        request: SendMessageRequest,
+        reply: oneshot::Sender<Result<SendMessageResponse>>,
+    },
+    Interrupt {
+        reply: oneshot::Sender<Result<InterruptResponse>>,
+    },
+    WriteFile {
+        path: String,
+        bytes: Vec<u8>,
+        reply: oneshot::Sender<Result<agent_runtime_protocol::FileInfo>>,
+    },
+    DeleteFile {
+        path: String,
+        reply: oneshot::Sender<Result<bool>>,
+    },
+}
+
+/// A loaded session.
+pub(crate) struct SessionHandle {
+    pub(crate) log: Arc<EventLog>,
+    commands: mpsc::Sender<Command>,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl SessionHandle {
+    /// Starts the session's actor as a child of `parent`.
+    pub(crate) fn start(
+        deps: Arc<Deps>,
+        record: SessionRecord,
+        log: Arc<EventLog>,
+        parent: &CancellationToken,
+        server_tracker: &TaskTracker,
+    ) -> Self {
+        let (commands, rx) = mpsc::channel(COMMAND_BUFFER);
+        let cancel = parent.child_token();
+        let tracker = TaskTracker::new();
+        let actor = actor::Actor::new(deps, record, log.clone(), rx, cancel.clone());
+        tracker.spawn(actor.run());
+        tracker.close();
+        // The server waits for every session's tracker on shutdown.
+        let waiter = tracker.clone();
+        server_tracker.spawn(async move { waiter.wait().await });
+        SessionHandle {
+            log,
+            commands,
+            cancel,
+            tracker,
+        }
+    }
+
+    /// Sends a command and waits for its answer.
+    pub(crate) async fn call<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T>>) -> Command,
+    ) -> Result<T> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(make(reply))
+            .await
+            .map_err(|_| RuntimeError::ShuttingDown)?;
+        answer.await.map_err(|_| RuntimeError::ShuttingDown)?
+    }
+
+    /// Stops the actor (ending a running turn as interrupted) and waits for it.
+    pub(crate) async fn stop(&self) {
+        self.cancel.cancel();
+        self.tracker.wait().await;
+    }
+}

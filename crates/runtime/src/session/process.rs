@@ -1,0 +1,116 @@
+//! One running agent process inside a sandbox: stdin writes, stdout lines, a stderr tail.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use agent_runtime_agents::Translator;
+use agent_runtime_sandbox::{ExitInfo, ProcessHandle, SandboxProcess};
+use tokio::io::{AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// Stdout lines buffered between the reader task and the session actor. Small: the actor persists
+/// every line's events before taking the next, and back-pressure on a chatty agent is correct.
+const STDOUT_LINE_BUFFER: usize = 256;
+
+/// Lines of stderr kept for error reports.
+const STDERR_TAIL_LINES: usize = 40;
+
+/// An agent process and its translator.
+pub(crate) struct AgentProcess {
+    /// In a mutex only so the actor stays `Sync`; it is reached through `get_mut`, never locked.
+    stdin: Mutex<std::pin::Pin<Box<dyn AsyncWrite + Send>>>,
+    lines: mpsc::Receiver<String>,
+    stderr_tail: Arc<Mutex<VecDeque<String>>>,
+    handle: Box<dyn ProcessHandle>,
+    pub(crate) translator: Translator,
+    readers: Vec<JoinHandle<()>>,
+}
+
+impl AgentProcess {
+    /// Wraps a spawned process; starts the stdout and stderr readers.
+    pub(crate) fn start(process: SandboxProcess, translator: Translator, session_id: &str) -> Self {
+        let (tx, lines) = mpsc::channel(STDOUT_LINE_BUFFER);
+        let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
+        let stdout_reader = tokio::spawn(async move {
+            let mut reader = BufReader::new(process.stdout);
+            let mut buf = Vec::new();
+            loop {
+                buf.clear();
+                match reader.read_until(b'\n', &mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        let line = String::from_utf8_lossy(&buf).trim_end().to_string();
+                        if !line.is_empty() && tx.send(line).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        let tail = stderr_tail.clone();
+        let session = session_id.to_string();
+        let stderr_reader = tokio::spawn(async move {
+            let mut lines = BufReader::new(process.stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                tracing::debug!(session_id = %session, "agent stderr: {line}");
+                if let Ok(mut tail) = tail.lock() {
+                    if tail.len() == STDERR_TAIL_LINES {
+                        tail.pop_front();
+                    }
+                    tail.push_back(line);
+                }
+            }
+        });
+        AgentProcess {
+            stdin: Mutex::new(process.stdin),
+            lines,
+            stderr_tail,
+            handle: process.handle,
+            translator,
+            readers: vec![stdout_reader, stderr_reader],
+        }
+    }
+
+    /// Writes one line to the agent's stdin.
+    pub(crate) async fn write_line(&mut self, line: &str) -> std::io::Result<()> {
+        let mut bytes = line.trim_end_matches('\n').as_bytes().to_vec();
+        bytes.push(b'\n');
+        let stdin = self
+            .stdin
+            .get_mut()
+            .map_err(|_| std::io::Error::other("agent stdin poisoned"))?;
+        stdin.write_all(&bytes).await?;
+        stdin.flush().await
+    }
+
+    /// The next stdout line; `None` once stdout is closed.
+    pub(crate) async fn next_line(&mut self) -> Option<String> {
+        self.lines.recv().await
+    }
+
+    /// The last lines the agent wrote to stderr.
+    pub(crate) fn stderr_tail(&self) -> Option<String> {
+        let tail = self.stderr_tail.lock().ok()?;
+        (!tail.is_empty()).then(|| tail.iter().cloned().collect::<Vec<_>>().join("\n"))
+    }
+
+    /// Waits for the process to exit (after stdout closed).
+    pub(crate) async fn wait(&mut self) -> Option<ExitInfo> {
+        self.handle.wait().await.ok()
+    }
+
+    /// Kills the process and waits for it.
+    pub(crate) async fn kill(mut self) {
+        let _ = self.handle.kill().await;
+        let _ = self.handle.wait().await;
+    }
+}
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        for reader in &self.readers {
+            reader.abort();
+        }
+    }
+}
