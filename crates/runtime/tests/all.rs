@@ -1,0 +1,3 @@
+//! Runtime tests with the real agent CLI in real sandboxes against the scripted model.
+
+mod suite;
