@@ -71,9 +71,10 @@ impl Installer {
         tokio::fs::create_dir_all(&self.tools_dir)
             .await
             .map_err(|e| io("creating the tools dir", e))?;
-        let staging = self
-            .tools_dir
-            .join(format!(".staging-{dir_name}-{}", uuid::Uuid::new_v4().simple()));
+        let staging = self.tools_dir.join(format!(
+            ".staging-{dir_name}-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
         tokio::fs::create_dir_all(&staging)
             .await
             .map_err(|e| io("creating the staging dir", e))?;
@@ -103,8 +104,14 @@ impl Installer {
                 }
             }
         };
-        let stdout = child.stdout.take().map(|s| tokio::spawn(progress(Box::new(s))));
-        let stderr = child.stderr.take().map(|s| tokio::spawn(progress(Box::new(s))));
+        let stdout = child
+            .stdout
+            .take()
+            .map(|s| tokio::spawn(progress(Box::new(s))));
+        let stderr = child
+            .stderr
+            .take()
+            .map(|s| tokio::spawn(progress(Box::new(s))));
         let status = child.wait().await.map_err(|e| io("waiting for npm", e))?;
         for task in [stdout, stderr].into_iter().flatten() {
             let _ = task.await;
@@ -146,7 +153,13 @@ fn install_dir_name(spec: &InstallSpec) -> String {
     let package: String = spec
         .npm_package
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     format!("{package}@{}", spec.version)
 }

@@ -140,7 +140,10 @@ fn push_ring(ring: &mut VecDeque<Envelope>, envelope: Envelope) {
 pub enum SubscriptionItem {
     Event(Envelope),
     /// The subscriber must fetch a snapshot and subscribe again; nothing more follows.
-    Resync { latest_seq: u64, reason: String },
+    Resync {
+        latest_seq: u64,
+        reason: String,
+    },
 }
 
 /// A replay-then-live stream of one session's events, each exactly once and in order.
@@ -182,8 +185,10 @@ impl Subscription {
                 {
                     Ok(page) => {
                         let last = page.last().map(|e| e.seq).unwrap_or(self.latest_seq);
-                        self.fetch_from = (last < self.latest_seq && !page.is_empty()).then_some(last);
-                        self.backlog.extend(page.into_iter().filter(|e| e.seq <= self.latest_seq));
+                        self.fetch_from =
+                            (last < self.latest_seq && !page.is_empty()).then_some(last);
+                        self.backlog
+                            .extend(page.into_iter().filter(|e| e.seq <= self.latest_seq));
                         continue;
                     }
                     Err(e) => return Some(self.end_with_resync(format!("replay failed: {e}"))),
@@ -200,9 +205,9 @@ impl Subscription {
                     self.delivered + 1,
                     envelope.seq
                 ))),
-                Err(broadcast::error::RecvError::Lagged(n)) => Some(
-                    self.end_with_resync(format!("subscriber fell {n} events behind")),
-                ),
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    Some(self.end_with_resync(format!("subscriber fell {n} events behind")))
+                }
                 Err(broadcast::error::RecvError::Closed) => {
                     self.done = true;
                     None

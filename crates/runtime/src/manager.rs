@@ -98,7 +98,10 @@ impl Runtime {
 
     /// Creates a session. Nothing starts until its first message.
     pub async fn create_session(&self, request: CreateSessionRequest) -> Result<SessionInfo> {
-        let agent_id = request.agent.as_deref().unwrap_or(AgentKind::ClaudeCode.id());
+        let agent_id = request
+            .agent
+            .as_deref()
+            .unwrap_or(AgentKind::ClaudeCode.id());
         let agent = AgentKind::from_id(agent_id)
             .ok_or_else(|| RuntimeError::UnknownAgent(agent_id.to_string()))?;
         if let Some(profile) = &request.profile {
@@ -210,9 +213,7 @@ impl Runtime {
         request: SendMessageRequest,
     ) -> Result<SendMessageResponse> {
         let handle = self.handle(session_id).await?;
-        handle
-            .call(|reply| Command::Send { request, reply })
-            .await
+        handle.call(|reply| Command::Send { request, reply }).await
     }
 
     /// Asks the running turn to stop.
@@ -244,7 +245,12 @@ impl Runtime {
     }
 
     /// Writes a workspace file (into the running sandbox too, if there is one).
-    pub async fn write_file(&self, session_id: &str, path: &str, bytes: Vec<u8>) -> Result<FileInfo> {
+    pub async fn write_file(
+        &self,
+        session_id: &str,
+        path: &str,
+        bytes: Vec<u8>,
+    ) -> Result<FileInfo> {
         let path = validate_workspace_path(path)?;
         let handle = self.handle(session_id).await?;
         handle

@@ -39,12 +39,25 @@ mod tests {
     #[test]
     fn accepts_plain_relative_paths() {
         assert_eq!(validate_workspace_path("a/b.txt").unwrap(), "a/b.txt");
-        assert_eq!(validate_workspace_path("ünï cødé/ß.md").unwrap(), "ünï cødé/ß.md");
+        assert_eq!(
+            validate_workspace_path("ünï cødé/ß.md").unwrap(),
+            "ünï cødé/ß.md"
+        );
     }
 
     #[test]
     fn rejects_escapes() {
-        for bad in ["", "/etc/passwd", "../x", "a/../../x", "a//b", "./a", "a\\b", "a\0b", ".."] {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a//b",
+            "./a",
+            "a\\b",
+            "a\0b",
+            "..",
+        ] {
             assert!(validate_workspace_path(bad).is_err(), "{bad:?} accepted");
         }
     }

@@ -198,7 +198,9 @@ impl Actor {
         let restore = async {
             for file in store.list_files(&session_id).await? {
                 if let Some(bytes) = store.get_file(&session_id, &file.path).await? {
-                    sandbox.write_file(Root::Workspace, &file.path, &bytes).await?;
+                    sandbox
+                        .write_file(Root::Workspace, &file.path, &bytes)
+                        .await?;
                 }
             }
             let transcripts = store.list_transcripts(&session_id).await?;
@@ -220,10 +222,14 @@ impl Actor {
             for write in writes {
                 // Workspace files of the profile seed a new session only; afterwards the
                 // workspace is the user's.
-                if write.root == Root::Workspace && (!first_start || self.files.contains_key(&write.path)) {
+                if write.root == Root::Workspace
+                    && (!first_start || self.files.contains_key(&write.path))
+                {
                     continue;
                 }
-                sandbox.write_file(write.root, &write.path, &write.bytes).await?;
+                sandbox
+                    .write_file(write.root, &write.path, &write.bytes)
+                    .await?;
             }
             Ok::<_, RuntimeError>(())
         };
@@ -326,7 +332,8 @@ impl Actor {
                 }
             }
             if self.turn.is_some() {
-                self.abandon_turn(TurnEndReason::Interrupted, shutdown_error()).await;
+                self.abandon_turn(TurnEndReason::Interrupted, shutdown_error())
+                    .await;
             }
         }
         // Accepted messages are never dropped silently: record them as interrupted turns.
@@ -367,8 +374,12 @@ async fn sleep_until(deadline: Option<Instant>) {
 pub(crate) async fn close_abandoned_turn(log: &EventLog) -> Result<()> {
     let state = log.state().await;
     let mut events = Vec::new();
-    let threads = std::iter::once((MAIN_CONVERSATION.to_string(), &state.blocks))
-        .chain(state.subagents.iter().map(|(id, t)| (id.clone(), &t.blocks)));
+    let threads = std::iter::once((MAIN_CONVERSATION.to_string(), &state.blocks)).chain(
+        state
+            .subagents
+            .iter()
+            .map(|(id, t)| (id.clone(), &t.blocks)),
+    );
     for (conversation_id, blocks) in threads {
         for block in blocks {
             if let Block::ToolUse(tool) = block {

@@ -38,7 +38,12 @@ impl Actor {
                 // Removed or unreadable since the scan; the next scan sees it again.
                 Ok(None) | Err(_) => continue,
             };
-            match self.deps.store.put_file(&session_id, &stat.path, &bytes).await {
+            match self
+                .deps
+                .store
+                .put_file(&session_id, &stat.path, &bytes)
+                .await
+            {
                 Ok(info) => {
                     self.files.insert(info.path.clone(), info.clone());
                     events.push(if created {
@@ -47,7 +52,9 @@ impl Actor {
                         SessionEvent::FileModified(info)
                     });
                 }
-                Err(e) => tracing::error!(session_id = %session_id, path = %stat.path, "saving a workspace file failed: {e}"),
+                Err(e) => {
+                    tracing::error!(session_id = %session_id, path = %stat.path, "saving a workspace file failed: {e}")
+                }
             }
         }
         let gone: Vec<String> = self
@@ -62,7 +69,9 @@ impl Actor {
                     self.files.remove(&path);
                     events.push(SessionEvent::FileDeleted { path });
                 }
-                Err(e) => tracing::error!(session_id = %session_id, %path, "deleting a workspace file failed: {e}"),
+                Err(e) => {
+                    tracing::error!(session_id = %session_id, %path, "deleting a workspace file failed: {e}")
+                }
             }
         }
         self.emit(events).await;
@@ -106,7 +115,9 @@ impl Actor {
                     self.saved_transcripts
                         .insert(file.name.clone(), stat.sha256.clone());
                 }
-                Err(e) => tracing::error!(session_id = %session_id, name = %file.name, "saving the transcript failed: {e}"),
+                Err(e) => {
+                    tracing::error!(session_id = %session_id, name = %file.name, "saving the transcript failed: {e}")
+                }
             }
         }
     }
@@ -141,7 +152,10 @@ impl Actor {
         if let Some(sandbox) = &self.sandbox {
             sandbox.remove_file(Root::Workspace, &path).await?;
         }
-        self.deps.store.delete_file(self.session_id(), &path).await?;
+        self.deps
+            .store
+            .delete_file(self.session_id(), &path)
+            .await?;
         self.files.remove(&path);
         self.log
             .append(vec![SessionEvent::FileDeleted { path }])

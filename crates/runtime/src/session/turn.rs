@@ -2,13 +2,13 @@
 
 use agent_runtime_agents::{AgentOutput, TurnOutcome};
 use agent_runtime_protocol::{
-    Block, IfBusy, SendMessageRequest, SendMessageResponse, SessionEvent, TurnEndReason,
-    TurnError, Usage, UserMessageBlock, MAIN_CONVERSATION,
+    Block, IfBusy, SendMessageRequest, SendMessageResponse, SessionEvent, TurnEndReason, TurnError,
+    Usage, UserMessageBlock, MAIN_CONVERSATION,
 };
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::actor::{Actor, ActiveTurn, QueuedMessage};
+use super::actor::{ActiveTurn, Actor, QueuedMessage};
 use crate::error::{Result, RuntimeError};
 use crate::time::{new_id, now_rfc3339};
 
@@ -330,7 +330,11 @@ impl Actor {
 
     /// Records a message that was accepted but never ran (the server stopped first).
     pub(super) async fn record_unstarted_turn(&mut self, queued: QueuedMessage, error: TurnError) {
-        if self.begin_turn(&queued.turn_id, &queued.request).await.is_ok() {
+        if self
+            .begin_turn(&queued.turn_id, &queued.request)
+            .await
+            .is_ok()
+        {
             self.turn = None;
             self.emit(vec![SessionEvent::TurnCompleted {
                 turn_id: queued.turn_id,

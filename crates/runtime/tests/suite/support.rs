@@ -19,20 +19,32 @@ pub const WAIT: Duration = Duration::from_secs(60);
 pub fn tools_dir() -> PathBuf {
     std::env::var_os("AGENT_RUNTIME_TEST_TOOLS_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/agent-tools"))
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/agent-tools")
+        })
 }
 
 pub struct Harness {
     pub runtime: Arc<Runtime>,
     pub model: ScriptedModelServer,
-    pub data: TempDir,
+    /// Kept alive for the test's duration.
+    pub _data: TempDir,
 }
 
 pub async fn harness(scenario: Scenario, tune: impl FnOnce(&mut RuntimeConfig)) -> Harness {
-    let data = tempfile::Builder::new().prefix("art-").tempdir().expect("temp data dir");
-    let model = ScriptedModelServer::start(scenario).await.expect("model server");
+    let data = tempfile::Builder::new()
+        .prefix("art-")
+        .tempdir()
+        .expect("temp data dir");
+    let model = ScriptedModelServer::start(scenario)
+        .await
+        .expect("model server");
     let runtime = start_runtime(&data, &model, tune).await;
-    Harness { runtime, model, data }
+    Harness {
+        runtime,
+        model,
+        _data: data,
+    }
 }
 
 pub async fn start_runtime(
@@ -96,7 +108,10 @@ pub async fn collect_until(
     })
     .await;
     if result.is_err() {
-        panic!("timed out; events so far: {:#?}", seen.iter().map(|e| &e.event).collect::<Vec<_>>());
+        panic!(
+            "timed out; events so far: {:#?}",
+            seen.iter().map(|e| &e.event).collect::<Vec<_>>()
+        );
     }
     seen
 }

@@ -1,0 +1,301 @@
+//! One local sandbox: bubblewrap processes over its host directories.
+
+use std::collections::BTreeMap;
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::process::{Child, Command};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::kill::{resume_bwrap, stop_bwrap_and_kill_sandbox};
+use super::HostUser;
+use crate::bwrap::{bwrap_launch_spec, BwrapPolicy, HOME_DIR, TOOLS_DIR, WORKSPACE_DIR};
+use crate::error::SandboxError;
+use crate::host_fs::{remove_tree, HostDir, RelPath};
+use crate::launch_spec::LaunchSpec;
+use crate::provider::{ExitInfo, FileStat, ProcessHandle, Root, Sandbox, SandboxProcess};
+use crate::rlimit::{rlimit_launch_spec, ResourceLimits};
+
+/// How long `destroy` waits for killed processes to be reaped before deleting files anyway.
+const REAP_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long bwrap gets to notice its killed sandbox and exit before it is killed too.
+const BWRAP_EXIT_GRACE: Duration = Duration::from_secs(2);
+
+pub(super) struct LocalSandbox {
+    pub(super) id: String,
+    /// `<root_dir>/<id>`, deleted by `destroy`.
+    pub(super) host_dir: PathBuf,
+    pub(super) workspace: HostDir,
+    pub(super) home: HostDir,
+    /// The complete bubblewrap policy of this sandbox.
+    pub(super) policy: BwrapPolicy,
+    pub(super) prlimit: Option<PathBuf>,
+    pub(super) limits: ResourceLimits,
+    pub(super) host_user: HostUser,
+    /// Base environment plus the request's extra environment.
+    pub(super) env: BTreeMap<String, String>,
+    /// Parent of every process's kill token: cancelling it kills all of them.
+    pub(super) cancel: CancellationToken,
+    /// The tasks that own and reap the processes.
+    pub(super) tasks: TaskTracker,
+    pub(super) destroyed: AtomicBool,
+}
+
+impl LocalSandbox {
+    pub(super) fn is_destroyed(&self) -> bool {
+        self.destroyed.load(Ordering::Acquire)
+    }
+
+    fn ensure_alive(&self) -> Result<(), SandboxError> {
+        if self.is_destroyed() {
+            return Err(SandboxError::Destroyed {
+                id: self.id.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    fn dir(&self, root: Root) -> HostDir {
+        match root {
+            Root::Workspace => self.workspace.clone(),
+            Root::Home => self.home.clone(),
+        }
+    }
+
+    /// The spec that is actually executed on the host for `spec`.
+    fn host_spec(&self, spec: LaunchSpec) -> (LaunchSpec, LaunchSpec) {
+        let mut env = self.env.clone();
+        env.extend(spec.env);
+        let inner = LaunchSpec { env, ..spec };
+        let mut outer = bwrap_launch_spec(&self.policy, &inner);
+        if let Some(prlimit) = &self.prlimit {
+            outer = rlimit_launch_spec(prlimit, &self.limits, outer);
+        }
+        (inner, outer)
+    }
+}
+
+/// A dropped sandbox (not destroyed) still kills its processes; its files stay until the id is
+/// created again.
+impl Drop for LocalSandbox {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+#[async_trait]
+impl Sandbox for LocalSandbox {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn workspace_dir(&self) -> &str {
+        WORKSPACE_DIR
+    }
+
+    fn home_dir(&self) -> &str {
+        HOME_DIR
+    }
+
+    fn tools_dir(&self) -> &str {
+        TOOLS_DIR
+    }
+
+    async fn spawn(&self, spec: LaunchSpec) -> Result<SandboxProcess, SandboxError> {
+        self.ensure_alive()?;
+        let (inner, outer) = self.host_spec(spec);
+        tracing::debug!(sandbox_id = %self.id, spec = %inner, "spawning in sandbox");
+        let mut cmd = Command::new(&outer.program);
+        cmd.args(&outer.args)
+            .env_clear()
+            .envs(&outer.env)
+            .current_dir(&outer.cwd)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        self.host_user.apply(&mut cmd);
+        // Spawned from this (runtime) thread on purpose: `--die-with-parent` ties bwrap to the
+        // thread that forked it, and tokio's blocking-pool threads exit when idle.
+        let mut child = cmd.spawn().map_err(|source| SandboxError::Spawn {
+            program: outer.program.clone(),
+            source,
+        })?;
+        let (Some(stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            return Err(SandboxError::io(
+                "spawning in sandbox",
+                std::io::Error::other("stdio pipes missing"),
+            ));
+        };
+        let pid = child.id();
+        let kill = self.cancel.child_token();
+        let (exit_tx, exit_rx) = watch::channel(None);
+        self.tasks.spawn(own_process(child, kill.clone(), exit_tx));
+        Ok(SandboxProcess {
+            stdin: Box::pin(stdin),
+            stdout: Box::pin(stdout),
+            stderr: Box::pin(stderr),
+            handle: Box::new(LocalProcess {
+                pid,
+                kill,
+                exit: exit_rx,
+            }),
+        })
+    }
+
+    async fn write_file(&self, root: Root, rel: &str, bytes: &[u8]) -> Result<(), SandboxError> {
+        self.ensure_alive()?;
+        let (rel, dir, bytes) = (RelPath::parse(rel)?, self.dir(root), bytes.to_vec());
+        blocking(move || dir.write(&rel, &bytes)).await
+    }
+
+    async fn read_file(&self, root: Root, rel: &str) -> Result<Option<Vec<u8>>, SandboxError> {
+        self.ensure_alive()?;
+        let (rel, dir) = (RelPath::parse(rel)?, self.dir(root));
+        blocking(move || dir.read(&rel)).await
+    }
+
+    async fn remove_file(&self, root: Root, rel: &str) -> Result<bool, SandboxError> {
+        self.ensure_alive()?;
+        let (rel, dir) = (RelPath::parse(rel)?, self.dir(root));
+        blocking(move || dir.remove(&rel)).await
+    }
+
+    async fn scan(
+        &self,
+        root: Root,
+        exclude_prefixes: &[String],
+    ) -> Result<Vec<FileStat>, SandboxError> {
+        self.ensure_alive()?;
+        let (dir, excludes) = (self.dir(root), exclude_prefixes.to_vec());
+        blocking(move || dir.scan(&excludes)).await
+    }
+
+    async fn destroy(&self) -> Result<(), SandboxError> {
+        self.destroyed.store(true, Ordering::Release);
+        self.cancel.cancel();
+        self.tasks.close();
+        if tokio::time::timeout(REAP_TIMEOUT, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(sandbox_id = %self.id, "sandbox processes not reaped in time");
+        }
+        let dir = self.host_dir.clone();
+        blocking(move || {
+            remove_tree(&dir)
+                .map_err(|e| SandboxError::io(format!("removing {}", dir.display()), e))
+        })
+        .await?;
+        tracing::info!(sandbox_id = %self.id, "sandbox destroyed");
+        Ok(())
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, SandboxError> + Send + 'static,
+) -> Result<T, SandboxError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| SandboxError::io("sandbox file operation", std::io::Error::other(e)))?
+}
+
+/// Owns one bwrap child until it is reaped: waits for it, or kills it together with its
+/// sandbox (see [`super::kill`]) when `kill` fires (an explicit kill, a dropped handle, or the
+/// sandbox going away).
+async fn own_process(
+    mut child: Child,
+    kill: CancellationToken,
+    exit: watch::Sender<Option<ExitInfo>>,
+) {
+    let status = tokio::select! {
+        status = child.wait() => status,
+        () = kill.cancelled() => kill_and_reap(&mut child).await,
+    };
+    let info = match status {
+        Ok(status) => ExitInfo {
+            code: status.code(),
+            signal: status.signal(),
+        },
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot wait for a sandbox process");
+            ExitInfo {
+                code: None,
+                signal: None,
+            }
+        }
+    };
+    exit.send_replace(Some(info));
+}
+
+/// Kills bwrap and its sandbox without leaving orphans behind; see [`super::kill`].
+async fn kill_and_reap(child: &mut Child) -> std::io::Result<std::process::ExitStatus> {
+    // Not reaped yet (the wait branch did not complete), so the pid is still this child's.
+    let Some(pid) = child.id() else {
+        return child.wait().await;
+    };
+    // Polls /proc for a moment, so off the async threads.
+    let stopped_and_killed = tokio::task::spawn_blocking(move || stop_bwrap_and_kill_sandbox(pid));
+    if stopped_and_killed.await.unwrap_or(false) {
+        resume_bwrap(pid);
+        if let Ok(status) = tokio::time::timeout(BWRAP_EXIT_GRACE, child.wait()).await {
+            return status;
+        }
+        tracing::warn!(
+            pid,
+            "bwrap did not exit after its sandbox was killed; killing it"
+        );
+    }
+    if let Err(e) = child.start_kill() {
+        tracing::debug!(pid, error = %e, "cannot kill bwrap");
+    }
+    child.wait().await
+}
+
+struct LocalProcess {
+    pid: Option<u32>,
+    kill: CancellationToken,
+    exit: watch::Receiver<Option<ExitInfo>>,
+}
+
+#[async_trait]
+impl ProcessHandle for LocalProcess {
+    fn id(&self) -> Option<u32> {
+        self.pid
+    }
+
+    async fn wait(&mut self) -> Result<ExitInfo, SandboxError> {
+        let lost = || {
+            SandboxError::io(
+                "waiting for a sandbox process",
+                std::io::Error::other("its owner task ended"),
+            )
+        };
+        let exit = self
+            .exit
+            .wait_for(Option::is_some)
+            .await
+            .map_err(|_| lost())?;
+        let info = *exit;
+        info.ok_or_else(lost)
+    }
+
+    async fn kill(&mut self) -> Result<(), SandboxError> {
+        self.kill.cancel();
+        self.wait().await.map(|_| ())
+    }
+}
+
+impl Drop for LocalProcess {
+    fn drop(&mut self) {
+        self.kill.cancel();
+    }
+}

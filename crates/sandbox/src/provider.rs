@@ -1,0 +1,249 @@
+//! The provider-agnostic lifecycle boundary: [`SandboxProvider`] creates a [`Sandbox`]; a
+//! sandbox runs processes and moves files. Both traits are object-safe and held as
+//! `Arc<dyn ...>`; the local bubblewrap provider and future remote ones implement them alike.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::bwrap::NetworkPolicy;
+use crate::error::SandboxError;
+use crate::launch_spec::LaunchSpec;
+
+/// Creates sandboxes. One per kind of backend (local bubblewrap, Modal, Kubernetes).
+#[async_trait]
+pub trait SandboxProvider: Send + Sync {
+    /// A short stable name for logs and metrics, e.g. `"local-bwrap"`.
+    fn name(&self) -> &'static str;
+
+    /// Creates the sandbox of one session, or re-creates it after a destroy, with an empty
+    /// workspace and home. Fails with [`SandboxError::AlreadyExists`] while a sandbox with the
+    /// same id is alive in this provider.
+    async fn create(&self, req: SandboxRequest) -> Result<Arc<dyn Sandbox>, SandboxError>;
+}
+
+/// One live sandbox. Paths given to [`Sandbox::spawn`] are as seen from inside; file operations
+/// take a [`Root`] and a relative path checked by [`crate::RelPath`].
+#[async_trait]
+pub trait Sandbox: Send + Sync {
+    /// The id it was created with.
+    fn id(&self) -> &str;
+    /// The workspace as seen from inside, [`crate::WORKSPACE_DIR`] for bubblewrap.
+    fn workspace_dir(&self) -> &str;
+    /// The home directory as seen from inside, [`crate::HOME_DIR`] for bubblewrap.
+    fn home_dir(&self) -> &str;
+    /// The read-only agent tools as seen from inside, [`crate::TOOLS_DIR`] for bubblewrap.
+    fn tools_dir(&self) -> &str;
+
+    /// Starts a process inside the sandbox. The process gets the sandbox's base environment
+    /// (`HOME`, `USER`, `PATH`, ...), overlaid by the request's `extra_env`, overlaid by
+    /// `spec.env`. An empty `spec.cwd` means the workspace.
+    async fn spawn(&self, spec: LaunchSpec) -> Result<SandboxProcess, SandboxError>;
+
+    /// Writes a whole file, creating missing parent directories.
+    async fn write_file(&self, root: Root, rel: &str, bytes: &[u8]) -> Result<(), SandboxError>;
+
+    /// Reads a whole file; `None` when it does not exist.
+    async fn read_file(&self, root: Root, rel: &str) -> Result<Option<Vec<u8>>, SandboxError>;
+
+    /// Removes a file (or a symlink itself). Returns whether something was removed.
+    async fn remove_file(&self, root: Root, rel: &str) -> Result<bool, SandboxError>;
+
+    /// Every regular file under `root` with size and sha256, paths relative and `/`-separated,
+    /// sorted by byte order. Symlinks, FIFOs, sockets and devices are skipped, and so is every
+    /// path equal to or below one of `exclude_prefixes` (compared by whole components, so
+    /// `node_modules` excludes `node_modules/x` but not `node_modules2`).
+    async fn scan(
+        &self,
+        root: Root,
+        exclude_prefixes: &[String],
+    ) -> Result<Vec<FileStat>, SandboxError>;
+
+    /// Kills every process still running and deletes the sandbox's state. Idempotent; every
+    /// operation after it fails with [`SandboxError::Destroyed`].
+    async fn destroy(&self) -> Result<(), SandboxError>;
+}
+
+/// What [`SandboxProvider::create`] needs to know about one sandbox.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SandboxRequest {
+    /// Checked by [`validate_sandbox_id`].
+    pub sandbox_id: String,
+    pub network: NetworkPolicy,
+    /// Added to the environment of every process in the sandbox (e.g. the model API key).
+    pub extra_env: BTreeMap<String, String>,
+}
+
+impl SandboxRequest {
+    /// A request with no extra environment.
+    pub fn new(sandbox_id: impl Into<String>, network: NetworkPolicy) -> Self {
+        Self {
+            sandbox_id: sandbox_id.into(),
+            network,
+            extra_env: BTreeMap::new(),
+        }
+    }
+}
+
+/// Redacts `extra_env` values like [`LaunchSpec`] does.
+impl fmt::Debug for SandboxRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let env = LaunchSpec {
+            env: self.extra_env.clone(),
+            ..LaunchSpec::default()
+        };
+        f.debug_struct("SandboxRequest")
+            .field("sandbox_id", &self.sandbox_id)
+            .field("network", &self.network)
+            .field("extra_env", &env.redacted_env())
+            .finish()
+    }
+}
+
+/// The writable trees file operations are relative to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Root {
+    Workspace,
+    Home,
+}
+
+/// One regular file found by [`Sandbox::scan`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileStat {
+    /// Relative to the root, `/`-separated.
+    pub path: String,
+    pub size: u64,
+    /// Lowercase hex.
+    pub sha256: String,
+}
+
+/// A process started by [`Sandbox::spawn`]: its pipes and a handle to wait for or kill it.
+pub struct SandboxProcess {
+    pub stdin: Pin<Box<dyn AsyncWrite + Send>>,
+    pub stdout: Pin<Box<dyn AsyncRead + Send>>,
+    pub stderr: Pin<Box<dyn AsyncRead + Send>>,
+    pub handle: Box<dyn ProcessHandle>,
+}
+
+impl fmt::Debug for SandboxProcess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SandboxProcess")
+            .field("id", &self.handle.id())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Waits for or kills a sandboxed process. Dropping the handle kills the process.
+#[async_trait]
+pub trait ProcessHandle: Send + Sync {
+    /// A provider-specific id for logs (the host pid of bwrap for the local provider).
+    fn id(&self) -> Option<u32>;
+    /// Waits until the process has exited; may be called again after it returned.
+    async fn wait(&mut self) -> Result<ExitInfo, SandboxError>;
+    /// Kills the process and everything it started, and returns once it is gone. Forceful:
+    /// graceful interruption goes through the agent's own protocol (stdin), not signals.
+    async fn kill(&mut self) -> Result<(), SandboxError>;
+}
+
+/// How a process ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitInfo {
+    /// The exit code. For the local provider a program killed by signal `N` inside the sandbox
+    /// shows as `128 + N` (bwrap reports it that way), so [`ProcessHandle::kill`] usually
+    /// leaves `Some(137)`.
+    pub code: Option<i32>,
+    /// The signal that killed the process itself, if one did.
+    pub signal: Option<i32>,
+}
+
+impl ExitInfo {
+    /// Whether the process exited with code 0.
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+}
+
+/// The longest sandbox id accepted.
+pub const MAX_SANDBOX_ID_LEN: usize = 64;
+
+/// Checks a sandbox id: 1 to [`MAX_SANDBOX_ID_LEN`] characters of `[A-Za-z0-9_-]`, not starting
+/// with `-`. Ids name host directories and remote resources, so nothing else is allowed.
+pub fn validate_sandbox_id(id: &str) -> Result<(), SandboxError> {
+    let reason = if id.is_empty() {
+        Some("must not be empty")
+    } else if id.len() > MAX_SANDBOX_ID_LEN {
+        Some("must be at most 64 characters")
+    } else if !id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        Some("may contain only ASCII letters, digits, '-' and '_'")
+    } else if id.starts_with('-') {
+        Some("must not start with '-'")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(SandboxError::InvalidSandboxId {
+            id: id.to_owned(),
+            reason,
+        }),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    #[test]
+    fn sandbox_ids() {
+        let long = "a".repeat(65);
+        let results: Vec<(&str, bool)> = [
+            "s1",
+            "sess_01-AB",
+            "",
+            "../x",
+            "a/b",
+            "a.b",
+            "-rf",
+            "é",
+            long.as_str(),
+        ]
+        .into_iter()
+        .map(|id| (id, validate_sandbox_id(id).is_ok()))
+        .collect();
+        assert_eq!(
+            results,
+            vec![
+                ("s1", true),
+                ("sess_01-AB", true),
+                ("", false),
+                ("../x", false),
+                ("a/b", false),
+                ("a.b", false),
+                ("-rf", false),
+                ("é", false),
+                (long.as_str(), false),
+            ]
+        );
+    }
+
+    #[test]
+    fn request_debug_redacts() {
+        let mut req = SandboxRequest::new("s1", NetworkPolicy::None);
+        req.extra_env
+            .insert("ANTHROPIC_API_KEY".into(), "sk".into());
+        assert_eq!(
+            format!("{req:?}"),
+            r#"SandboxRequest { sandbox_id: "s1", network: None, extra_env: {"ANTHROPIC_API_KEY": "***"} }"#
+        );
+    }
+}

@@ -1,0 +1,197 @@
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use agent_runtime_sandbox::{
+    ensure_bwrap, BwrapInfo, BwrapProbe, HostLayout, HostUser, LaunchSpec, LocalBwrapProvider,
+    LocalSandboxConfig, NetworkPolicy, Sandbox, SandboxProvider, SandboxRequest,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Upper bound for one whole test.
+pub const TEST_TIMEOUT: Duration = Duration::from_secs(90);
+/// Upper bound for one script run inside a sandbox.
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(30);
+/// Content of the secret file next to the sandbox root, which no sandbox may see.
+pub const SECRET: &str = "TOP-SECRET-runtime-data";
+
+/// Runs a test body with [`TEST_TIMEOUT`].
+pub async fn timed<F: Future<Output = ()>>(body: F) {
+    tokio::time::timeout(TEST_TIMEOUT, body)
+        .await
+        .expect("test timed out");
+}
+
+/// A runtime data dir as a deployment would have it: `sandboxes/` (the provider's root),
+/// `tools/` (with `bin/hello-tool`) and `secret.txt`, all in a temp dir.
+pub struct Harness {
+    pub data_dir: tempfile::TempDir,
+    pub secret: PathBuf,
+    pub provider: Arc<LocalBwrapProvider>,
+}
+
+impl Harness {
+    pub async fn new(host_user: HostUser) -> Self {
+        Self::with_config(host_user, |_| {}).await
+    }
+
+    pub async fn with_config(
+        host_user: HostUser,
+        adjust: impl FnOnce(&mut LocalSandboxConfig),
+    ) -> Self {
+        let bwrap = bwrap(host_user).await;
+        let data_dir = tempfile::tempdir().unwrap();
+        // Like /var/lib/agent-runtime: searchable, so the unprivileged host uid reaches sandboxes/.
+        std::fs::set_permissions(data_dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+        let secret = data_dir.path().join("secret.txt");
+        std::fs::write(&secret, SECRET).unwrap();
+        // World-readable: only the mount namespace may keep it from the sandbox.
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let tools = data_dir.path().join("tools");
+        std::fs::create_dir_all(tools.join("bin")).unwrap();
+        let tool = tools.join("bin/hello-tool");
+        std::fs::write(&tool, "#!/bin/sh\necho hello from the tools dir\n").unwrap();
+        std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+        let mut config = LocalSandboxConfig::new(
+            data_dir.path().join("sandboxes"),
+            tools,
+            &bwrap,
+            HostLayout::discover(),
+        );
+        config.host_user = host_user;
+        adjust(&mut config);
+        let provider = Arc::new(LocalBwrapProvider::new(config).unwrap());
+        Self {
+            data_dir,
+            secret,
+            provider,
+        }
+    }
+
+    pub fn provider(&self) -> Arc<dyn SandboxProvider> {
+        self.provider.clone()
+    }
+
+    pub async fn create(&self, id: &str, network: NetworkPolicy) -> Arc<dyn Sandbox> {
+        self.provider
+            .create(SandboxRequest::new(id, network))
+            .await
+            .unwrap()
+    }
+
+    /// The host directory of a sandbox.
+    pub fn host_dir(&self, id: &str) -> PathBuf {
+        self.provider.config().root_dir.join(id)
+    }
+}
+
+pub async fn bwrap(run_as: HostUser) -> BwrapInfo {
+    let probe = BwrapProbe {
+        path_env: std::env::var_os("PATH"),
+        allow_install: false,
+        run_as,
+    };
+    match ensure_bwrap(&probe).await {
+        Ok(info) => info,
+        Err(e) => panic!("these tests need a working bubblewrap (apt-get install bubblewrap): {e}"),
+    }
+}
+
+/// The host-user configurations to run provider tests with: the recommended one, and running
+/// bwrap as the runtime's own user when that differs.
+pub fn host_users() -> Vec<HostUser> {
+    let mut users = vec![HostUser::recommended()];
+    if !users.contains(&HostUser::Runtime) {
+        users.push(HostUser::Runtime);
+    }
+    users
+}
+
+/// What a script run in a sandbox did.
+#[derive(Debug)]
+pub struct Ran {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Ran {
+    /// Panics unless the script exited 0; returns its stdout.
+    pub fn ok(self) -> String {
+        assert_eq!(self.code, Some(0), "script failed: {self:?}");
+        self.stdout
+    }
+}
+
+/// Runs `sh -c script` in the sandbox with an empty stdin.
+pub async fn run(sandbox: &dyn Sandbox, script: &str) -> Ran {
+    run_spec(sandbox, LaunchSpec::new("sh").args(["-c", script])).await
+}
+
+pub async fn run_spec(sandbox: &dyn Sandbox, spec: LaunchSpec) -> Ran {
+    let work = async {
+        let mut process = sandbox.spawn(spec).await.unwrap();
+        process.stdin.shutdown().await.unwrap();
+        drop(process.stdin);
+        let (mut stdout, mut stderr) = (String::new(), String::new());
+        let (out, err) = tokio::join!(
+            process.stdout.read_to_string(&mut stdout),
+            process.stderr.read_to_string(&mut stderr)
+        );
+        out.unwrap();
+        err.unwrap();
+        let exit = process.handle.wait().await.unwrap();
+        Ran {
+            code: exit.code,
+            stdout,
+            stderr,
+        }
+    };
+    tokio::time::timeout(RUN_TIMEOUT, work)
+        .await
+        .expect("sandboxed script timed out")
+}
+
+/// Parses `env` output into a map.
+pub fn parse_env(output: &str) -> BTreeMap<String, String> {
+    output
+        .lines()
+        .filter_map(|line| line.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// Host pids whose command line contains `marker`.
+pub fn host_pids_with(marker: &str) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        if String::from_utf8_lossy(&cmdline).contains(marker) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// Polls `check` every 50 ms until it holds or `limit` passes.
+pub async fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if check() {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

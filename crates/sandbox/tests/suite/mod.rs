@@ -1,0 +1,15 @@
+//! Integration tests against real bubblewrap.
+//!
+//! - `common`: the harness (a temp data dir holding the sandbox root, the tools dir and a
+//!   secret file) and helpers that run shell scripts in a sandbox with timeouts.
+//! - `contract`: provider-agnostic behaviour of `SandboxProvider`/`Sandbox`, run for every
+//!   provider configuration that works on this host.
+//! - `isolation`: what a local bubblewrap sandbox can and cannot see or change on the host.
+//! - `lifecycle`: killing, destroying and re-creating local sandboxes; resource limits.
+//! - `ensure`: `ensure_bwrap` against the real and a broken bubblewrap.
+
+mod common;
+mod contract;
+mod ensure;
+mod isolation;
+mod lifecycle;
