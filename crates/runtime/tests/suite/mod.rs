@@ -1,2 +1,3 @@
+mod isolation;
 mod support;
 mod turns;

@@ -1,0 +1,140 @@
+//! What an agent can reach from inside its sandbox, probed with scripted Bash tool calls.
+
+use agent_runtime_protocol::{Block, CreateSessionRequest, ToolResultBlock};
+use agent_runtime_testkit::{Block as Reply, Matcher, Response, Rule, Scenario};
+use serde_json::json;
+
+use super::support::*;
+use super::turns::message;
+
+/// One shell probe per tool call; each prints a verdict the test can read.
+fn probes(data_dir: &str, other_workspace: &str) -> Vec<(&'static str, String)> {
+    let try_read =
+        |path: &str| format!("cat {path} >/dev/null 2>&1 && echo READABLE || echo DENIED");
+    let try_list =
+        |path: &str| format!("ls {path} >/dev/null 2>&1 && echo READABLE || echo DENIED");
+    let try_write = |path: &str| format!("touch {path} 2>/dev/null && echo WRITTEN || echo DENIED");
+    vec![
+        ("data dir", try_list(data_dir)),
+        ("data db", try_read(&format!("{data_dir}/runtime.db"))),
+        ("other session", try_list(other_workspace)),
+        ("root home", try_list("/root")),
+        ("write usr", try_write("/usr/escape")),
+        ("write etc", try_write("/etc/escape")),
+        ("write root fs", try_write("/escape")),
+        ("write tools", try_write("/opt/agent-tools/escape")),
+        ("write workspace", try_write("/workspace/ok.txt")),
+        ("write home", try_write("/home/agent/ok.txt")),
+        ("uid", "id -u".to_string()),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_cannot_reach_outside_its_workspace_and_home() {
+    let h = harness(Scenario::new(vec![]), |_| {}).await;
+    let data_dir = h._data.path().display().to_string();
+
+    // A second session with a file of its own, whose sandbox exists on the host.
+    let other = h
+        .runtime
+        .create_session(CreateSessionRequest::default())
+        .await
+        .unwrap();
+    h.runtime
+        .write_file(
+            &other.session_id,
+            "secret.txt",
+            b"other session's secret".to_vec(),
+        )
+        .await
+        .unwrap();
+    h.model
+        .set_scenario(Scenario::new(vec![]).with_fallback(Response::text("ok")));
+    let mut other_sub = h.runtime.subscribe(&other.session_id, 0).await.unwrap();
+    h.runtime
+        .send_message(&other.session_id, message("hello"))
+        .await
+        .unwrap();
+    collect_until(&mut other_sub, is_turn_completed).await;
+    let other_workspace = format!("{data_dir}/sandboxes/{}/workspace", other.session_id);
+    assert!(std::path::Path::new(&other_workspace)
+        .join("secret.txt")
+        .exists());
+
+    let probes = probes(&data_dir, &other_workspace);
+    let calls = probes
+        .iter()
+        .map(|(what, command)| {
+            Reply::tool_use("Bash", json!({"command": command, "description": what}))
+        })
+        .collect();
+    h.model.set_scenario(Scenario::new(vec![
+        Rule::new(Matcher::tool_result(Some("Bash")), Response::text("probed")),
+        Rule::new(
+            Matcher::last_user_text_contains("probe"),
+            Response::blocks(calls),
+        ),
+    ]));
+    let session = h
+        .runtime
+        .create_session(CreateSessionRequest::default())
+        .await
+        .unwrap();
+    let mut sub = h.runtime.subscribe(&session.session_id, 0).await.unwrap();
+    h.runtime
+        .send_message(&session.session_id, message("probe the sandbox"))
+        .await
+        .unwrap();
+    collect_until(&mut sub, is_turn_completed).await;
+
+    let snapshot = h.runtime.snapshot(&session.session_id).await.unwrap();
+    let results: Vec<&ToolResultBlock> = snapshot
+        .state
+        .blocks
+        .iter()
+        .filter_map(|b| match b {
+            Block::ToolResult(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    let tool_ids: Vec<String> = snapshot
+        .state
+        .blocks
+        .iter()
+        .filter_map(|b| match b {
+            Block::ToolUse(t) => Some(t.id.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(tool_ids.len(), probes.len());
+    let verdicts: Vec<(&str, String)> = probes
+        .iter()
+        .zip(&tool_ids)
+        .map(|((what, _), id)| {
+            let result = results
+                .iter()
+                .find(|r| &r.tool_use_id == id)
+                .unwrap_or_else(|| panic!("no result for {what}"));
+            (*what, result.output.trim().to_string())
+        })
+        .collect();
+    let expected: Vec<(&str, String)> = vec![
+        ("data dir", "DENIED".into()),
+        ("data db", "DENIED".into()),
+        ("other session", "DENIED".into()),
+        ("root home", "DENIED".into()),
+        ("write usr", "DENIED".into()),
+        ("write etc", "DENIED".into()),
+        ("write root fs", "DENIED".into()),
+        ("write tools", "DENIED".into()),
+        ("write workspace", "WRITTEN".into()),
+        ("write home", "WRITTEN".into()),
+        ("uid", "1000".into()),
+    ];
+    pretty_assertions::assert_eq!(verdicts, expected);
+    assert!(!std::path::Path::new("/usr/escape").exists());
+    assert!(!std::path::Path::new("/escape").exists());
+    // The file the agent may write did land in its workspace.
+    assert!(snapshot.state.files.iter().any(|f| f.path == "ok.txt"));
+    h.runtime.shutdown().await;
+}
