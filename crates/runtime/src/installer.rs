@@ -46,17 +46,29 @@ impl Installer {
         &self.tools_dir
     }
 
+    /// The agent's executable if its pinned package is completely installed.
+    pub fn installed(&self, agent: AgentKind) -> Option<InstalledAgent> {
+        let spec = agent.install_spec();
+        let dir_name = install_dir_name(&spec);
+        if !self
+            .tools_dir
+            .join(&dir_name)
+            .join(COMPLETE_MARKER)
+            .exists()
+        {
+            return None;
+        }
+        find_bin(&self.tools_dir, &dir_name, &spec)
+    }
+
     /// Returns the agent's executable, installing its pinned package first if needed.
     pub async fn ensure(&self, agent: AgentKind) -> Result<InstalledAgent> {
         let spec = agent.install_spec();
         let _guard = self.lock.lock().await;
-        let dir_name = install_dir_name(&spec);
-        let dir = self.tools_dir.join(&dir_name);
-        if dir.join(COMPLETE_MARKER).exists() {
-            if let Some(found) = find_bin(&self.tools_dir, &dir_name, &spec) {
-                return Ok(found);
-            }
+        if let Some(found) = self.installed(agent) {
+            return Ok(found);
         }
+        let dir_name = install_dir_name(&spec);
         self.install(&spec, &dir_name).await?;
         find_bin(&self.tools_dir, &dir_name, &spec).ok_or_else(|| {
             RuntimeError::Install(format!(

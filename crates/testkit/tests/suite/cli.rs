@@ -14,24 +14,31 @@ use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 /// Env var naming the CLI binary to test.
 pub const CLAUDE_ENV: &str = "AGENT_RUNTIME_TEST_CLAUDE";
 
-/// Where the pinned CLI (2.1.328) is installed when the env var is unset.
-pub const DEFAULT_CLAUDE: &str = "/tmp/cc/node_modules/.bin/claude";
+/// The tools dir the test script installs the pinned CLIs into.
+fn tools_dir() -> PathBuf {
+    std::env::var_os("AGENT_RUNTIME_TEST_TOOLS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/agent-tools"))
+}
 
 /// Upper bound for one CLI run (a scripted turn takes about a second).
 pub const CLI_TIMEOUT: Duration = Duration::from_secs(25);
 
-/// The CLI binary under test. Fails the test (never skips it) when it is missing.
+/// The CLI binary under test: `$AGENT_RUNTIME_TEST_CLAUDE`, else the pinned version the runtime
+/// installed into the test tools dir. Fails the test (never skips it) when it is missing.
 pub fn claude_binary() -> PathBuf {
-    let candidate = std::env::var_os(CLAUDE_ENV)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_CLAUDE));
-    assert!(
-        candidate.exists(),
-        "Claude Code CLI not found at {} (set {CLAUDE_ENV} to the `claude` binary, version \
-         2.1.328, or install it under /tmp/cc: `npm i --prefix /tmp/cc @anthropic-ai/claude-code@2.1.328`)",
-        candidate.display()
-    );
-    candidate
+    if let Some(path) = std::env::var_os(CLAUDE_ENV) {
+        return PathBuf::from(path);
+    }
+    let installer = agent_runtime_core::installer::Installer::new(tools_dir());
+    match installer.installed(agent_runtime_agents::AgentKind::ClaudeCode) {
+        Some(installed) => installed.host_bin,
+        None => panic!(
+            "the pinned Claude Code CLI is not installed in {}: run `scripts/test`, or \
+             `cargo run --bin agent-runtime -- install --tools-dir {0}`, or set {CLAUDE_ENV}",
+            tools_dir().display()
+        ),
+    }
 }
 
 /// A fresh HOME and workspace for one CLI session.
