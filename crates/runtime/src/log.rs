@@ -118,7 +118,7 @@ impl EventLog {
             session_id: self.session_id.clone(),
             store: self.store.clone(),
             latest_seq: latest,
-            delivered: since,
+            delivered: since.min(latest),
             backlog,
             fetch_from,
             rx,

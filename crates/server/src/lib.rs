@@ -1,1 +1,36 @@
-//! agent-runtime server crate.
+//! The agent-runtime HTTP server: REST, WebSocket and SSE over the [`Runtime`], API-key auth,
+//! the one error table, configuration and startup.
+//!
+//! The binary (`src/main.rs`) only parses the command line; everything else lives here so tests
+//! start the real server in-process ([`start`] with a [`ServerConfig`] on port 0).
+//!
+//! # Layout
+//! - [`config`]: [`ServerConfig`], merged from flags, environment and a TOML file (the only place
+//!   that reads the environment).
+//! - [`server`]: [`start`] / [`serve`]: the startup sequence and graceful shutdown.
+//! - [`app`]: [`build_app`], the router, [`ROUTES`] and [`AppState`].
+//! - [`error`]: [`ApiError`], the one table from errors to status + problem+json.
+//! - [`extract`]: extractors whose rejections are [`ApiError`]s.
+//! - [`auth`]: API keys (constant-time) and the REST middleware.
+//! - [`rest`]: REST handlers: sessions and messages, files, transcripts.
+//! - [`sse`]: `GET /api/sessions/{id}/events`.
+//! - [`ws`]: `/api/ws`: connection, commands, subscriptions.
+//! - [`openapi`]: `GET /openapi.json`, embedded from `api/openapi.json`.
+//!
+//! [`Runtime`]: agent_runtime_core::Runtime
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod openapi;
+pub mod rest;
+pub mod server;
+pub mod sse;
+pub mod ws;
+
+pub use app::{build_app, AppState, BodyLimits, ROUTES};
+pub use config::{ConfigError, ServerConfig};
+pub use error::ApiError;
+pub use server::{serve, start, RunningServer, ServeError};

@@ -1,0 +1,176 @@
+//! The router: every route, its auth and body limit, the fallbacks, and request tracing.
+//!
+//! [`ROUTES`] lists every route the router serves; the OpenAPI test checks that each one is
+//! documented in `openapi.json` and answered by the router, so the list cannot drift.
+
+use std::sync::Arc;
+
+use agent_runtime_core::Runtime;
+use agent_runtime_protocol::Health;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{middleware, Json, Router};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::{require_api_key, ApiKeys};
+use crate::error::ApiError;
+use crate::rest::{files, sessions, transcripts};
+use crate::{openapi, sse, ws};
+
+/// Default limit of a JSON request body.
+pub const DEFAULT_JSON_BODY_LIMIT: usize = 1024 * 1024;
+/// Default limit of a raw file upload (`PUT /api/sessions/{id}/files/{path}`).
+pub const DEFAULT_FILE_BODY_LIMIT: usize = 32 * 1024 * 1024;
+
+/// Largest request bodies accepted, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyLimits {
+    pub json: usize,
+    pub file: usize,
+}
+
+impl Default for BodyLimits {
+    fn default() -> Self {
+        BodyLimits {
+            json: DEFAULT_JSON_BODY_LIMIT,
+            file: DEFAULT_FILE_BODY_LIMIT,
+        }
+    }
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub runtime: Arc<Runtime>,
+    pub keys: Arc<ApiKeys>,
+    pub limits: BodyLimits,
+    /// Cancelled when the server shuts down: long-lived WebSocket and SSE streams end on it.
+    pub shutdown: CancellationToken,
+    /// WebSocket connections (hyper no longer tracks a connection once it is upgraded), so
+    /// shutdown can wait for them.
+    pub connections: TaskTracker,
+}
+
+/// One route of the router, in axum's path syntax.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteSpec {
+    pub method: &'static str,
+    pub path: &'static str,
+}
+
+const fn route(method: &'static str, path: &'static str) -> RouteSpec {
+    RouteSpec { method, path }
+}
+
+/// The SSE route, which also accepts `?token=` (see [`require_api_key`]).
+pub const EVENTS_ROUTE: &str = "/api/sessions/{id}/events";
+
+/// Every route [`build_app`] serves.
+pub const ROUTES: &[RouteSpec] = &[
+    route("GET", "/healthz"),
+    route("GET", "/openapi.json"),
+    route("GET", "/api/ws"),
+    route("GET", "/api/sessions"),
+    route("POST", "/api/sessions"),
+    route("GET", "/api/sessions/{id}"),
+    route("PATCH", "/api/sessions/{id}"),
+    route("DELETE", "/api/sessions/{id}"),
+    route("POST", "/api/sessions/{id}/messages"),
+    route("POST", "/api/sessions/{id}/interrupt"),
+    route("GET", EVENTS_ROUTE),
+    route("GET", "/api/sessions/{id}/files"),
+    route("GET", "/api/sessions/{id}/files/{*path}"),
+    route("PUT", "/api/sessions/{id}/files/{*path}"),
+    route("DELETE", "/api/sessions/{id}/files/{*path}"),
+    route("GET", "/api/sessions/{id}/transcripts"),
+    route("GET", "/api/sessions/{id}/transcripts/{*name}"),
+];
+
+/// The whole application.
+pub fn build_app(state: AppState) -> Router {
+    let api = Router::new()
+        .route(
+            "/api/sessions",
+            get(sessions::list_sessions).post(sessions::create_session),
+        )
+        .route(
+            "/api/sessions/{id}",
+            get(sessions::get_session)
+                .patch(sessions::patch_session)
+                .delete(sessions::delete_session),
+        )
+        .route("/api/sessions/{id}/messages", post(sessions::send_message))
+        .route("/api/sessions/{id}/interrupt", post(sessions::interrupt))
+        .route(EVENTS_ROUTE, get(sse::session_events))
+        .route("/api/sessions/{id}/files", get(files::list_files))
+        .route(
+            "/api/sessions/{id}/files/{*path}",
+            get(files::read_file)
+                .put(files::write_file)
+                .layer(DefaultBodyLimit::max(state.limits.file))
+                .delete(files::delete_file),
+        )
+        .route(
+            "/api/sessions/{id}/transcripts",
+            get(transcripts::list_transcripts),
+        )
+        .route(
+            "/api/sessions/{id}/transcripts/{*name}",
+            get(transcripts::read_transcript),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_api_key,
+        ));
+
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/openapi.json", get(openapi::openapi_json))
+        // The WebSocket authenticates itself: by query token, header, or first frame.
+        .route("/api/ws", get(ws::upgrade))
+        .merge(api)
+        .fallback(route_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.limits.json))
+        .layer(
+            // Spans carry the path only: the query may hold a token.
+            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                tracing::info_span!(
+                    "http",
+                    method = %request.method(),
+                    path = %request.uri().path(),
+                )
+            }),
+        )
+        .with_state(state)
+}
+
+async fn healthz(State(state): State<AppState>) -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        demo: state.runtime.config().demo,
+    })
+}
+
+async fn route_not_found() -> ApiError {
+    ApiError::RouteNotFound
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+/// A JSON response with an explicit content type (for bodies serialized by hand).
+pub(crate) fn json_bytes_response(body: Vec<u8>) -> Response {
+    let mut response = body.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}

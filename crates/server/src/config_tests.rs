@@ -1,0 +1,180 @@
+use std::collections::HashMap;
+
+use super::*;
+use pretty_assertions::assert_eq;
+
+fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let map: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |name| map.get(name).cloned()
+}
+
+fn parse_args(args: &[&str]) -> ServeArgs {
+    let cli = Cli::try_parse_from(["agent-runtime", "serve"].iter().chain(args)).expect("args");
+    match cli.command {
+        Command::Serve(args) => args,
+        Command::Install(_) => unreachable!(),
+    }
+}
+
+#[test]
+fn defaults_derive_from_the_data_dir() {
+    let config = merge(
+        &ServeArgs::default(),
+        &env_of(&[("HOME", "/home/u")]),
+        FileConfig::default(),
+        false,
+    )
+    .expect("config");
+    assert_eq!(
+        config.data_dir,
+        PathBuf::from("/home/u/.local/share/agent-runtime")
+    );
+    assert_eq!(
+        config.store_url,
+        "sqlite:///home/u/.local/share/agent-runtime/agent-runtime.db"
+    );
+    assert_eq!(
+        config.tools_dir,
+        PathBuf::from("/home/u/.local/share/agent-runtime/tools")
+    );
+    assert_eq!((config.host.as_str(), config.port), ("127.0.0.1", 8080));
+    assert_eq!(config.idle_timeout, Duration::from_secs(900));
+    assert!(config.api_keys.is_empty());
+    assert!(!config.demo);
+    assert_eq!(config.limits, BodyLimits::default());
+
+    let as_root = merge(
+        &ServeArgs::default(),
+        &env_of(&[]),
+        FileConfig::default(),
+        true,
+    )
+    .expect("config");
+    assert_eq!(as_root.data_dir, PathBuf::from(ROOT_DATA_DIR));
+}
+
+#[test]
+fn flags_beat_env_beat_file() {
+    let file: FileConfig = toml::from_str(
+        r#"
+        host = "10.0.0.1"
+        port = 1000
+        data_dir = "/from/file"
+        api_keys = ["file-key"]
+        idle_timeout = 60
+        demo = true
+        json_body_limit = "2MiB"
+        "#,
+    )
+    .expect("toml");
+    let env = env_of(&[
+        ("AGENT_RUNTIME_PORT", "2000"),
+        ("AGENT_RUNTIME_DATA_DIR", "/from/env"),
+        ("AGENT_RUNTIME_API_KEY", "env-a, env-b"),
+        ("AGENT_RUNTIME_DEMO", "false"),
+        ("ANTHROPIC_API_KEY", "sk-env"),
+    ]);
+    let args = parse_args(&[
+        "--port",
+        "3000",
+        "--api-key",
+        "flag-a,flag-b",
+        "--api-key",
+        "flag-c",
+    ]);
+    let config = merge(&args, &env, file, false).expect("config");
+    assert_eq!(config.host, "10.0.0.1");
+    assert_eq!(config.port, 3000);
+    assert_eq!(config.data_dir, PathBuf::from("/from/env"));
+    assert_eq!(config.api_keys, vec!["flag-a", "flag-b", "flag-c"]);
+    assert_eq!(config.idle_timeout, Duration::from_secs(60));
+    assert!(!config.demo);
+    assert_eq!(config.anthropic_api_key.as_deref(), Some("sk-env"));
+    assert_eq!(config.limits.json, 2 * 1024 * 1024);
+
+    let config = merge(&ServeArgs::default(), &env, FileConfig::default(), false).expect("config");
+    assert_eq!(config.port, 2000);
+    assert_eq!(config.api_keys, vec!["env-a", "env-b"]);
+}
+
+#[test]
+fn bool_flags_take_an_optional_value() {
+    assert_eq!(parse_args(&["--demo"]).demo, Some(true));
+    assert_eq!(parse_args(&["--demo=false"]).demo, Some(false));
+    assert_eq!(parse_args(&[]).demo, None);
+}
+
+#[test]
+fn refuses_bad_values() {
+    let env = env_of(&[("AGENT_RUNTIME_PORT", "http")]);
+    assert!(matches!(
+        merge(&ServeArgs::default(), &env, FileConfig::default(), false),
+        Err(ConfigError::Invalid { .. })
+    ));
+    let env = env_of(&[("AGENT_RUNTIME_IDLE_TIMEOUT", "soon")]);
+    assert!(merge(&ServeArgs::default(), &env, FileConfig::default(), false).is_err());
+    let unknown_key = toml::from_str::<FileConfig>("prot = 1");
+    assert!(unknown_key.is_err());
+}
+
+#[test]
+fn no_key_means_loopback_only() {
+    let mut config = ServerConfig::new("/tmp/x");
+    for host in ["127.0.0.1", "localhost", "::1", "[::1]", "127.0.0.2"] {
+        config.host = host.into();
+        assert!(config.validate().is_ok(), "{host}");
+    }
+    for host in ["0.0.0.0", "::", "192.168.1.2", "example.com"] {
+        config.host = host.into();
+        assert!(
+            matches!(
+                config.validate(),
+                Err(ConfigError::NonLoopbackWithoutKey { .. })
+            ),
+            "{host}"
+        );
+    }
+    config.api_keys = vec!["k".into()];
+    assert!(config.validate().is_ok());
+}
+
+#[test]
+fn parses_durations_and_sizes() {
+    for (text, secs) in [
+        ("900", 900),
+        ("15m", 900),
+        ("1h30m", 5400),
+        ("90s", 90),
+        ("2d", 172_800),
+    ] {
+        assert_eq!(
+            parse_duration(text),
+            Some(Duration::from_secs(secs)),
+            "{text}"
+        );
+    }
+    assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+    for bad in ["", "m", "15x", "-1"] {
+        assert_eq!(parse_duration(bad), None, "{bad}");
+    }
+    assert_eq!(parse_size("1MiB"), Some(1024 * 1024));
+    assert_eq!(parse_size("512 KiB"), Some(512 * 1024));
+    assert_eq!(parse_size("100"), Some(100));
+    assert_eq!(parse_size("1PB"), None);
+}
+
+#[test]
+fn debug_output_redacts_secrets() {
+    let mut config = ServerConfig::new("/d");
+    config.api_keys = vec!["super-secret".into()];
+    config.anthropic_api_key = Some("sk-ant-secret".into());
+    config.store_url = "postgres://app:hunter2@db/agent".into();
+    let debug = format!("{config:?}");
+    for secret in ["super-secret", "sk-ant-secret", "hunter2"] {
+        assert!(!debug.contains(secret), "{secret} leaked: {debug}");
+    }
+    assert!(debug.contains("postgres://app:<redacted>@db/agent"));
+}

@@ -1,0 +1,81 @@
+//! `agent-runtime`: the server binary. Parses the command line, reads the configuration once,
+//! and hands it to the library.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+
+use agent_runtime_server::config::{self, Cli, Command};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(e) = init_tracing(&config::log_filter(&config::process_env)) {
+        eprintln!("agent-runtime: {e:#}");
+        return ExitCode::FAILURE;
+    }
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line with the whole cause chain, no backtrace: these are operator errors.
+            tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => {
+            let mut config = config::resolve(&args, &config::process_env)?;
+            config.path_env = config::process_path();
+            agent_runtime_server::serve(config, shutdown_signal())
+                .await
+                .context("agent-runtime serve")?;
+        }
+        Command::Install(args) => {
+            let config = config::resolve(&args, &config::process_env)?;
+            agent_runtime_server::server::install_agents(&config.tools_dir)
+                .await
+                .context("agent-runtime install")?;
+        }
+    }
+    Ok(())
+}
+
+fn init_tracing(filter: &str) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .with_context(|| format!("invalid RUST_LOG filter {filter:?}"))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    Ok(())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!("cannot listen for Ctrl-C: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("received SIGINT"),
+        _ = terminate => tracing::info!("received SIGTERM"),
+    }
+}

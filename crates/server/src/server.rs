@@ -1,0 +1,319 @@
+//! Startup and shutdown of the whole server.
+//!
+//! [`start`] runs the startup sequence and returns a [`RunningServer`] (tests use it to run the
+//! real server on port 0 in-process); [`serve`] is `start` plus waiting for a shutdown signal.
+//!
+//! Startup: validate the config, start the demo model if asked, ensure bubblewrap works, open
+//! the store, start the runtime (which closes turns a crash left open), install the agent CLIs,
+//! bind, serve. Shutdown: stop accepting, stop the runtime (running turns end as `interrupted`
+//! and subscribers see it), end WebSocket and SSE streams, wait for connections (bounded by
+//! `shutdown_grace`), close the store.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use agent_runtime_core::{ModelEndpoint, Runtime, RuntimeConfig, RuntimeError};
+use agent_runtime_sandbox::{
+    ensure_bwrap, BwrapProbe, HostLayout, HostUser, LocalBwrapProvider, LocalSandboxConfig,
+    SandboxError,
+};
+use agent_runtime_store::{open_store, SessionStore, StoreError};
+use agent_runtime_testkit::{demo_scenario, ScriptedModelServer, TestkitError};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::app::{build_app, AppState};
+use crate::auth::ApiKeys;
+use crate::config::{ConfigError, ServerConfig};
+
+/// API key handed to agents in demo mode when none is configured (the demo model ignores it).
+const DEMO_ANTHROPIC_KEY: &str = "demo-mode-no-key-needed";
+
+/// Why the server could not start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("sandbox: {0}")]
+    Sandbox(#[from] SandboxError),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("runtime: {0}")]
+    Runtime(#[from] RuntimeError),
+    #[error("demo model: {0}")]
+    Demo(#[from] TestkitError),
+    #[error("cannot bind {addr}: {source}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A server that is accepting connections.
+pub struct RunningServer {
+    addr: SocketAddr,
+    runtime: Arc<Runtime>,
+    store: Arc<dyn SessionStore>,
+    /// Stops accepting (axum's graceful shutdown).
+    stop_accepting: CancellationToken,
+    /// Ends long-lived WebSocket and SSE streams.
+    streams: CancellationToken,
+    /// The WebSocket connections.
+    connections: TaskTracker,
+    task: JoinHandle<std::io::Result<()>>,
+    config: ServerConfig,
+    /// Kept alive as long as the server runs.
+    _demo: Option<ScriptedModelServer>,
+}
+
+impl RunningServer {
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://<addr>`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The runtime behind the server.
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
+    }
+
+    /// Whether the HTTP server has stopped on its own (it only does on an accept error).
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// Stops the server: see the module docs for the order.
+    pub async fn shutdown(self) -> Result<(), ServeError> {
+        tracing::info!("shutting down");
+        self.stop_accepting.cancel();
+        self.runtime.shutdown().await;
+        self.streams.cancel();
+        self.connections.close();
+        let mut task = self.task;
+        let connections = self.connections;
+        let all_closed = async {
+            let served = (&mut task).await;
+            connections.wait().await;
+            served
+        };
+        let served = match tokio::time::timeout(self.config.shutdown_grace, all_closed).await {
+            Ok(joined) => joined,
+            Err(_) => {
+                tracing::warn!(
+                    "connections still open after {:?}; closing them",
+                    self.config.shutdown_grace
+                );
+                task.abort();
+                Ok(Ok(()))
+            }
+        };
+        self.store.close().await;
+        tracing::info!("stopped");
+        match served {
+            Ok(result) => result.map_err(|source| ServeError::Io {
+                context: "serving".into(),
+                source,
+            }),
+            Err(e) if e.is_cancelled() => Ok(()),
+            Err(e) => Err(ServeError::Io {
+                context: "the server task failed".into(),
+                source: std::io::Error::other(e.to_string()),
+            }),
+        }
+    }
+}
+
+/// Runs the server until `shutdown_signal` resolves, then shuts it down gracefully.
+pub async fn serve(
+    config: ServerConfig,
+    shutdown_signal: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
+    let server = start(config).await?;
+    shutdown_signal.await;
+    server.shutdown().await
+}
+
+/// Runs the startup sequence and starts serving in the background.
+pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
+    config.validate()?;
+    tracing::debug!(?config, "starting");
+    create_dir(&config.data_dir).await?;
+
+    let mut anthropic = ModelEndpoint {
+        base_url: config.anthropic_base_url.clone(),
+        api_key: config.anthropic_api_key.clone(),
+    };
+    let demo = if config.demo {
+        let server = ScriptedModelServer::start(demo_scenario()).await?;
+        if anthropic.base_url.is_some() {
+            tracing::warn!("demo mode: ignoring the configured Anthropic base URL");
+        }
+        anthropic.base_url = Some(server.base_url());
+        anthropic.api_key = Some(
+            anthropic
+                .api_key
+                .take()
+                .unwrap_or_else(|| DEMO_ANTHROPIC_KEY.into()),
+        );
+        tracing::warn!(
+            model = %server.base_url(),
+            "DEMO MODE: agents talk to the built-in scripted demo model, not a real one; \
+             every session is labelled as a demo"
+        );
+        Some(server)
+    } else {
+        None
+    };
+
+    let sandbox = start_sandbox_provider(&config).await?;
+    let store = open_store(&config.store_url).await?;
+    tracing::info!(backend = store.backend(), "store open");
+
+    let mut runtime_config = RuntimeConfig::new(config.tools_dir.clone());
+    runtime_config.idle_timeout = config.idle_timeout;
+    runtime_config.anthropic = anthropic;
+    runtime_config.demo = config.demo;
+    let runtime = match Runtime::start(runtime_config, store.clone(), sandbox).await {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            store.close().await;
+            return Err(e.into());
+        }
+    };
+
+    let listener = match prepare_to_serve(&config, &runtime).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            runtime.shutdown().await;
+            store.close().await;
+            return Err(e);
+        }
+    };
+    let addr = listener.local_addr().map_err(|source| ServeError::Io {
+        context: "reading the bound address".into(),
+        source,
+    })?;
+
+    let keys = ApiKeys::new(&config.api_keys);
+    if keys.is_open() {
+        tracing::warn!(
+            "no API key configured: requests are not authenticated, so the server listens on \
+             loopback only"
+        );
+    }
+    let streams = CancellationToken::new();
+    let connections = TaskTracker::new();
+    let state = AppState {
+        runtime: runtime.clone(),
+        keys: Arc::new(keys),
+        limits: config.limits,
+        shutdown: streams.clone(),
+        connections: connections.clone(),
+    };
+    let app = build_app(state);
+    let stop_accepting = CancellationToken::new();
+    let stop = stop_accepting.clone();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await
+    });
+    tracing::info!("listening on http://{addr}");
+
+    Ok(RunningServer {
+        addr,
+        runtime,
+        store,
+        stop_accepting,
+        streams,
+        connections,
+        task,
+        config,
+        _demo: demo,
+    })
+}
+
+/// Installs the agent CLIs (unless skipped) and binds the listening socket.
+async fn prepare_to_serve(
+    config: &ServerConfig,
+    runtime: &Runtime,
+) -> Result<TcpListener, ServeError> {
+    if config.skip_install {
+        tracing::info!("skipping the agent CLI install; the first turn installs what it needs");
+    } else {
+        tracing::info!(tools_dir = %config.tools_dir.display(), "checking the agent CLIs");
+        runtime.install_agents().await?;
+    }
+    TcpListener::bind((config.host.as_str(), config.port))
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: format!("{}:{}", config.host, config.port),
+            source,
+        })
+}
+
+async fn start_sandbox_provider(
+    config: &ServerConfig,
+) -> Result<Arc<LocalBwrapProvider>, ServeError> {
+    let run_as = HostUser::recommended();
+    let bwrap = ensure_bwrap(&BwrapProbe {
+        path_env: config.path_env.clone(),
+        allow_install: config.install_bwrap,
+        run_as,
+    })
+    .await?;
+    tracing::info!(path = %bwrap.path.display(), version = %bwrap.version, "bubblewrap ready");
+    let sandbox_config = LocalSandboxConfig::new(
+        config.data_dir.join("sandboxes"),
+        config.tools_dir.clone(),
+        &bwrap,
+        HostLayout::discover(),
+    );
+    // Blocking file system work (creating and checking directories).
+    let provider = tokio::task::spawn_blocking(move || LocalBwrapProvider::new(sandbox_config))
+        .await
+        .map_err(|e| ServeError::Io {
+            context: "preparing the sandbox provider".into(),
+            source: std::io::Error::other(e.to_string()),
+        })??;
+    Ok(Arc::new(provider))
+}
+
+async fn create_dir(dir: &std::path::Path) -> Result<(), ServeError> {
+    tokio::fs::create_dir_all(dir)
+        .await
+        .map_err(|source| ServeError::Io {
+            context: format!("creating {}", dir.display()),
+            source,
+        })
+}
+
+/// Installs every agent CLI into `tools_dir` (what `agent-runtime install` does), with progress
+/// in the log.
+pub async fn install_agents(tools_dir: &std::path::Path) -> Result<(), ServeError> {
+    let installer = agent_runtime_core::installer::Installer::new(tools_dir.to_path_buf());
+    for agent in agent_runtime_agents::AgentKind::ALL {
+        let installed = installer.ensure(*agent).await?;
+        tracing::info!(
+            agent = agent.id(),
+            bin = %installed.host_bin.display(),
+            "agent CLI ready"
+        );
+    }
+    Ok(())
+}

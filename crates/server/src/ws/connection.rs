@@ -1,0 +1,361 @@
+//! One WebSocket connection: a reader loop that answers commands, a writer task that owns the
+//! socket's sending half, and one task per subscription.
+//!
+//! Every outgoing frame goes through one bounded channel ([`OUTBOUND_CAPACITY`]) to the writer, so
+//! frames are sent in the order they were queued: a `subscribe` result is queued before its
+//! subscription task starts, hence it precedes the replay. Task ownership: all tasks of a
+//! connection hang off its cancellation token (a child of the server's), and closing the
+//! connection cancels and awaits them.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use agent_runtime_protocol::{ClientFrame, ServerFrame, SubscribeResult};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures::stream::{SplitSink, SplitStream};
+use futures::{SinkExt, StreamExt};
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::subscription::SubscriptionTask;
+use crate::app::AppState;
+use crate::error::ApiError;
+
+/// Frames queued per connection before the writer sends them. It bounds the memory a client
+/// that stops reading can pin; 1024 frames absorb a burst of text deltas across a few sessions
+/// while the socket drains. A subscription whose event finds it full for too long is ended with
+/// `resync_required` (see `subscription.rs`); command results wait for room instead.
+pub const OUTBOUND_CAPACITY: usize = 1024;
+
+/// How long a connection opened without a key may take to send its `auth` frame.
+pub const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often the server pings an idle client, so proxies keep the connection open.
+pub const PING_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Commands (`send_message`, `interrupt`) one connection may have waiting on sessions at once;
+/// past it the connection stops reading until one finishes, so a client that floods commands
+/// and never reads its results cannot grow the server's memory.
+pub const MAX_COMMANDS_IN_FLIGHT: usize = 32;
+
+/// WebSocket close code "policy violation", sent after a failed `auth`.
+const CLOSE_POLICY_VIOLATION: u16 = 1008;
+
+/// What the writer task is asked to send.
+#[derive(Debug)]
+pub enum Outbound {
+    /// Boxed: events are large and most of the channel's slots hold them.
+    Frame(Box<ServerFrame>),
+    /// Send a close frame and stop writing.
+    Close { code: u16, reason: &'static str },
+}
+
+/// Serves one upgraded connection until either side closes it or the server shuts down.
+pub async fn run(socket: WebSocket, state: AppState, authenticated: bool) {
+    let cancel = state.shutdown.child_token();
+    let (sink, stream) = socket.split();
+    let (out, outbound) = mpsc::channel(OUTBOUND_CAPACITY);
+    let writer = tokio::spawn(write_frames(sink, outbound, cancel.clone()));
+    let mut connection = Connection {
+        state,
+        out,
+        cancel: cancel.clone(),
+        subscriptions: HashMap::new(),
+        commands: JoinSet::new(),
+    };
+    connection.read_frames(stream, authenticated).await;
+    connection.close().await;
+    if let Err(e) = writer.await {
+        if e.is_panic() {
+            tracing::error!("websocket writer panicked: {e}");
+        }
+    }
+    cancel.cancel();
+}
+
+struct Connection {
+    state: AppState,
+    out: mpsc::Sender<Outbound>,
+    cancel: CancellationToken,
+    /// By session id: at most one subscription per session and connection.
+    subscriptions: HashMap<String, SubscriptionTask>,
+    /// Commands that wait on a session's actor (send_message, interrupt), so the reader keeps
+    /// answering other commands meanwhile.
+    commands: JoinSet<()>,
+}
+
+impl Connection {
+    async fn read_frames(&mut self, mut stream: SplitStream<WebSocket>, authenticated: bool) {
+        if !authenticated && !self.authenticate(&mut stream).await {
+            return;
+        }
+        loop {
+            let message = tokio::select! {
+                _ = self.cancel.cancelled() => return,
+                message = stream.next() => message,
+            };
+            match message {
+                Some(Ok(Message::Text(text))) => self.handle_text(&text).await,
+                Some(Ok(Message::Binary(_))) => {
+                    let error = ApiError::InvalidFrame("binary frames are not supported".into());
+                    self.send_error(String::new(), &error).await;
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+            }
+            while self.commands.try_join_next().is_some() {}
+        }
+    }
+
+    /// Waits for the `auth` frame of a connection opened without a key; on anything else, an
+    /// error `result` is sent and the connection closed.
+    async fn authenticate(&mut self, stream: &mut SplitStream<WebSocket>) -> bool {
+        let first = tokio::select! {
+            _ = self.cancel.cancelled() => return false,
+            first = tokio::time::timeout(AUTH_TIMEOUT, stream.next()) => first,
+        };
+        let text = match first {
+            Ok(Some(Ok(Message::Text(text)))) => text,
+            Ok(Some(Ok(_))) | Err(_) => {
+                self.reject_auth(String::new()).await;
+                return false;
+            }
+            Ok(Some(Err(_)) | None) => return false,
+        };
+        let (id, frame) = parse_frame(&text);
+        match frame {
+            Ok(ClientFrame::Auth { id, token }) if self.state.keys.accepts(&token) => {
+                self.send_ok(id, None).await;
+                true
+            }
+            _ => {
+                self.reject_auth(id).await;
+                false
+            }
+        }
+    }
+
+    async fn reject_auth(&mut self, id: String) {
+        self.send_error(id, &ApiError::Unauthorized).await;
+        self.queue(Outbound::Close {
+            code: CLOSE_POLICY_VIOLATION,
+            reason: "unauthorized",
+        })
+        .await;
+    }
+
+    async fn handle_text(&mut self, text: &str) {
+        let (id, frame) = parse_frame(text);
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(error) => return self.send_error(id, &error).await,
+        };
+        match frame {
+            ClientFrame::Auth { id, token } => {
+                if self.state.keys.is_open() || self.state.keys.accepts(&token) {
+                    self.send_ok(id, None).await;
+                } else {
+                    self.send_error(id, &ApiError::Unauthorized).await;
+                }
+            }
+            ClientFrame::Ping { id } => self.send_ok(id, None).await,
+            ClientFrame::Subscribe {
+                id,
+                session_id,
+                since,
+            } => self.subscribe(id, session_id, since.unwrap_or(0)).await,
+            ClientFrame::Unsubscribe { id, session_id } => {
+                if let Some(task) = self.subscriptions.remove(&session_id) {
+                    task.stop().await;
+                }
+                self.send_ok(id, None).await;
+            }
+            ClientFrame::SendMessage {
+                id,
+                session_id,
+                text,
+                if_busy,
+                client_message_id,
+            } => {
+                let request = agent_runtime_protocol::SendMessageRequest {
+                    text,
+                    if_busy,
+                    client_message_id,
+                };
+                let runtime = self.state.runtime.clone();
+                self.spawn_command(id, async move {
+                    runtime.send_message(&session_id, request).await
+                })
+                .await;
+            }
+            ClientFrame::Interrupt { id, session_id } => {
+                let runtime = self.state.runtime.clone();
+                self.spawn_command(id, async move { runtime.interrupt(&session_id).await })
+                    .await;
+            }
+        }
+    }
+
+    /// Answers `subscribe`: the `result` first, then (from the subscription's task) the replay and
+    /// live events. A second subscribe to the same session replaces the first.
+    async fn subscribe(&mut self, id: String, session_id: String, since: u64) {
+        if let Some(previous) = self.subscriptions.remove(&session_id) {
+            previous.stop().await;
+        }
+        let subscription = match self.state.runtime.subscribe(&session_id, since).await {
+            Ok(subscription) => subscription,
+            Err(e) => return self.send_error(id, &ApiError::from(e)).await,
+        };
+        let result = SubscribeResult {
+            session_id: session_id.clone(),
+            latest_seq: subscription.latest_seq,
+        };
+        self.send_ok(id, to_data(&result)).await;
+        let task = SubscriptionTask::start(
+            session_id.clone(),
+            subscription,
+            self.out.clone(),
+            self.cancel.child_token(),
+        );
+        self.subscriptions.insert(session_id, task);
+    }
+
+    /// Runs a command that waits on a session's actor in its own task; its result is queued
+    /// when it completes.
+    async fn spawn_command<T, F>(&mut self, id: String, call: F)
+    where
+        T: Serialize,
+        F: std::future::Future<Output = agent_runtime_core::Result<T>> + Send + 'static,
+    {
+        while self.commands.len() >= MAX_COMMANDS_IN_FLIGHT {
+            if self.commands.join_next().await.is_none() {
+                break;
+            }
+        }
+        let out = self.out.clone();
+        let cancel = self.cancel.clone();
+        self.commands.spawn(async move {
+            let frame = match call.await {
+                Ok(data) => ok_frame(id, to_data(&data)),
+                Err(e) => error_frame(id, &ApiError::from(e)),
+            };
+            tokio::select! {
+                _ = cancel.cancelled() => {}
+                _ = out.send(Outbound::Frame(Box::new(frame))) => {}
+            }
+        });
+    }
+
+    async fn send_ok(&self, id: String, data: Option<Value>) {
+        self.queue(Outbound::Frame(Box::new(ok_frame(id, data))))
+            .await;
+    }
+
+    async fn send_error(&self, id: String, error: &ApiError) {
+        self.queue(Outbound::Frame(Box::new(error_frame(id, error))))
+            .await;
+    }
+
+    /// Queues a frame, waiting for room (command results are never dropped).
+    async fn queue(&self, outbound: Outbound) {
+        tokio::select! {
+            _ = self.cancel.cancelled() => {}
+            _ = self.out.send(outbound) => {}
+        }
+    }
+
+    /// Stops every subscription and command, then lets the writer drain and close.
+    async fn close(mut self) {
+        for (_, task) in self.subscriptions.drain() {
+            task.stop().await;
+        }
+        self.commands.abort_all();
+        while self.commands.join_next().await.is_some() {}
+        self.queue(Outbound::Close {
+            code: 1000,
+            reason: "",
+        })
+        .await;
+    }
+}
+
+/// The command id (if one can be read) and the parsed frame.
+fn parse_frame(text: &str) -> (String, Result<ClientFrame, ApiError>) {
+    let value: Value = match serde_json::from_str(text) {
+        Ok(value) => value,
+        Err(e) => return (String::new(), Err(ApiError::InvalidFrame(e.to_string()))),
+    };
+    let id = value
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let frame = serde_json::from_value(value).map_err(|e| ApiError::InvalidFrame(e.to_string()));
+    (id, frame)
+}
+
+fn to_data<T: Serialize>(data: &T) -> Option<Value> {
+    serde_json::to_value(data).ok().filter(|v| !v.is_null())
+}
+
+fn ok_frame(id: String, data: Option<Value>) -> ServerFrame {
+    ServerFrame::Result {
+        id,
+        ok: true,
+        data,
+        error: None,
+    }
+}
+
+fn error_frame(id: String, error: &ApiError) -> ServerFrame {
+    ServerFrame::Result {
+        id,
+        ok: false,
+        data: None,
+        error: Some(error.to_problem()),
+    }
+}
+
+/// Owns the sending half: sends queued frames in order, pings when idle, closes when asked.
+async fn write_frames(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut outbound: mpsc::Receiver<Outbound>,
+    cancel: CancellationToken,
+) {
+    let mut ping = tokio::time::interval(PING_INTERVAL);
+    ping.reset();
+    loop {
+        let message = tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = ping.tick() => Message::Ping(Default::default()),
+            next = outbound.recv() => match next {
+                Some(Outbound::Frame(frame)) => match serde_json::to_string(&frame) {
+                    Ok(text) => Message::Text(Utf8Bytes::from(text)),
+                    Err(e) => {
+                        tracing::error!("serializing a websocket frame failed: {e}");
+                        continue;
+                    }
+                },
+                Some(Outbound::Close { code, reason }) => {
+                    let close = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
+                    let _ = sink.send(Message::Close(Some(close))).await;
+                    return;
+                }
+                None => break,
+            },
+        };
+        let sent = tokio::select! {
+            _ = cancel.cancelled() => break,
+            sent = sink.send(message) => sent,
+        };
+        if sent.is_err() {
+            // The client is gone; the reader notices on its side.
+            break;
+        }
+        ping.reset();
+    }
+    let _ = sink.close().await;
+}
