@@ -166,7 +166,7 @@ fn tool_updates_turns_files_and_status() {
                 },
             },
         ),
-        env(6, SessionEvent::FileCreated(file.clone())),
+        env(6, SessionEvent::FileCreated(file)),
         env(7, SessionEvent::FileCreated(file_a.clone())),
         env(
             8,

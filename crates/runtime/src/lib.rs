@@ -9,7 +9,7 @@
 //! - [`installer`]: installs the pinned agent CLIs from npm.
 //! - [`config`]: [`RuntimeConfig`], decided by the binary.
 //! - [`paths`]: validation of client-supplied workspace paths.
-//! - [`error`]: [`RuntimeError`].
+//! - [`error`]: the runtime's error enum, [`RuntimeError`].
 //!
 //! Task ownership: the runtime's cancellation token is the parent of every session's; each
 //! session's actor is tracked, and [`Runtime::shutdown`] cancels them all and waits.

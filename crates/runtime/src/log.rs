@@ -137,6 +137,7 @@ fn push_ring(ring: &mut VecDeque<Envelope>, envelope: Envelope) {
 
 /// What a subscription yields.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)] // events are the common case; boxing them buys nothing
 pub enum SubscriptionItem {
     Event(Envelope),
     /// The subscriber must fetch a snapshot and subscribe again; nothing more follows.
