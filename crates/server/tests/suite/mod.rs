@@ -1,4 +1,7 @@
+mod agent;
 mod auth;
+mod crash;
+mod e2e;
 mod errors;
 mod files;
 mod openapi;

@@ -1,0 +1,147 @@
+//! `kill -9` of the server binary mid-turn: nothing a client saw is lost, and the turn that was
+//! running is closed as `interrupted` when the server comes back.
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::Stdio;
+use std::time::Duration;
+
+use agent_runtime_client::{Client, WsAuth};
+use agent_runtime_protocol::{CreateSessionRequest, SessionEvent, TurnEndReason};
+use agent_runtime_testkit::ScriptedModelServer;
+use pretty_assertions::assert_eq;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use super::agent::*;
+use super::support::*;
+
+/// Starts the real binary and returns it with its base URL, read from its startup log.
+async fn spawn_binary(data_dir: &std::path::Path, model: &ScriptedModelServer) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_agent-runtime"))
+        .arg("serve")
+        .args(["--port", "0", "--skip-install"])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("--store")
+        .arg(format!("sqlite://{}/runtime.db", data_dir.display()))
+        .arg("--tools-dir")
+        .arg(tools_dir())
+        .args(["--anthropic-base-url", &model.base_url()])
+        .env("ANTHROPIC_API_KEY", "sk-test-never-shown")
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the binary starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stderr).lines();
+        let mut tx = Some(tx);
+        // Keep draining so the child never blocks on a full pipe.
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(at) = line.find("listening on http://") {
+                let url = line[at + "listening on ".len()..]
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                if let Some(tx) = tx.take() {
+                    let _ = tx.send(url);
+                }
+            }
+        }
+    });
+    let url = tokio::time::timeout(STARTUP_TIMEOUT, rx)
+        .await
+        .expect("the binary listens in time")
+        .expect("the binary logged its address");
+    (child, url)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_a_client_saw_survive_kill_9_and_the_turn_is_closed_as_interrupted() {
+    let model = ScriptedModelServer::start(slow_scenario()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let data_dir = dir.path().join("data");
+    let (mut child, url) = spawn_binary(&data_dir, &model).await;
+
+    let client = Client::new(&url);
+    let session = within(client.create_session(&CreateSessionRequest::default()))
+        .await
+        .unwrap();
+    let mut ws = within(client.connect_ws(WsAuth::None)).await.unwrap();
+    within(ws.subscribe(&session.session_id, 0)).await.unwrap();
+    let sent = within(ws.send_message(&session.session_id, "slow please", None))
+        .await
+        .unwrap();
+    let mut deltas = 0;
+    let seen = events_until(&mut ws, |e| {
+        deltas += usize::from(matches!(e.event, SessionEvent::TextDelta { .. }));
+        deltas == 10
+    })
+    .await;
+
+    child.start_kill().expect("SIGKILL");
+    tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("the binary dies")
+        .unwrap();
+    drop(ws);
+
+    let server = TestServer::start_with(|c| {
+        c.data_dir = data_dir.clone();
+        agent_config(c, &model);
+    })
+    .await;
+    let snapshot = within(server.client().get_session(&session.session_id))
+        .await
+        .unwrap();
+    let mut ws = server.ws().await;
+    within(ws.subscribe(&session.session_id, 0)).await.unwrap();
+    let stored = events_until(&mut ws, |e| e.seq == snapshot.state.seq).await;
+    for envelope in &seen {
+        assert_eq!(
+            &stored[(envelope.seq - 1) as usize],
+            envelope,
+            "event {} changed",
+            envelope.seq
+        );
+    }
+    let closing = stored.iter().find_map(|e| match &e.event {
+        SessionEvent::TurnCompleted {
+            turn_id,
+            reason,
+            error,
+            ..
+        } if *turn_id == sent.turn_id => {
+            Some((*reason, error.as_ref().and_then(|e| e.code.clone())))
+        }
+        _ => None,
+    });
+    assert_eq!(
+        closing,
+        Some((
+            TurnEndReason::Interrupted,
+            Some("server_restart".to_string())
+        ))
+    );
+    assert_eq!(snapshot.state.runtime.active_turn_id, None);
+
+    // The session works again: the next turn runs in a fresh sandbox.
+    within(ws.send_message(&session.session_id, "hello again", None))
+        .await
+        .unwrap();
+    let events = events_until(&mut ws, is_turn_completed).await;
+    assert!(matches!(
+        events.last().unwrap().event,
+        SessionEvent::TurnCompleted {
+            reason: TurnEndReason::Completed,
+            ..
+        }
+    ));
+    server.shutdown().await;
+}
