@@ -25,9 +25,37 @@ pub fn tools_dir() -> PathBuf {
         })
 }
 
-/// Points a server config at the model server, a SQLite store and the shared tools dir.
-pub fn agent_config(config: &mut ServerConfig, model: &ScriptedModelServer) {
-    config.store_url = format!("sqlite://{}/runtime.db", config.data_dir.display());
+/// Which agent and which store an end-to-end test runs with.
+#[derive(Debug, Clone, Copy)]
+pub struct Setup {
+    /// Agent wire id, e.g. `claude-code`.
+    pub agent: &'static str,
+    pub store: StoreKind,
+}
+
+/// The store backends end-to-end tests run against.
+#[derive(Debug, Clone, Copy)]
+pub enum StoreKind {
+    Sqlite,
+}
+
+impl Setup {
+    pub const CLAUDE_SQLITE: Setup = Setup {
+        agent: "claude-code",
+        store: StoreKind::Sqlite,
+    };
+
+    /// The store URL for a server whose data dir is `data_dir`.
+    pub fn store_url(&self, data_dir: &std::path::Path) -> String {
+        match self.store {
+            StoreKind::Sqlite => format!("sqlite://{}/runtime.db", data_dir.display()),
+        }
+    }
+}
+
+/// Points a server config at the model server, the setup's store and the shared tools dir.
+pub fn agent_config(config: &mut ServerConfig, model: &ScriptedModelServer, setup: Setup) {
+    config.store_url = setup.store_url(&config.data_dir);
     config.tools_dir = tools_dir();
     config.skip_install = false;
     config.anthropic_base_url = Some(model.base_url());
@@ -35,8 +63,20 @@ pub fn agent_config(config: &mut ServerConfig, model: &ScriptedModelServer) {
 }
 
 /// A server ready to run agent turns.
-pub async fn agent_server(model: &ScriptedModelServer) -> TestServer {
-    TestServer::start_with(|c| agent_config(c, model)).await
+pub async fn agent_server(model: &ScriptedModelServer, setup: Setup) -> TestServer {
+    TestServer::start_with(|c| agent_config(c, model, setup)).await
+}
+
+/// Creates a session of the setup's agent.
+pub async fn create_agent_session(server: &TestServer, setup: Setup) -> String {
+    let request = agent_runtime_protocol::CreateSessionRequest {
+        agent: Some(setup.agent.to_string()),
+        ..Default::default()
+    };
+    super::support::within(server.client().create_session(&request))
+        .await
+        .expect("create session")
+        .session_id
 }
 
 /// A scenario whose answer to "slow" trickles for about ten seconds.

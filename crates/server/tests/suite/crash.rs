@@ -94,7 +94,7 @@ async fn events_a_client_saw_survive_kill_9_and_the_turn_is_closed_as_interrupte
 
     let server = TestServer::start_with(|c| {
         c.data_dir = data_dir.clone();
-        agent_config(c, &model);
+        agent_config(c, &model, Setup::CLAUDE_SQLITE);
     })
     .await;
     let snapshot = within(server.client().get_session(&session.session_id))

@@ -1,5 +1,6 @@
-//! The spine end to end: the real server, the real `claude` CLI in a real bubblewrap sandbox,
-//! the scripted model, a WebSocket client.
+//! The spine end to end: the real server, a real agent CLI in a real bubblewrap sandbox, the
+//! scripted model, a WebSocket client. Every scenario runs for each [`Setup`] in the matrix at
+//! the bottom (agent x store).
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -11,11 +12,10 @@ use pretty_assertions::assert_eq;
 use super::agent::*;
 use super::support::*;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_turn_streams_over_websocket_and_the_snapshot_equals_the_clients_fold() {
+async fn a_turn_streams_over_websocket_and_the_snapshot_equals_the_clients_fold(setup: Setup) {
     let model = ScriptedModelServer::start(demo_scenario()).await.unwrap();
-    let server = agent_server(&model).await;
-    let session_id = server.create_session().await;
+    let server = agent_server(&model, setup).await;
+    let session_id = create_agent_session(&server, setup).await;
     let mut ws = server.ws().await;
     within(ws.subscribe(&session_id, 0)).await.unwrap();
     within(ws.send_message(&session_id, "create hello.txt", None))
@@ -102,11 +102,12 @@ async fn a_turn_streams_over_websocket_and_the_snapshot_equals_the_clients_fold(
     server.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_restarted_server_serves_the_same_session_and_the_agent_resumes_its_conversation() {
+async fn a_restarted_server_serves_the_same_session_and_the_agent_resumes_its_conversation(
+    setup: Setup,
+) {
     let model = ScriptedModelServer::start(demo_scenario()).await.unwrap();
-    let server = agent_server(&model).await;
-    let session_id = server.create_session().await;
+    let server = agent_server(&model, setup).await;
+    let session_id = create_agent_session(&server, setup).await;
     let mut ws = server.ws().await;
     within(ws.subscribe(&session_id, 0)).await.unwrap();
     within(ws.send_message(&session_id, "create hello.txt", None))
@@ -157,11 +158,12 @@ async fn a_restarted_server_serves_the_same_session_and_the_agent_resumes_its_co
     server.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reconnecting_mid_turn_with_since_and_last_event_id_loses_and_repeats_nothing() {
+async fn reconnecting_mid_turn_with_since_and_last_event_id_loses_and_repeats_nothing(
+    setup: Setup,
+) {
     let model = ScriptedModelServer::start(slow_scenario()).await.unwrap();
-    let server = agent_server(&model).await;
-    let session_id = server.create_session().await;
+    let server = agent_server(&model, setup).await;
+    let session_id = create_agent_session(&server, setup).await;
 
     let mut first = server.ws().await;
     within(first.subscribe(&session_id, 0)).await.unwrap();
@@ -205,4 +207,32 @@ async fn reconnecting_mid_turn_with_since_and_last_event_id_loses_and_repeats_no
     }
     assert_eq!(via_sse, rest);
     server.shutdown().await;
+}
+
+/// One module per setup, one test per scenario.
+macro_rules! e2e_matrix {
+    ($($module:ident => $setup:expr),* $(,)?) => {$(
+        mod $module {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_turn_streams_over_websocket_and_the_snapshot_equals_the_clients_fold() {
+                super::a_turn_streams_over_websocket_and_the_snapshot_equals_the_clients_fold($setup).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_restarted_server_serves_the_same_session_and_the_agent_resumes_its_conversation() {
+                super::a_restarted_server_serves_the_same_session_and_the_agent_resumes_its_conversation($setup).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn reconnecting_mid_turn_with_since_and_last_event_id_loses_and_repeats_nothing() {
+                super::reconnecting_mid_turn_with_since_and_last_event_id_loses_and_repeats_nothing($setup).await
+            }
+        }
+    )*};
+}
+
+e2e_matrix! {
+    claude_sqlite => Setup::CLAUDE_SQLITE,
 }
