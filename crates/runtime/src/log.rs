@@ -65,6 +65,11 @@ impl EventLog {
         })
     }
 
+    /// The session this log belongs to.
+    pub fn session_id(&self) -> &str {
+        &self.session_id
+    }
+
     /// Persists `events`, folds them and fans them out. Returns them numbered.
     pub async fn append(&self, events: Vec<SessionEvent>) -> Result<Vec<Envelope>> {
         if events.is_empty() {

@@ -421,7 +421,7 @@ pub(crate) async fn close_abandoned_turn(log: &EventLog) -> Result<()> {
         });
     }
     if !events.is_empty() {
-        tracing::info!(session_id = %state.agent_session_id.unwrap_or_default(), "closing a turn left open by a previous run");
+        tracing::info!(session_id = %log.session_id(), "closing what a previous run left open");
         log.append(events).await?;
     }
     Ok(())
