@@ -32,8 +32,21 @@ pub(super) struct ActiveTurn {
     pub(super) last_output: Instant,
     /// Set once an interrupt was asked for: the process is killed if the turn outlives it.
     pub(super) interrupt_deadline: Option<Instant>,
-    /// Why the turn is being interrupted (`user`, `superseded`, `shutdown`, `stalled`).
-    pub(super) interrupt_reason: Option<&'static str>,
+    /// Why the turn is being interrupted, once it is.
+    pub(super) interrupt_reason: Option<InterruptReason>,
+}
+
+/// Why the runtime interrupts a turn; decides how the turn is reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum InterruptReason {
+    /// A client asked to stop: `interrupted`, no error.
+    User,
+    /// A message sent with `ifBusy: interrupt` replaces the turn: `interrupted`, no error.
+    Superseded,
+    /// The server is stopping: `interrupted` with error code `shutdown`.
+    Shutdown,
+    /// The agent produced nothing for too long: `error` with code `timeout`.
+    Stalled,
 }
 
 /// A message accepted while another turn ran.
@@ -134,7 +147,7 @@ impl Actor {
             Command::Interrupt { reply } => {
                 let turn_id = self.turn.as_ref().map(|t| t.id.clone());
                 if turn_id.is_some() {
-                    self.request_interrupt("user").await;
+                    self.request_interrupt(InterruptReason::User).await;
                 }
                 let _ = reply.send(Ok(agent_runtime_protocol::InterruptResponse { turn_id }));
             }
@@ -322,7 +335,7 @@ impl Actor {
 
     async fn shutdown(&mut self) {
         if self.turn.is_some() {
-            self.request_interrupt("shutdown").await;
+            self.request_interrupt(InterruptReason::Shutdown).await;
             let grace = self.deps.config.interrupt_grace;
             let deadline = Instant::now() + grace;
             while self.turn.is_some() && self.process.is_some() {
@@ -344,7 +357,7 @@ impl Actor {
     }
 }
 
-fn shutdown_error() -> TurnError {
+pub(super) fn shutdown_error() -> TurnError {
     TurnError {
         message: "the server shut down while this turn was running".into(),
         code: Some("shutdown".into()),

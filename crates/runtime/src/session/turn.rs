@@ -8,7 +8,7 @@ use agent_runtime_protocol::{
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::actor::{ActiveTurn, Actor, QueuedMessage};
+use super::actor::{shutdown_error, ActiveTurn, Actor, InterruptReason, QueuedMessage};
 use crate::error::{Result, RuntimeError};
 use crate::time::{new_id, now_rfc3339};
 
@@ -40,7 +40,7 @@ impl Actor {
                 IfBusy::Queue => self.queue.push_back(queued),
                 IfBusy::Interrupt => {
                     self.queue.push_front(queued);
-                    self.request_interrupt("superseded").await;
+                    self.request_interrupt(InterruptReason::Superseded).await;
                 }
             }
             let _ = reply.send(Ok(SendMessageResponse {
@@ -137,7 +137,7 @@ impl Actor {
     }
 
     /// Asks the agent to stop the running turn; it is killed if it does not within the grace.
-    pub(super) async fn request_interrupt(&mut self, reason: &'static str) {
+    pub(super) async fn request_interrupt(&mut self, reason: InterruptReason) {
         let grace = self.deps.config.interrupt_grace;
         let Some(turn) = self.turn.as_mut() else {
             return;
@@ -250,7 +250,7 @@ impl Actor {
             self.abandon_turn(TurnEndReason::Interrupted, error).await;
         } else if turn.last_output + self.deps.config.turn_stall_timeout <= now {
             tracing::warn!(session_id = %self.session_id(), "turn stalled; interrupting");
-            self.request_interrupt("stalled").await;
+            self.request_interrupt(InterruptReason::Stalled).await;
         }
     }
 
@@ -287,21 +287,27 @@ impl Actor {
         };
         let mut reason = outcome.reason;
         let mut error = outcome.error;
-        if let Some(why) = interrupt_reason {
-            if reason != TurnEndReason::Completed {
+        // A turn the runtime interrupted is reported by why it did so, not by what the agent said.
+        match interrupt_reason {
+            Some(_) if reason == TurnEndReason::Completed => {}
+            None => {}
+            Some(InterruptReason::User | InterruptReason::Superseded) => {
                 reason = TurnEndReason::Interrupted;
-                if why == "stalled" {
-                    reason = TurnEndReason::Error;
-                    error = Some(TurnError {
-                        message: "the agent produced no output for too long".into(),
-                        code: Some("timeout".into()),
-                        http_status: None,
-                        exit_code: None,
-                        stderr_tail: None,
-                    });
-                } else if reason == TurnEndReason::Interrupted && why == "user" {
-                    error = None;
-                }
+                error = None;
+            }
+            Some(InterruptReason::Shutdown) => {
+                reason = TurnEndReason::Interrupted;
+                error = Some(shutdown_error());
+            }
+            Some(InterruptReason::Stalled) => {
+                reason = TurnEndReason::Error;
+                error = Some(TurnError {
+                    message: "the agent produced no output for too long".into(),
+                    code: Some("timeout".into()),
+                    http_status: None,
+                    exit_code: None,
+                    stderr_tail: None,
+                });
             }
         }
         self.emit(vec![SessionEvent::TurnCompleted {
