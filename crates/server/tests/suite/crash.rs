@@ -153,24 +153,42 @@ async fn a_graceful_shutdown_closes_the_running_turn_as_interrupted() {
     let session_id = create_agent_session(&server, Setup::CLAUDE_SQLITE).await;
     let mut ws = server.ws().await;
     within(ws.subscribe(&session_id, 0)).await.unwrap();
-    let sent = within(ws.send_message(&session_id, "slow please", None)).await.unwrap();
+    let sent = within(ws.send_message(&session_id, "slow please", None))
+        .await
+        .unwrap();
     // The turn is streaming when the server is asked to stop.
-    events_until(&mut ws, |e| matches!(e.event, SessionEvent::TextDelta { .. })).await;
+    events_until(&mut ws, |e| {
+        matches!(e.event, SessionEvent::TextDelta { .. })
+    })
+    .await;
     let closing = tokio::spawn(async move {
-        events_until(&mut ws, is_turn_completed).await.pop().expect("turn_completed")
+        events_until(&mut ws, is_turn_completed)
+            .await
+            .pop()
+            .expect("turn_completed")
     });
     let server = server.restart().await;
     // A client connected during the shutdown saw the turn end before its stream closed.
     let seen = closing.await.expect("the subscriber saw the turn end");
     match &seen.event {
-        SessionEvent::TurnCompleted { turn_id, reason, error, .. } => {
+        SessionEvent::TurnCompleted {
+            turn_id,
+            reason,
+            error,
+            ..
+        } => {
             assert_eq!(turn_id, &sent.turn_id);
             assert_eq!(*reason, TurnEndReason::Interrupted);
-            assert_eq!(error.as_ref().and_then(|e| e.code.as_deref()), Some("shutdown"));
+            assert_eq!(
+                error.as_ref().and_then(|e| e.code.as_deref()),
+                Some("shutdown")
+            );
         }
         other => panic!("{other:?}"),
     }
-    let snapshot = within(server.client().get_session(&session_id)).await.unwrap();
+    let snapshot = within(server.client().get_session(&session_id))
+        .await
+        .unwrap();
     assert_eq!(snapshot.state.runtime.active_turn_id, None);
     assert!(snapshot.state.seq >= seen.seq);
     server.shutdown().await;
