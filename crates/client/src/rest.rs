@@ -3,31 +3,15 @@
 use agent_runtime_protocol::{
     CreateSessionRequest, FileInfo, FileList, Health, InterruptResponse, PatchSessionRequest,
     Problem, SendMessageRequest, SendMessageResponse, SessionInfo, SessionList, SessionSnapshot,
+    TranscriptInfo, TranscriptList,
 };
 use bytes::Bytes;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 
 use crate::error::ClientError;
 use crate::sse::SseStream;
 use crate::ws::{WsAuth, WsConnection};
-
-/// A native transcript as listed by the server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TranscriptInfo {
-    pub name: String,
-    pub size: u64,
-    pub updated_at: String,
-}
-
-/// `GET /api/sessions/{id}/transcripts`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TranscriptList {
-    pub transcripts: Vec<TranscriptInfo>,
-}
 
 /// The answer to a file upload.
 #[derive(Debug, Clone, PartialEq, Eq)]

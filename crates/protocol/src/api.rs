@@ -122,6 +122,25 @@ pub struct FileList {
     pub files: Vec<FileInfo>,
 }
 
+/// One native transcript file of the agent, without its content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TranscriptInfo {
+    /// Name to download it by, e.g. `<agent session id>.jsonl`.
+    pub name: String,
+    #[ts(type = "number")]
+    pub size: u64,
+    /// When the runtime last saved it (RFC 3339, UTC).
+    pub updated_at: String,
+}
+
+/// `GET /api/sessions/:id/transcripts`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TranscriptList {
+    pub transcripts: Vec<TranscriptInfo>,
+}
+
 /// `GET /healthz`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]

@@ -52,6 +52,8 @@ pub fn generate_typescript() -> String {
         SendMessageResponse::decl(&cfg),
         InterruptResponse::decl(&cfg),
         FileList::decl(&cfg),
+        TranscriptInfo::decl(&cfg),
+        TranscriptList::decl(&cfg),
         Health::decl(&cfg),
         Problem::decl(&cfg),
         ClientFrame::decl(&cfg),

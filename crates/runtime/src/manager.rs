@@ -10,10 +10,10 @@ use agent_runtime_agents::AgentKind;
 use agent_runtime_protocol::{
     Block, CreateSessionRequest, FileInfo, InterruptResponse, MetadataPatch, PatchSessionRequest,
     SendMessageRequest, SendMessageResponse, SessionEvent, SessionInfo, SessionList,
-    SessionSnapshot, SystemBlock, MAIN_CONVERSATION,
+    SessionSnapshot, SystemBlock, TranscriptInfo, MAIN_CONVERSATION,
 };
 use agent_runtime_sandbox::SandboxProvider;
-use agent_runtime_store::{SessionRecord, SessionStore, TranscriptMeta};
+use agent_runtime_store::{SessionRecord, SessionStore};
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -269,9 +269,17 @@ impl Runtime {
     }
 
     /// The agent's native transcript files.
-    pub async fn list_transcripts(&self, session_id: &str) -> Result<Vec<TranscriptMeta>> {
+    pub async fn list_transcripts(&self, session_id: &str) -> Result<Vec<TranscriptInfo>> {
         self.record(session_id).await?;
-        Ok(self.deps.store.list_transcripts(session_id).await?)
+        let stored = self.deps.store.list_transcripts(session_id).await?;
+        Ok(stored
+            .into_iter()
+            .map(|t| TranscriptInfo {
+                name: t.name,
+                size: t.size,
+                updated_at: t.updated_at,
+            })
+            .collect())
     }
 
     /// One native transcript file.

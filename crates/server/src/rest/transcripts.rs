@@ -1,24 +1,16 @@
 //! The agent's native transcripts: list and raw download.
 
-use agent_runtime_store::TranscriptMeta;
+use agent_runtime_protocol::TranscriptList;
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Serialize;
 
 use crate::app::AppState;
 use crate::error::ApiResult;
 use crate::extract::ApiPath;
 
 /// `GET /api/sessions/{id}/transcripts`.
-// TODO(protocol): move into `agent_runtime_protocol::api` so TypeScript gets it too.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TranscriptList {
-    pub transcripts: Vec<TranscriptMeta>,
-}
-
 pub async fn list_transcripts(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,

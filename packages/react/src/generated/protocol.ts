@@ -227,6 +227,18 @@ turnId?: string, };
 
 export type FileList = { files: Array<FileInfo>, };
 
+export type TranscriptInfo = { 
+/**
+ * Name to download it by, e.g. `<agent session id>.jsonl`.
+ */
+name: string, size: number, 
+/**
+ * When the runtime last saved it (RFC 3339, UTC).
+ */
+updatedAt: string, };
+
+export type TranscriptList = { transcripts: Array<TranscriptInfo>, };
+
 export type Health = { status: string, version: string, 
 /**
  * The server answers with the built-in demo model instead of a real one.
