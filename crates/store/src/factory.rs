@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::error::{Result, StoreError};
 use crate::memory::MemoryStore;
+use crate::postgres::PostgresStore;
 use crate::sqlite::SqliteStore;
 use crate::store::SessionStore;
 
@@ -11,7 +12,8 @@ use crate::store::SessionStore;
 ///
 /// - `memory`: a fresh [`MemoryStore`] (nothing survives the process);
 /// - `sqlite://PATH` or `sqlite:PATH`: a [`SqliteStore`] (created and migrated if needed);
-/// - `postgres://...` / `postgresql://...`: not built yet, `Invalid`.
+/// - `postgres://...` / `postgresql://...`: a [`PostgresStore`] on an existing database
+///   (migrated if needed), e.g. `postgres://user:password@host:5432/agent_runtime`.
 ///
 /// Anything else is [`StoreError::Invalid`].
 pub async fn open_store(url: &str) -> Result<Arc<dyn SessionStore>> {
@@ -22,10 +24,7 @@ pub async fn open_store(url: &str) -> Result<Arc<dyn SessionStore>> {
         return Ok(Arc::new(SqliteStore::open_url(url).await?));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        // Replaced when the PostgreSQL backend lands.
-        return Err(StoreError::Invalid(
-            "postgres backend not built yet: use \"sqlite://PATH\" or \"memory\"".into(),
-        ));
+        return Ok(Arc::new(PostgresStore::connect(url).await?));
     }
     Err(StoreError::Invalid(format!(
         "unknown store URL {url:?}: expected \"memory\", \"sqlite://PATH\" or \"postgres://...\""
@@ -54,10 +53,9 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn refuses_unknown_and_unbuilt_backends() {
+    async fn refuses_unknown_backends_and_bad_urls() {
         for url in [
-            "postgres://localhost/db",
-            "postgresql://localhost/db",
+            "postgres://localhost:notaport/db",
             "mysql://x",
             "",
             "sqlite:",

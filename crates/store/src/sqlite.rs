@@ -25,7 +25,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use agent_runtime_protocol::{AgentProfile, Envelope, FileInfo, SessionEvent, SessionInfo};
+use agent_runtime_protocol::{AgentProfile, Envelope, FileInfo, SessionEvent};
 use async_trait::async_trait;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
@@ -35,6 +35,7 @@ use sqlx::sqlite::{
 use crate::error::{Result, StoreError};
 use crate::record::{SessionPage, SessionRecord, TranscriptMeta};
 use crate::shared::{check_key, check_page_limit, describe_file, now_rfc3339, SessionCursor};
+use crate::sql::{parse_profile, to_i64, to_u64, SessionRow, SESSION_COLUMNS};
 use crate::store::SessionStore;
 
 /// How long a write waits for another process's write lock before failing.
@@ -54,20 +55,6 @@ pub struct SqliteStore {
     /// Every read.
     reader: SqlitePool,
 }
-
-/// One `sessions` row, in [`SESSION_COLUMNS`] order.
-type SessionRow = (
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    String,
-    String,
-    Option<String>,
-);
-
-const SESSION_COLUMNS: &str =
-    "session_id, agent, profile, name, created_at, updated_at, agent_session_id";
 
 impl SqliteStore {
     /// Opens (creating it and its parent directories if missing) the database at `path` and
@@ -139,23 +126,6 @@ fn path_of_url(url: &str) -> Result<&str> {
     Ok(path)
 }
 
-impl From<SessionRow> for SessionRecord {
-    fn from(row: SessionRow) -> Self {
-        let (session_id, agent, profile, name, created_at, updated_at, agent_session_id) = row;
-        SessionRecord {
-            info: SessionInfo {
-                session_id,
-                agent,
-                profile,
-                name,
-                created_at,
-                updated_at,
-            },
-            agent_session_id,
-        }
-    }
-}
-
 /// `FOREIGN KEY` failures mean the session is missing; everything else is the backend's.
 fn missing_session_or(session_id: &str, e: sqlx::Error) -> StoreError {
     match &e {
@@ -164,16 +134,6 @@ fn missing_session_or(session_id: &str, e: sqlx::Error) -> StoreError {
         }
         _ => e.into(),
     }
-}
-
-/// Converts a stored integer back to a count; negative values mean a corrupt row.
-fn to_u64(value: i64, what: &str) -> Result<u64> {
-    u64::try_from(value).map_err(|_| StoreError::Backend(format!("negative {what}: {value}")))
-}
-
-/// Clamps a count to SQLite's integer range.
-fn to_i64(value: impl TryInto<i64>) -> i64 {
-    value.try_into().unwrap_or(i64::MAX)
 }
 
 #[async_trait]
@@ -546,11 +506,6 @@ impl SessionStore for SqliteStore {
         self.writer.close().await;
         tracing::debug!(path = %self.path.display(), "closed sqlite store");
     }
-}
-
-fn parse_profile(id: &str, json: &str) -> Result<AgentProfile> {
-    serde_json::from_str(json)
-        .map_err(|e| StoreError::Backend(format!("profile {id} is corrupt: {e}")))
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 //! # Writing a backend
 //!
 //! Implement every method as documented below, then run the contract suite against it (see
-//! [`contract`](crate#contract-suite)); a backend that passes it can replace any other. Rules that
-//! hold for every method:
+//! [writing your own backend](crate#writing-your-own-backend)); a backend that passes it can
+//! replace any other. Rules that hold for every method:
 //!
 //! - **Sessions own everything.** Events, transcripts and files belong to one session. Writing
 //!   any of them for a session that does not exist fails with [`StoreError::NotFound`]; reading or
@@ -13,11 +13,15 @@
 //! - **Keys are opaque strings.** Session ids, transcript names, file paths and profile ids are
 //!   compared bytewise (UTF-8 byte order; in SQL, a binary / `"C"` collation) and never
 //!   normalized. Writes refuse an empty key or one containing NUL with [`StoreError::Invalid`]
-//!   (use [`check_key`](crate::shared::check_key)).
+//!   (use [`check_key`](crate::shared::check_key)). Other text values (names, event text) may
+//!   hold any character, except that a backend may refuse NUL in a record's text fields with
+//!   [`StoreError::Invalid`] (PostgreSQL cannot store it); event text always round-trips.
 //! - **Blobs are bytes.** Transcripts and files are arbitrary binary content, up to at least
 //!   50 MiB each.
 //! - **Durable on return.** When a write returns `Ok`, it survives the process being killed
 //!   (`kill -9`). Losing the last writes to an OS crash or power loss is acceptable.
+//! - **Shared storage.** A backend whose storage several processes can open (SQLite file,
+//!   PostgreSQL database) keeps every promise across them, above all gapless seqs.
 //! - **After [`SessionStore::close`]** every call fails with [`StoreError::Closed`].
 //! - **Errors** are [`StoreError`]; a backend maps its own failures to
 //!   [`StoreError::Backend`] unless another variant says it better.

@@ -8,7 +8,7 @@ use crate::error::StoreError;
 use crate::record::TranscriptMeta;
 use crate::shared::describe_file;
 
-/// The transcript size every backend must round-trip.
+/// The transcript and file size every backend must round-trip.
 const LARGE_TRANSCRIPT_BYTES: usize = 50 * 1024 * 1024;
 const MANY_FILES: usize = 500;
 
@@ -75,6 +75,29 @@ pub async fn large_transcript_round_trips(t: TestStore) {
         listed.iter().map(|m| m.size).collect::<Vec<_>>(),
         vec![LARGE_TRANSCRIPT_BYTES as u64]
     );
+}
+
+/// A 50 MiB workspace file comes back byte for byte, with its size and hash listed.
+pub async fn large_file_round_trips(t: TestStore) {
+    let store = t.store;
+    create(&*store, "s1").await;
+    // Not a repeating pattern of the transcript case: every byte depends on its position.
+    let big: Vec<u8> = (0..LARGE_TRANSCRIPT_BYTES)
+        .map(|i| (i ^ (i >> 8) ^ (i >> 16)) as u8)
+        .collect();
+    let info = store
+        .put_file("s1", "data/big.bin", &big)
+        .await
+        .expect("put");
+    assert_eq!(info, describe_file("data/big.bin", &big));
+    let back = store
+        .get_file("s1", "data/big.bin")
+        .await
+        .expect("get")
+        .expect("stored");
+    assert_eq!(back.len(), big.len());
+    assert!(back == big, "the large file changed");
+    assert_eq!(store.list_files("s1").await, Ok(vec![info]));
 }
 
 /// Hundreds of files list sorted by path with correct sizes and hashes.

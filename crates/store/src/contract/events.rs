@@ -100,6 +100,79 @@ pub async fn concurrent_appends_are_gapless(t: TestStore) {
     );
 }
 
+/// Two stores on one storage (two processes sharing a database) appending to the same session at
+/// once still produce seqs 1..=N exactly, and each sees the other's events. Passes without
+/// checking for backends that cannot open a second store on the same storage.
+pub async fn appends_from_two_stores_are_gapless(t: TestStore) {
+    let Some(reopen) = t.reopen else {
+        return;
+    };
+    let first = t.store;
+    create(&*first, "s1").await;
+    let second = reopen().await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for task in 0..APPEND_TASKS {
+        let store = if task % 2 == 0 {
+            first.clone()
+        } else {
+            second.clone()
+        };
+        tasks.spawn(async move {
+            let mut mine = Vec::new();
+            for i in 0..APPENDS_PER_TASK / 2 {
+                let events = vec![
+                    delta(&format!("{task}-{i}-a")),
+                    delta(&format!("{task}-{i}-b")),
+                ];
+                mine.extend(store.append_events("s1", &events).await.expect("append"));
+            }
+            mine
+        });
+    }
+    let mut appended: Vec<Envelope> = tasks.join_all().await.concat();
+    appended.sort_by_key(|e| e.seq);
+    let total = APPEND_TASKS * (APPENDS_PER_TASK / 2) * 2;
+    assert_eq!(
+        appended.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        (1..=total).collect::<Vec<_>>()
+    );
+    for store in [&first, &second] {
+        assert_eq!(store.last_seq("s1").await, Ok(total));
+        let stored = store.read_events("s1", 0, usize::MAX).await.expect("read");
+        assert!(
+            stored == appended,
+            "a store's log differs from what was appended"
+        );
+    }
+    second.close().await;
+}
+
+/// Event text comes back exactly: NUL and other control characters, quotes, non-BMP characters,
+/// and a 1 MiB delta.
+pub async fn event_text_round_trips_exactly(t: TestStore) {
+    let store = t.store;
+    create(&*store, "s1").await;
+    let texts = [
+        "nul \0 inside".to_string(),
+        "quotes \" ' \\ and\nlines\r\n\ttabs".to_string(),
+        "\u{1b}[31mred\u{1b}[0m \u{7f} \u{feff}".to_string(),
+        "日本語 — émoji 🎉 𝄞".to_string(),
+        "x".repeat(1024 * 1024),
+    ];
+    let events: Vec<(String, SessionEvent)> = texts.iter().map(|text| delta(text)).collect();
+    let appended = store.append_events("s1", &events).await.expect("append");
+    let stored = store.read_events("s1", 0, 100).await.expect("read");
+    assert!(stored == appended, "the stored events differ");
+    let deltas: Vec<String> = stored
+        .into_iter()
+        .map(|e| match e.event {
+            SessionEvent::TextDelta { delta, .. } => delta,
+            other => panic!("not a delta: {other:?}"),
+        })
+        .collect();
+    assert!(deltas == texts, "the text changed");
+}
+
 /// `read_events` returns at most `limit` events with seq > `after_seq`, ascending.
 pub async fn read_events_after_and_limit(t: TestStore) {
     let store = t.store;
@@ -159,7 +232,7 @@ pub async fn event_logs_are_per_session(t: TestStore) {
     assert_eq!(store.read_events("b", 0, 10).await, Ok(b));
 }
 
-fn tool_start() -> SessionEvent {
+pub(crate) fn tool_start() -> SessionEvent {
     SessionEvent::BlockStart {
         conversation_id: "main".into(),
         block: Block::ToolUse(ToolUseBlock {
@@ -173,7 +246,7 @@ fn tool_start() -> SessionEvent {
     }
 }
 
-fn turn_end() -> SessionEvent {
+pub(crate) fn turn_end() -> SessionEvent {
     SessionEvent::TurnCompleted {
         turn_id: "t1".into(),
         reason: TurnEndReason::Error,

@@ -135,7 +135,7 @@ pub async fn closed_store_refuses_calls(t: TestStore) {
     store.close().await;
 }
 
-fn full_profile(id: &str) -> AgentProfile {
+pub(crate) fn full_profile(id: &str) -> AgentProfile {
     AgentProfile {
         id: id.into(),
         name: Some("Code reviewer".into()),

@@ -1,10 +1,10 @@
 //! The contract suite: what every [`SessionStore`] backend must do, as runnable tests.
 //!
 //! Each case is a `pub async fn(TestStore)` that panics on a broken promise. A backend runs them
-//! all, each on a fresh, empty store:
+//! all, each on a fresh, empty store; the crate docs ([`crate#writing-your-own-backend`]) show
+//! the whole setup for a backend in another crate:
 //!
 //! ```ignore
-//! // In a backend crate's tests (needs `tokio` with `macros` and `rt-multi-thread`):
 //! async fn fresh_store() -> agent_runtime_store::contract::TestStore {
 //!     let store = MyStore::connect_to_a_new_database().await;
 //!     agent_runtime_store::contract::TestStore::new(Arc::new(store))
@@ -16,7 +16,11 @@
 //! or, in one test, `contract::run_all(fresh_store).await`.
 //!
 //! Cases are grouped by topic: [`sessions`], [`events`], [`blobs`] (transcripts and files),
-//! [`lifecycle`] (profiles, reopen, close).
+//! [`lifecycle`] (profiles, reopen, close), [`upgrade`] (migrating data written by the previous
+//! schema). Cases that need a capability a backend did not give its [`TestStore`]
+//! ([`TestStore::with_reopen`], [`TestStore::with_previous_schema`]) pass without checking.
+//!
+//! [`postgres::TestDatabase`] gives each PostgreSQL test a scratch database of its own.
 
 use std::any::Any;
 use std::future::Future;
@@ -31,23 +35,39 @@ use crate::store::SessionStore;
 pub mod blobs;
 pub mod events;
 pub mod lifecycle;
+pub mod postgres;
 pub mod sessions;
+pub mod upgrade;
 
 pub use blobs::*;
 pub use events::*;
 pub use lifecycle::*;
 pub use sessions::*;
+pub use upgrade::*;
 
-/// Opens the storage of a [`TestStore`] again, after its store was closed.
+/// Opens another store on the storage of a [`TestStore`]: after its store was closed (a
+/// restart), or while it is still open (a second process sharing the storage).
 pub type Reopen =
     Box<dyn Fn() -> Pin<Box<dyn Future<Output = Arc<dyn SessionStore>> + Send>> + Send + Sync>;
+
+/// Writes [`PreviousSchemaData`] into fresh storage the way the backend's previous schema version
+/// stored it (migrations up to the one before the newest, rows written with plain SQL), then
+/// opens that storage with the current code, which migrates it, and returns it as a
+/// [`TestStore`].
+pub type FromPreviousSchema = Box<
+    dyn Fn(PreviousSchemaData) -> Pin<Box<dyn Future<Output = TestStore> + Send>> + Send + Sync,
+>;
 
 /// A fresh, empty store for one contract case.
 pub struct TestStore {
     pub store: Arc<dyn SessionStore>,
-    /// Opens the same storage again after `store.close()`. `None` for backends that keep
-    /// nothing across a reopen (memory): the cases that need it then pass without checking.
+    /// Opens another store on the same storage, after `store.close()` or while `store` is
+    /// open. `None` for backends that keep nothing across a reopen (memory): the cases that need
+    /// it then pass without checking.
     pub reopen: Option<Reopen>,
+    /// Sets up storage holding data written by the previous schema. `None` for backends without
+    /// a schema (memory) or with only one version: the upgrade case then passes without checking.
+    pub from_previous_schema: Option<FromPreviousSchema>,
     /// Kept alive until the case ends (a temporary directory, a scratch database to drop).
     pub guard: Option<Box<dyn Any + Send + Sync>>,
 }
@@ -58,17 +78,30 @@ impl TestStore {
         TestStore {
             store,
             reopen: None,
+            from_previous_schema: None,
             guard: None,
         }
     }
 
-    /// Adds the capability to reopen the store's storage.
+    /// Adds the capability to open another store on the same storage (a restart, or a second
+    /// process). The reopened store must see everything the first one wrote.
     pub fn with_reopen<F, Fut>(mut self, reopen: F) -> Self
     where
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Arc<dyn SessionStore>> + Send + 'static,
     {
         self.reopen = Some(Box::new(move || Box::pin(reopen())));
+        self
+    }
+
+    /// Adds the capability to set up storage written by the previous schema version (see
+    /// [`FromPreviousSchema`] and [`upgrade_from_previous_schema_keeps_everything`]).
+    pub fn with_previous_schema<F, Fut>(mut self, setup: F) -> Self
+    where
+        F: Fn(PreviousSchemaData) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = TestStore> + Send + 'static,
+    {
+        self.from_previous_schema = Some(Box::new(move |data| Box::pin(setup(data))));
         self
     }
 
@@ -126,16 +159,21 @@ macro_rules! __store_contract_cases {
             delete_session_removes_everything,
             list_sessions_pages_newest_first,
             list_sessions_is_stable_under_inserts,
+            list_sessions_is_stable_under_concurrent_writes,
             list_sessions_rejects_bad_input,
+            keys_sort_bytewise_and_are_not_normalized,
             // events
             append_assigns_gapless_seq_from_one,
             concurrent_appends_are_gapless,
+            appends_from_two_stores_are_gapless,
+            event_text_round_trips_exactly,
             read_events_after_and_limit,
             append_to_unknown_session_is_not_found,
             event_logs_are_per_session,
             // transcripts and files
             transcripts_put_get_list_overwrite,
             large_transcript_round_trips,
+            large_file_round_trips,
             many_workspace_files,
             binary_file_keeps_every_byte,
             unicode_paths,
@@ -146,6 +184,8 @@ macro_rules! __store_contract_cases {
             fresh_store_is_empty,
             reopen_keeps_everything,
             closed_store_refuses_calls,
+            // migrations
+            upgrade_from_previous_schema_keeps_everything,
         }
     };
 }

@@ -1,8 +1,13 @@
 //! Contract cases: session records and the session list.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
+use agent_runtime_protocol::AgentProfile;
 use pretty_assertions::assert_eq;
+use tokio::sync::Semaphore;
 
 use super::{create, delta, session, ts, TestStore};
 use crate::error::StoreError;
@@ -197,6 +202,154 @@ pub async fn list_sessions_is_stable_under_inserts(t: TestStore) {
     assert_eq!(ids(&seen), ids(&expected));
     for record in &old {
         assert!(unique.contains(record.id()), "skipped {}", record.id());
+    }
+}
+
+/// Paging while another task keeps inserting and deleting sessions (at both ends of the list and
+/// right around the cursor): the pages are in strict list order (so nothing repeats) and every
+/// session that was there from the start comes exactly once.
+pub async fn list_sessions_is_stable_under_concurrent_writes(t: TestStore) {
+    const PAGE: usize = 7;
+    const WRITES_PER_PAGE: usize = 3;
+    let store = t.store;
+    // Three sessions per second from ts(100), so created_at ties are common.
+    let original: Vec<SessionRecord> = (0..40)
+        .map(|i| session(&format!("orig-{i:02}"), &ts(100 + i / 3)))
+        .collect();
+    for record in &original {
+        store.create_session(record).await.expect("create");
+    }
+
+    // The reader hands out write permits page by page: the writer always has a few to use while
+    // the next page is fetched, yet cannot run arbitrarily far ahead on a fast backend.
+    let permits = Arc::new(Semaphore::new(WRITES_PER_PAGE));
+    let writes = Arc::new(AtomicUsize::new(0));
+    let writer = tokio::spawn({
+        let (store, permits, writes) = (store.clone(), permits.clone(), writes.clone());
+        async move {
+            let mut inserted = VecDeque::new();
+            let mut n: u32 = 0;
+            // Ends when the reader closes the semaphore.
+            while let Ok(permit) = permits.acquire().await {
+                permit.forget();
+                // From one second before the oldest to one after the newest original, with ids
+                // sorting before and after the originals' at the same created_at.
+                let at = ts(99 + (n * 7) % 16);
+                let prefix = ["aaa", "zzz"][n as usize % 2];
+                let record = session(&format!("{prefix}-{n:05}"), &at);
+                store
+                    .create_session(&record)
+                    .await
+                    .expect("concurrent create");
+                inserted.push_back(record.info.session_id);
+                if n % 3 == 2 {
+                    if let Some(id) = inserted.pop_front() {
+                        store.delete_session(&id).await.expect("concurrent delete");
+                    }
+                }
+                writes.fetch_add(1, Ordering::Relaxed);
+                n += 1;
+            }
+        }
+    });
+
+    let pages = collect_pages(&*store, PAGE, |_| {
+        let (permits, writes) = (permits.clone(), writes.clone());
+        async move {
+            let target = writes.load(Ordering::Relaxed) + WRITES_PER_PAGE;
+            permits.add_permits(WRITES_PER_PAGE);
+            tokio::time::timeout(Duration::from_secs(10), async {
+                while writes.load(Ordering::Relaxed) < target {
+                    tokio::task::yield_now().await;
+                }
+            })
+            .await
+            .expect("the concurrent writer makes progress");
+        }
+    })
+    .await;
+    permits.close();
+    writer.await.expect("writer task");
+    assert!(writes.load(Ordering::Relaxed) >= WRITES_PER_PAGE * (pages.len() - 1));
+
+    let seen: Vec<SessionRecord> = pages.concat();
+    for pair in seen.windows(2) {
+        let (a, b) = (&pair[0].info, &pair[1].info);
+        assert!(
+            (&a.created_at, &a.session_id) > (&b.created_at, &b.session_id),
+            "out of order or repeated: {} then {}",
+            a.session_id,
+            b.session_id
+        );
+    }
+    for record in &original {
+        let count = seen.iter().filter(|s| s.id() == record.id()).count();
+        assert_eq!(count, 1, "{} seen {count} times", record.id());
+    }
+}
+
+/// Session ids, transcript names and profile ids sort bytewise (not by any locale: `Z` before
+/// `a`, `e` + combining accent before `é`) and come back exactly as written, unnormalized.
+pub async fn keys_sort_bytewise_and_are_not_normalized(t: TestStore) {
+    let store = t.store;
+    let mut keys = vec![
+        "Zebra", "apple", "a b", "A", "é", "e\u{301}", "日本", "🎉", "-dash", "_under",
+    ];
+    // One created_at for all, so the session list is ordered by id alone.
+    for key in &keys {
+        store
+            .create_session(&session(key, &ts(7)))
+            .await
+            .expect("create");
+    }
+    create(&*store, "holder").await;
+    for key in &keys {
+        store
+            .put_transcript("holder", key, key.as_bytes())
+            .await
+            .expect("transcript");
+        let profile = AgentProfile {
+            id: key.to_string(),
+            ..AgentProfile::default()
+        };
+        store.put_profile(&profile).await.expect("profile");
+    }
+    keys.sort();
+
+    let listed = store.list_sessions(None, 100).await.expect("list");
+    let mut newest_first: Vec<&str> = keys.clone();
+    newest_first.reverse();
+    newest_first.push("holder"); // created at ts(0), before the others
+    assert_eq!(ids(&listed.sessions), newest_first);
+    let names: Vec<String> = store
+        .list_transcripts("holder")
+        .await
+        .expect("transcripts")
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    assert_eq!(names, keys);
+    let profile_ids: Vec<String> = store
+        .list_profiles()
+        .await
+        .expect("profiles")
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(profile_ids, keys);
+    for key in &keys {
+        assert_eq!(
+            store
+                .get_session(key)
+                .await
+                .expect("get")
+                .map(|r| r.info.session_id),
+            Some(key.to_string())
+        );
+        assert_eq!(
+            store.get_transcript("holder", key).await,
+            Ok(Some(key.as_bytes().to_vec()))
+        );
     }
 }
 
