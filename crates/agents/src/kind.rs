@@ -1,7 +1,8 @@
 //! [`AgentKind`]: the closed set of supported agents and the agent-neutral API over them.
 //!
 //! Every method is a `match` that delegates to one agent module, so the runtime has no
-//! agent-specific cases. Adding an agent: a variant here, a module beside [`crate::claude`].
+//! agent-specific cases. Adding an agent: a variant here, a module beside [`crate::claude`] and
+//! [`crate::gemini`].
 
 use agent_runtime_protocol::AgentProfile;
 use serde::{Deserialize, Serialize};
@@ -9,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::claude;
 use crate::error::AgentError;
 use crate::files::{ParsedConversation, ProfileFileWrite, TranscriptFile};
+use crate::gemini;
 use crate::launch::{LaunchContext, LaunchSpec};
 use crate::output::{Translator, TranslatorContext};
 
@@ -18,6 +20,33 @@ pub enum AgentKind {
     /// Anthropic's Claude Code CLI, wire id `claude-code`.
     #[serde(rename = "claude-code")]
     ClaudeCode,
+    /// Google's Gemini CLI, wire id `gemini-cli`.
+    #[serde(rename = "gemini-cli")]
+    GeminiCli,
+}
+
+/// A model API an agent talks to. The runtime is configured with one endpoint (base URL, key)
+/// per API, and hands each agent the endpoint of its [`AgentKind::model_api`]; agents that speak
+/// the same API share it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ModelApi {
+    /// The Anthropic Messages API (`ANTHROPIC_BASE_URL`, `ANTHROPIC_API_KEY`).
+    Anthropic,
+    /// The Gemini API (`GOOGLE_GEMINI_BASE_URL`, `GEMINI_API_KEY`).
+    Gemini,
+}
+
+impl ModelApi {
+    /// Every model API.
+    pub const ALL: &'static [ModelApi] = &[ModelApi::Anthropic, ModelApi::Gemini];
+
+    /// A short name for logs (`anthropic`, `gemini`).
+    pub fn id(&self) -> &'static str {
+        match self {
+            ModelApi::Anthropic => "anthropic",
+            ModelApi::Gemini => "gemini",
+        }
+    }
 }
 
 /// How to install an agent: an npm package at a pinned version, and where its binary lands.
@@ -44,16 +73,25 @@ pub enum ProcessMode {
         /// turns: [`crate::TurnOutcome::agent_initiated`] marks their end.
         agent_initiated_turns: bool,
     },
+    /// One process per turn. The user message is part of the launch spec
+    /// ([`LaunchContext::message`]); stdin is closed right after the start. The turn ends with an
+    /// [`crate::AgentOutput::TurnFinished`] and the process's exit (whichever comes last; a
+    /// process that exits without reporting an outcome ends the turn with
+    /// [`crate::Translator::exit_error`]). Interrupting means killing the process: such agents
+    /// have no interrupt protocol. The next turn starts a new process that resumes the agent's
+    /// conversation ([`AgentKind::can_resume`]).
+    PerTurn,
 }
 
 impl AgentKind {
     /// Every supported agent.
-    pub const ALL: &'static [AgentKind] = &[AgentKind::ClaudeCode];
+    pub const ALL: &'static [AgentKind] = &[AgentKind::ClaudeCode, AgentKind::GeminiCli];
 
-    /// The wire id (`claude-code`).
+    /// The wire id (`claude-code`, `gemini-cli`).
     pub fn id(&self) -> &'static str {
         match self {
             AgentKind::ClaudeCode => "claude-code",
+            AgentKind::GeminiCli => "gemini-cli",
         }
     }
 
@@ -66,6 +104,16 @@ impl AgentKind {
     pub fn install_spec(&self) -> InstallSpec {
         match self {
             AgentKind::ClaudeCode => claude::install_spec(std::env::consts::ARCH),
+            AgentKind::GeminiCli => gemini::install_spec(),
+        }
+    }
+
+    /// The model API the agent calls; its endpoint goes into [`LaunchContext::base_url`] and
+    /// [`LaunchContext::api_key`].
+    pub fn model_api(&self) -> ModelApi {
+        match self {
+            AgentKind::ClaudeCode => ModelApi::Anthropic,
+            AgentKind::GeminiCli => ModelApi::Gemini,
         }
     }
 
@@ -75,6 +123,7 @@ impl AgentKind {
             AgentKind::ClaudeCode => ProcessMode::Persistent {
                 agent_initiated_turns: true,
             },
+            AgentKind::GeminiCli => ProcessMode::PerTurn,
         }
     }
 
@@ -82,21 +131,27 @@ impl AgentKind {
     pub fn launch_spec(&self, ctx: &LaunchContext<'_>) -> LaunchSpec {
         match self {
             AgentKind::ClaudeCode => claude::launch_spec(ctx),
+            AgentKind::GeminiCli => gemini::launch_spec(ctx),
         }
     }
 
-    /// The stdin line (with its trailing `\n`) that sends `text` as the next user message.
-    pub fn encode_user_message(&self, text: &str) -> String {
+    /// The stdin line (with its trailing `\n`) that sends `text` as the next user message to a
+    /// [`ProcessMode::Persistent`] agent; `None` for agents that take the message at launch.
+    pub fn encode_user_message(&self, text: &str) -> Option<String> {
         match self {
-            AgentKind::ClaudeCode => claude::encode_user_message(text),
+            AgentKind::ClaudeCode => Some(claude::encode_user_message(text)),
+            AgentKind::GeminiCli => None,
         }
     }
 
-    /// The stdin line (with its trailing `\n`) that interrupts the running turn. `request_id`
-    /// must be unique per process; the agent's acknowledgement is not reported.
-    pub fn encode_interrupt(&self, request_id: &str) -> String {
+    /// The stdin line (with its trailing `\n`) that interrupts the running turn of a
+    /// [`ProcessMode::Persistent`] agent; `None` for agents that are interrupted by killing
+    /// their process. `request_id` must be unique per process; the agent's acknowledgement is
+    /// not reported.
+    pub fn encode_interrupt(&self, request_id: &str) -> Option<String> {
         match self {
-            AgentKind::ClaudeCode => claude::encode_interrupt(request_id),
+            AgentKind::ClaudeCode => Some(claude::encode_interrupt(request_id)),
+            AgentKind::GeminiCli => None,
         }
     }
 
@@ -104,6 +159,7 @@ impl AgentKind {
     pub fn new_translator(&self, ctx: TranslatorContext) -> Translator {
         match self {
             AgentKind::ClaudeCode => Translator::Claude(claude::ClaudeTranslator::new(ctx)),
+            AgentKind::GeminiCli => Translator::Gemini(gemini::GeminiTranslator::new(ctx)),
         }
     }
 
@@ -115,6 +171,7 @@ impl AgentKind {
     ) -> Result<Vec<ProfileFileWrite>, AgentError> {
         match self {
             AgentKind::ClaudeCode => claude::profile_files(profile),
+            AgentKind::GeminiCli => gemini::profile_files(profile),
         }
     }
 
@@ -128,19 +185,24 @@ impl AgentKind {
     ) -> Vec<TranscriptFile> {
         match self {
             AgentKind::ClaudeCode => claude::transcript_files_to_save(home_files, agent_session_id),
+            AgentKind::GeminiCli => gemini::transcript_files_to_save(home_files, agent_session_id),
         }
     }
 
-    /// Whether `home_files` hold the agent's own conversation `agent_session_id`, so a new
-    /// process must resume it rather than start it.
-    pub fn can_resume(&self, home_files: &[String], agent_session_id: &str) -> bool {
+    /// Whether `transcript` (the files [`AgentKind::transcript_files_to_save`] names, as
+    /// `(name, content)`) holds a conversation `agent_session_id` the agent can resume, so a new
+    /// process must resume it rather than start it. A transcript that exists but cannot be
+    /// resumed (a first turn killed before the agent recorded anything) must be removed before a
+    /// fresh start: agents refuse to start a new conversation under an id they have files for.
+    pub fn can_resume(&self, transcript: &[(String, String)], agent_session_id: &str) -> bool {
         match self {
             AgentKind::ClaudeCode => {
                 let main = format!("{agent_session_id}.jsonl");
-                claude::transcript_files_to_save(home_files, agent_session_id)
+                transcript
                     .iter()
-                    .any(|file| file.name == main)
+                    .any(|(name, content)| *name == main && !content.trim().is_empty())
             }
+            AgentKind::GeminiCli => gemini::can_resume(transcript),
         }
     }
 
@@ -153,6 +215,7 @@ impl AgentKind {
     ) -> Result<String, AgentError> {
         match self {
             AgentKind::ClaudeCode => claude::transcript_restore_path(name, workspace_dir),
+            AgentKind::GeminiCli => gemini::transcript_restore_path(name, workspace_dir),
         }
     }
 
@@ -162,6 +225,7 @@ impl AgentKind {
     pub fn parse_transcript(&self, files: &[(String, String)]) -> ParsedConversation {
         match self {
             AgentKind::ClaudeCode => claude::parse_transcript(files),
+            AgentKind::GeminiCli => gemini::parse_transcript(files),
         }
     }
 }

@@ -25,5 +25,8 @@ pub struct LaunchContext<'a> {
     pub base_url: Option<String>,
     /// API key given to the agent process (in its environment, never in its arguments).
     pub api_key: Option<String>,
+    /// The user message this process runs, for [`crate::ProcessMode::PerTurn`] agents; `None`
+    /// for persistent ones, which receive messages on stdin.
+    pub message: Option<&'a str>,
     pub profile: &'a AgentProfile,
 }

@@ -16,20 +16,28 @@
 //!   [`ProfileFileWrite`], [`TranscriptFile`], and the [`ParsedConversation`] a transcript becomes.
 //! - [`error`]: the crate's error type, [`AgentError`].
 //! - [`claude`]: Claude Code 2.1.x (`claude -p`, stream-json over stdin/stdout, JSONL transcripts).
+//! - [`gemini`]: Gemini CLI 0.61 (`gemini -p` once per turn, stream-json on stdout, JSONL chat
+//!   recordings).
 //!
 //! # Lifecycle, as the runtime drives it
 //! 1. Install [`AgentKind::install_spec`] once into the tools dir.
 //! 2. Before the first turn, write [`AgentKind::profile_files`] into the sandbox; when the session
-//!    has a saved transcript, write each file to [`AgentKind::transcript_restore_path`].
-//! 3. Start [`AgentKind::launch_spec`] (inside the sandbox) and feed every stdout line to the
-//!    [`Translator`] from [`AgentKind::new_translator`]; append the events it returns.
-//! 4. Per [`ProcessMode`], write [`AgentKind::encode_user_message`] /
-//!    [`AgentKind::encode_interrupt`] lines to stdin.
+//!    has a saved transcript, write each file to [`AgentKind::transcript_restore_path`]. Before
+//!    each start, [`AgentKind::can_resume`] decides between resuming and starting fresh.
+//! 3. Start [`AgentKind::launch_spec`] (inside the sandbox) and feed every stdout line (and
+//!    stderr line) to the [`Translator`] from [`AgentKind::new_translator`]; append the events it
+//!    returns.
+//! 4. Per [`ProcessMode`]: a persistent agent gets [`AgentKind::encode_user_message`] /
+//!    [`AgentKind::encode_interrupt`] lines on stdin; a per-turn agent gets one process per
+//!    turn with the message in its launch spec, and is interrupted by killing it.
 //! 5. After each turn, save [`AgentKind::transcript_files_to_save`].
+//!
+//! Each agent calls one [`ModelApi`]; the runtime passes it that API's endpoint.
 
 pub mod claude;
 pub mod error;
 pub mod files;
+pub mod gemini;
 pub mod kind;
 pub mod launch;
 pub mod output;
@@ -37,6 +45,7 @@ pub mod output;
 pub use claude::ClaudeTranslator;
 pub use error::AgentError;
 pub use files::{ParsedConversation, ProfileFileWrite, Root, TranscriptFile};
-pub use kind::{AgentKind, InstallSpec, ProcessMode};
+pub use gemini::GeminiTranslator;
+pub use kind::{AgentKind, InstallSpec, ModelApi, ProcessMode};
 pub use launch::{LaunchContext, LaunchSpec};
 pub use output::{AgentOutput, Translator, TranslatorContext, TurnOutcome};

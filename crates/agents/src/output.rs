@@ -8,6 +8,7 @@
 use agent_runtime_protocol::{SessionEvent, TurnEndReason, TurnError, Usage};
 
 use crate::claude::ClaudeTranslator;
+use crate::gemini::GeminiTranslator;
 
 /// One thing a translator produced from agent output.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,6 +58,7 @@ pub struct TranslatorContext {
 #[derive(Debug)]
 pub enum Translator {
     Claude(ClaudeTranslator),
+    Gemini(GeminiTranslator),
 }
 
 impl Translator {
@@ -65,6 +67,26 @@ impl Translator {
     pub fn translate_line(&mut self, line: &str, at: &str) -> Vec<AgentOutput> {
         match self {
             Translator::Claude(t) => t.translate_line(line, at),
+            Translator::Gemini(t) => t.translate_line(line, at),
+        }
+    }
+
+    /// Interprets one stderr line. Stderr is never parsed as data, but some agents report
+    /// progress only there (Gemini: its API retries); what matters to the user becomes events.
+    /// Most lines produce nothing.
+    pub fn translate_stderr_line(&mut self, line: &str, at: &str) -> Vec<AgentOutput> {
+        match self {
+            Translator::Claude(_) => Vec::new(),
+            Translator::Gemini(t) => t.translate_stderr_line(line, at),
+        }
+    }
+
+    /// The error of a turn whose process exited (or was killed) before reporting how the turn
+    /// ended; `exit_code` as the sandbox reports it. The runtime adds the stderr tail.
+    pub fn exit_error(&self, exit_code: Option<i32>) -> TurnError {
+        match self {
+            Translator::Claude(_) => generic_exit_error(exit_code),
+            Translator::Gemini(t) => t.exit_error(exit_code),
         }
     }
 
@@ -74,6 +96,7 @@ impl Translator {
     pub fn close_open_blocks(&mut self, at: &str) -> Vec<AgentOutput> {
         match self {
             Translator::Claude(t) => t.close_open_blocks(at),
+            Translator::Gemini(t) => t.close_open_blocks(at),
         }
     }
 
@@ -82,6 +105,21 @@ impl Translator {
     pub fn note_interrupt_requested(&mut self) {
         match self {
             Translator::Claude(t) => t.note_interrupt_requested(),
+            Translator::Gemini(t) => t.note_interrupt_requested(),
         }
+    }
+}
+
+/// The error of a turn whose agent exited during it, when the agent has nothing to add.
+pub(crate) fn generic_exit_error(exit_code: Option<i32>) -> TurnError {
+    TurnError {
+        message: match exit_code {
+            Some(code) => format!("the agent exited with code {code} during the turn"),
+            None => "the agent was killed during the turn".into(),
+        },
+        code: Some("agent_exited".into()),
+        http_status: None,
+        exit_code,
+        stderr_tail: None,
     }
 }

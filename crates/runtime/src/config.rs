@@ -1,12 +1,16 @@
 //! What the runtime needs to know, decided once by the binary and passed down.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The model API endpoint handed to agents inside their sandboxes.
+pub use agent_runtime_agents::ModelApi;
+
+/// A model API endpoint handed to agents inside their sandboxes.
 #[derive(Clone, Default)]
 pub struct ModelEndpoint {
-    /// e.g. `ANTHROPIC_BASE_URL`: a gateway, a proxy, or the scripted model server.
+    /// e.g. `ANTHROPIC_BASE_URL`: a gateway, a proxy, or the scripted model server. `None`:
+    /// the agent's own default.
     pub base_url: Option<String>,
     /// e.g. `ANTHROPIC_API_KEY`. Never logged.
     pub api_key: Option<String>,
@@ -28,14 +32,16 @@ pub struct RuntimeConfig {
     pub tools_dir: PathBuf,
     /// A sandbox with no running turn is stopped after this long.
     pub idle_timeout: Duration,
-    /// A turn that produces no agent output for this long is ended with an error.
+    /// A turn whose agent writes nothing to stdout for this long is ended with an error (code
+    /// `timeout`): an agent that retries a failing model API silently (Gemini) or hangs.
     pub turn_stall_timeout: Duration,
     /// How long an interrupted agent gets to end its turn before its process is killed.
     pub interrupt_grace: Duration,
     /// How often workspace files are scanned for changes while a turn runs.
     pub file_scan_interval: Duration,
-    /// Anthropic-compatible endpoint for Claude Code.
-    pub anthropic: ModelEndpoint,
+    /// The endpoint of each model API; an agent gets the one of its
+    /// [`agent_runtime_agents::AgentKind::model_api`] (none configured: the agent's defaults).
+    pub model_endpoints: BTreeMap<ModelApi, ModelEndpoint>,
     /// The endpoint is the built-in demo model; sessions are labelled as demo sessions.
     pub demo: bool,
 }
@@ -49,8 +55,13 @@ impl RuntimeConfig {
             turn_stall_timeout: Duration::from_secs(10 * 60),
             interrupt_grace: Duration::from_millis(1500),
             file_scan_interval: Duration::from_millis(750),
-            anthropic: ModelEndpoint::default(),
+            model_endpoints: BTreeMap::new(),
             demo: false,
         }
+    }
+
+    /// The endpoint for `api` (the default, empty one when none is configured).
+    pub fn endpoint(&self, api: ModelApi) -> ModelEndpoint {
+        self.model_endpoints.get(&api).cloned().unwrap_or_default()
     }
 }

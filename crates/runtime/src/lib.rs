@@ -23,7 +23,7 @@ pub mod paths;
 mod session;
 mod time;
 
-pub use config::{ModelEndpoint, RuntimeConfig};
+pub use config::{ModelApi, ModelEndpoint, RuntimeConfig};
 pub use error::{Result, RuntimeError};
 pub use log::{Subscription, SubscriptionItem};
 pub use manager::Runtime;

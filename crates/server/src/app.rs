@@ -19,7 +19,7 @@ use tower_http::trace::TraceLayer;
 use crate::auth::{require_api_key, ApiKeys};
 use crate::error::ApiError;
 use crate::rest::{files, sessions, transcripts};
-use crate::{openapi, sse, ws};
+use crate::{openapi, sse, ui, ws};
 
 /// Default limit of a JSON request body.
 pub const DEFAULT_JSON_BODY_LIMIT: usize = 1024 * 1024;
@@ -133,7 +133,8 @@ pub fn build_app(state: AppState) -> Router {
         // The WebSocket authenticates itself: by query token, header, or first frame.
         .route("/api/ws", get(ws::upgrade))
         .merge(api)
-        .fallback(route_not_found)
+        // The web UI, which answers 404 problems for everything that is not its own.
+        .fallback(ui::serve_ui)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.limits.json))
         .layer(
@@ -155,10 +156,6 @@ async fn healthz(State(state): State<AppState>) -> Json<Health> {
         version: env!("CARGO_PKG_VERSION").into(),
         demo: state.runtime.config().demo,
     })
-}
-
-async fn route_not_found() -> ApiError {
-    ApiError::RouteNotFound
 }
 
 async fn method_not_allowed() -> ApiError {

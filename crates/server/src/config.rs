@@ -17,7 +17,10 @@
 //! | `--idle-timeout` | `AGENT_RUNTIME_IDLE_TIMEOUT` | `idle_timeout` | `15m` |
 //! | `--anthropic-base-url` | `ANTHROPIC_BASE_URL` | `anthropic_base_url` | the API's own |
 //! | `--anthropic-api-key` | `ANTHROPIC_API_KEY` | `anthropic_api_key` | none |
+//! | `--gemini-base-url` | `GOOGLE_GEMINI_BASE_URL` | `gemini_base_url` | the API's own |
+//! | `--gemini-api-key` | `GEMINI_API_KEY` | `gemini_api_key` | none |
 //! | `--demo` | `AGENT_RUNTIME_DEMO` | `demo` | off |
+//! | `--demo-scenario` | `AGENT_RUNTIME_DEMO_SCENARIO` | `demo_scenario` | the built-in demo (JSON scenario, see the testkit crate) |
 //! | `--skip-install` | `AGENT_RUNTIME_SKIP_INSTALL` | `skip_install` | off |
 //! | `--json-body-limit` | `AGENT_RUNTIME_JSON_BODY_LIMIT` | `json_body_limit` | 1 MiB |
 //! | `--file-body-limit` | `AGENT_RUNTIME_FILE_BODY_LIMIT` | `file_body_limit` | 32 MiB |
@@ -62,8 +65,12 @@ pub struct ServerConfig {
     pub idle_timeout: Duration,
     pub anthropic_base_url: Option<String>,
     pub anthropic_api_key: Option<String>,
+    pub gemini_base_url: Option<String>,
+    pub gemini_api_key: Option<String>,
     /// Answer with the built-in scripted demo model (started on loopback) instead of a real one.
     pub demo: bool,
+    /// A scenario file (testkit JSON) the demo model answers from instead of the built-in one.
+    pub demo_scenario: Option<PathBuf>,
     /// Do not install the agent CLIs at startup (the first turn installs them if needed).
     pub skip_install: bool,
     /// Let a missing bubblewrap be installed with the system package manager.
@@ -89,7 +96,10 @@ impl ServerConfig {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             anthropic_base_url: None,
             anthropic_api_key: None,
+            gemini_base_url: None,
+            gemini_api_key: None,
             demo: false,
+            demo_scenario: None,
             skip_install: false,
             install_bwrap: false,
             path_env: None,
@@ -128,7 +138,13 @@ impl std::fmt::Debug for ServerConfig {
                 "anthropic_api_key",
                 &self.anthropic_api_key.as_ref().map(|_| "<redacted>"),
             )
+            .field("gemini_base_url", &self.gemini_base_url)
+            .field(
+                "gemini_api_key",
+                &self.gemini_api_key.as_ref().map(|_| "<redacted>"),
+            )
             .field("demo", &self.demo)
+            .field("demo_scenario", &self.demo_scenario)
             .field("skip_install", &self.skip_install)
             .field("install_bwrap", &self.install_bwrap)
             .field("limits", &self.limits)
@@ -223,9 +239,18 @@ pub struct ServeArgs {
     /// Anthropic API key for the agents; never logged [env: ANTHROPIC_API_KEY]
     #[arg(long, value_name = "KEY")]
     pub anthropic_api_key: Option<String>,
+    /// Gemini API endpoint for the agents [env: GOOGLE_GEMINI_BASE_URL]
+    #[arg(long, value_name = "URL")]
+    pub gemini_base_url: Option<String>,
+    /// Gemini API key for the agents; never logged [env: GEMINI_API_KEY]
+    #[arg(long, value_name = "KEY")]
+    pub gemini_api_key: Option<String>,
     /// Answer with the built-in scripted demo model [env: AGENT_RUNTIME_DEMO]
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub demo: Option<bool>,
+    /// Scenario file for the demo model, e.g. a slower one [env: AGENT_RUNTIME_DEMO_SCENARIO]
+    #[arg(long, value_name = "FILE")]
+    pub demo_scenario: Option<PathBuf>,
     /// Do not install agent CLIs at startup [env: AGENT_RUNTIME_SKIP_INSTALL]
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub skip_install: Option<bool>,
@@ -250,7 +275,10 @@ pub struct FileConfig {
     pub idle_timeout: Option<NumberOrText>,
     pub anthropic_base_url: Option<String>,
     pub anthropic_api_key: Option<String>,
+    pub gemini_base_url: Option<String>,
+    pub gemini_api_key: Option<String>,
     pub demo: Option<bool>,
+    pub demo_scenario: Option<PathBuf>,
     pub skip_install: Option<bool>,
     pub json_body_limit: Option<NumberOrText>,
     pub file_body_limit: Option<NumberOrText>,
@@ -401,7 +429,23 @@ pub fn merge(
         env("ANTHROPIC_API_KEY"),
         file.anthropic_api_key,
     );
+    config.gemini_base_url = pick(
+        args.gemini_base_url.clone(),
+        env("GOOGLE_GEMINI_BASE_URL"),
+        file.gemini_base_url,
+    );
+    config.gemini_api_key = pick(
+        args.gemini_api_key.clone(),
+        env("GEMINI_API_KEY"),
+        file.gemini_api_key,
+    );
     config.demo = pick_bool(args.demo, env("AGENT_RUNTIME_DEMO"), file.demo, "demo")?;
+    config.demo_scenario = pick(
+        args.demo_scenario.clone(),
+        env("AGENT_RUNTIME_DEMO_SCENARIO").map(PathBuf::from),
+        file.demo_scenario,
+    )
+    .map(|path| absolute(&path));
     config.skip_install = pick_bool(
         args.skip_install,
         env("AGENT_RUNTIME_SKIP_INSTALL"),

@@ -94,6 +94,8 @@ fn flags_beat_env_beat_file() {
     assert!(!config.demo);
     assert_eq!(config.anthropic_api_key.as_deref(), Some("sk-env"));
     assert_eq!(config.limits.json, 2 * 1024 * 1024);
+    assert_eq!(config.gemini_api_key, None);
+    assert_eq!(config.gemini_base_url, None);
 
     let config = merge(&ServeArgs::default(), &env, FileConfig::default(), false).expect("config");
     assert_eq!(config.port, 2000);
@@ -171,10 +173,38 @@ fn debug_output_redacts_secrets() {
     let mut config = ServerConfig::new("/d");
     config.api_keys = vec!["super-secret".into()];
     config.anthropic_api_key = Some("sk-ant-secret".into());
+    config.gemini_api_key = Some("gemini-secret".into());
     config.store_url = "postgres://app:hunter2@db/agent".into();
     let debug = format!("{config:?}");
-    for secret in ["super-secret", "sk-ant-secret", "hunter2"] {
+    for secret in ["super-secret", "sk-ant-secret", "gemini-secret", "hunter2"] {
         assert!(!debug.contains(secret), "{secret} leaked: {debug}");
     }
     assert!(debug.contains("postgres://app:<redacted>@db/agent"));
+}
+
+#[test]
+fn gemini_endpoint_comes_from_flags_env_or_file() {
+    let file: FileConfig = toml::from_str(
+        r#"
+        gemini_base_url = "http://file"
+        gemini_api_key = "file-key"
+        "#,
+    )
+    .expect("toml");
+    let env = env_of(&[
+        ("GOOGLE_GEMINI_BASE_URL", "http://env"),
+        ("GEMINI_API_KEY", "env-key"),
+    ]);
+    let args = parse_args(&["--gemini-base-url", "http://flag"]);
+    let config = merge(&args, &env, file, false).expect("config");
+    assert_eq!(config.gemini_base_url.as_deref(), Some("http://flag"));
+    assert_eq!(config.gemini_api_key.as_deref(), Some("env-key"));
+    let config = merge(
+        &ServeArgs::default(),
+        &env_of(&[]),
+        toml::from_str("gemini_api_key = \"file-key\"").expect("toml"),
+        false,
+    )
+    .expect("config");
+    assert_eq!(config.gemini_api_key.as_deref(), Some("file-key"));
 }

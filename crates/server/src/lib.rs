@@ -16,6 +16,7 @@
 //! - [`sse`]: `GET /api/sessions/{id}/events`.
 //! - [`ws`]: `/api/ws`: connection, commands, subscriptions.
 //! - [`openapi`]: `GET /openapi.json`, embedded from `api/openapi.json`.
+//! - [`ui`]: the web UI (`web/dist`, embedded), served as the router's fallback.
 //!
 //! [`Runtime`]: agent_runtime_core::Runtime
 
@@ -28,6 +29,7 @@ pub mod openapi;
 pub mod rest;
 pub mod server;
 pub mod sse;
+pub mod ui;
 pub mod ws;
 
 pub use app::{build_app, AppState, BodyLimits, ROUTES};

@@ -9,17 +9,18 @@
 //! and subscribers see it), end WebSocket and SSE streams, wait for connections (bounded by
 //! `shutdown_grace`), close the store.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use agent_runtime_core::{ModelEndpoint, Runtime, RuntimeConfig, RuntimeError};
+use agent_runtime_core::{ModelApi, ModelEndpoint, Runtime, RuntimeConfig, RuntimeError};
 use agent_runtime_sandbox::{
     ensure_bwrap, BwrapProbe, HostLayout, HostUser, LocalBwrapProvider, LocalSandboxConfig,
     SandboxError,
 };
 use agent_runtime_store::{open_store, SessionStore, StoreError};
-use agent_runtime_testkit::{demo_scenario, ScriptedModelServer, TestkitError};
+use agent_runtime_testkit::{demo_scenario, Scenario, ScriptedModelServer, TestkitError};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -30,7 +31,7 @@ use crate::auth::ApiKeys;
 use crate::config::{ConfigError, ServerConfig};
 
 /// API key handed to agents in demo mode when none is configured (the demo model ignores it).
-const DEMO_ANTHROPIC_KEY: &str = "demo-mode-no-key-needed";
+const DEMO_API_KEY: &str = "demo-mode-no-key-needed";
 
 /// Why the server could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
@@ -154,22 +155,41 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
     tracing::debug!(?config, "starting");
     create_dir(&config.data_dir).await?;
 
-    let mut anthropic = ModelEndpoint {
-        base_url: config.anthropic_base_url.clone(),
-        api_key: config.anthropic_api_key.clone(),
-    };
+    let mut endpoints = BTreeMap::from([
+        (
+            ModelApi::Anthropic,
+            ModelEndpoint {
+                base_url: config.anthropic_base_url.clone(),
+                api_key: config.anthropic_api_key.clone(),
+            },
+        ),
+        (
+            ModelApi::Gemini,
+            ModelEndpoint {
+                base_url: config.gemini_base_url.clone(),
+                api_key: config.gemini_api_key.clone(),
+            },
+        ),
+    ]);
     let demo = if config.demo {
-        let server = ScriptedModelServer::start(demo_scenario()).await?;
-        if anthropic.base_url.is_some() {
-            tracing::warn!("demo mode: ignoring the configured Anthropic base URL");
+        // One scripted server speaks every model API, so every agent talks to it.
+        let scenario = match &config.demo_scenario {
+            Some(path) => Scenario::from_file(path)?,
+            None => demo_scenario(),
+        };
+        let server = ScriptedModelServer::start(scenario).await?;
+        for (api, endpoint) in &mut endpoints {
+            if endpoint.base_url.is_some() {
+                tracing::warn!(
+                    api = api.id(),
+                    "demo mode: ignoring the configured base URL"
+                );
+            }
+            endpoint.base_url = Some(server.base_url());
+            if endpoint.api_key.is_none() {
+                endpoint.api_key = Some(DEMO_API_KEY.into());
+            }
         }
-        anthropic.base_url = Some(server.base_url());
-        anthropic.api_key = Some(
-            anthropic
-                .api_key
-                .take()
-                .unwrap_or_else(|| DEMO_ANTHROPIC_KEY.into()),
-        );
         tracing::warn!(
             model = %server.base_url(),
             "DEMO MODE: agents talk to the built-in scripted demo model, not a real one; \
@@ -186,7 +206,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
 
     let mut runtime_config = RuntimeConfig::new(config.tools_dir.clone());
     runtime_config.idle_timeout = config.idle_timeout;
-    runtime_config.anthropic = anthropic;
+    runtime_config.model_endpoints = endpoints;
     runtime_config.demo = config.demo;
     let runtime = match Runtime::start(runtime_config, store.clone(), sandbox).await {
         Ok(runtime) => runtime,

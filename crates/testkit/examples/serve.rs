@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run -p agent-runtime-testkit --example serve -- [SCENARIO.json] [PORT]
 //! ANTHROPIC_BASE_URL=http://127.0.0.1:PORT ANTHROPIC_API_KEY=x claude -p "create hello.txt"
+//! GOOGLE_GEMINI_BASE_URL=http://127.0.0.1:PORT GEMINI_API_KEY=x gemini -m gemini-2.5-pro --yolo -p "create hello.txt"
 //! ```
 //!
 //! Without a scenario file the built-in demo scenario is served. Requests are logged at
@@ -27,7 +28,10 @@ async fn main() -> anyhow::Result<()> {
     let server =
         ScriptedModelServer::start_on(SocketAddr::from((Ipv4Addr::LOCALHOST, port)), scenario)
             .await?;
-    eprintln!("ANTHROPIC_BASE_URL={}", server.base_url());
+    eprintln!(
+        "ANTHROPIC_BASE_URL={0} GOOGLE_GEMINI_BASE_URL={0}",
+        server.base_url()
+    );
     tokio::signal::ctrl_c().await?;
     for request in server.requests() {
         eprintln!("{} {} {:?}", request.method, request.path, request.kind);

@@ -4,7 +4,8 @@
 //! * Any prompt → a short thinking block and a friendly text saying this is the built-in
 //!   demo model.
 //! * A prompt asking to create / write / save a file (e.g. "create hello.txt") → the same,
-//!   plus a `Write` tool call for that file under the working directory the CLI reports.
+//!   plus a `Write` tool call for that file under the working directory the CLI reports
+//!   (`write_file` for Gemini CLI: the scenario serves every API, see [`crate::api`]).
 //! * The `Write` tool result → a closing text (or an apology if the tool failed).
 
 use serde_json::json;
@@ -29,9 +30,9 @@ pub fn demo_scenario() -> Scenario {
         Rule::new(
             tool_result_of_write(Some(true)),
             paced(Response::blocks(vec![
-                Block::thinking("The Write tool reported an error, so I should say so."),
+                Block::thinking("The file tool reported an error, so I should say so."),
                 Block::text(
-                    "The Write tool reported an error, so the file was not created. \
+                    "The file tool reported an error, so the file was not created. \
                      (I am the built-in demo model, so I cannot do much more than this.)",
                 ),
             ])),
@@ -42,7 +43,7 @@ pub fn demo_scenario() -> Scenario {
             paced(Response::blocks(vec![
                 Block::thinking("The file was written. Time to wrap up."),
                 Block::text(
-                    "Done! I created {{mentionedFile}} with the Write tool. This whole turn \
+                    "Done! I created {{mentionedFile}} with a file tool. This whole turn \
                      came from agent-runtime's built-in demo model; connect a real agent \
                      to do real work.",
                 ),

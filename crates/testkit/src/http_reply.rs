@@ -13,6 +13,8 @@ use axum::Json;
 use futures::{Stream, StreamExt};
 use serde_json::Value;
 
+use crate::api::Api;
+use crate::gemini;
 use crate::reply::{new_id, AssistantMessage, Delivery, Reply};
 use crate::routes::Shared;
 use crate::sse::message_events;
@@ -20,15 +22,37 @@ use crate::sse::message_events;
 /// Pause between the last event sent and a scripted cut.
 const CUT_GRACE: Duration = Duration::from_millis(50);
 
-/// Converts a reply into an HTTP response; `stream` selects SSE for messages.
-pub(crate) fn into_http_response(reply: Reply, stream: bool, shared: &Shared) -> Response {
+/// Converts a reply into an HTTP response in `api`'s wire form; `stream` selects SSE for
+/// messages.
+pub(crate) fn into_http_response(
+    reply: Reply,
+    api: Api,
+    stream: bool,
+    shared: &Shared,
+) -> Response {
     match reply {
         Reply::Error { status, body } => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            with_request_id(&body, (status, Json(body.clone())).into_response())
+            let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            match api {
+                Api::Anthropic => {
+                    with_request_id(&body, (code, Json(body.clone())).into_response())
+                }
+                Api::Gemini => {
+                    let message = body["error"]["message"].as_str().unwrap_or("error");
+                    (code, Json(gemini::error_body(status, message))).into_response()
+                }
+            }
         }
-        Reply::Message { message, delivery } if stream => sse_response(&message, delivery, shared),
-        Reply::Message { message, delivery } => json_message_response(&message, delivery),
+        Reply::Message { message, delivery } if stream => {
+            sse_response(&message, api, delivery, shared)
+        }
+        Reply::Message { message, delivery } => {
+            let json = match api {
+                Api::Anthropic => message.to_json(),
+                Api::Gemini => gemini::response_json(&message),
+            };
+            json_message_response(json, delivery)
+        }
     }
 }
 
@@ -44,8 +68,7 @@ fn with_request_id(body: &Value, mut response: Response) -> Response {
     response
 }
 
-fn json_message_response(message: &AssistantMessage, delivery: Delivery) -> Response {
-    let json = message.to_json();
+fn json_message_response(json: Value, delivery: Delivery) -> Response {
     let Some(_) = delivery.cut_after_events else {
         return Json(json).into_response();
     };
@@ -61,11 +84,23 @@ fn json_message_response(message: &AssistantMessage, delivery: Delivery) -> Resp
     response
 }
 
-fn sse_response(message: &AssistantMessage, delivery: Delivery, shared: &Shared) -> Response {
-    let events: Vec<Bytes> = message_events(message, delivery.chunks)
-        .iter()
-        .map(|event| event.to_bytes())
-        .collect();
+fn sse_response(
+    message: &AssistantMessage,
+    api: Api,
+    delivery: Delivery,
+    shared: &Shared,
+) -> Response {
+    let events: Vec<Bytes> = match api {
+        Api::Anthropic => message_events(message, delivery.chunks)
+            .iter()
+            .map(|event| event.to_bytes())
+            .collect(),
+        // Google's SSE: `data:` lines only, CRLF-separated.
+        Api::Gemini => gemini::stream_chunks(message, delivery.chunks)
+            .iter()
+            .map(|chunk| Bytes::from(format!("data: {chunk}\r\n\r\n")))
+            .collect(),
+    };
     let body = paced_events(
         events,
         delivery,

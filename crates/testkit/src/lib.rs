@@ -1,8 +1,10 @@
-//! A scripted Anthropic Messages API server for tests and the product's `--demo` mode.
+//! A scripted model server for tests and the product's `--demo` mode, speaking the Anthropic
+//! Messages API and the Gemini API on one port.
 //!
-//! Point the real `claude` CLI at it with `ANTHROPIC_BASE_URL=<server.base_url()>`; it
-//! answers from a [`Scenario`] and records every request so tests can assert what the
-//! agent sent.
+//! Point the real `claude` CLI at it with `ANTHROPIC_BASE_URL=<server.base_url()>`, or `gemini`
+//! with `GOOGLE_GEMINI_BASE_URL=<server.base_url()>`; it answers from a [`Scenario`] (one
+//! scenario drives both, see [`scenario`]) and records every request so tests can assert what
+//! the agent sent.
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), agent_runtime_testkit::TestkitError> {
@@ -20,22 +22,29 @@
 //! # Layout
 //!
 //! * [`scenario`]: the scenario data model (serde) and its matching semantics.
+//! * [`api`]: the APIs served ([`Api`]) and the tool-name vocabulary shared by their agents.
 //! * [`matching`]: picking the rule that answers a request.
+//! * [`model_request`]: [`ModelRequest`], the provider-neutral view matchers and placeholders use.
 //! * [`request`]: read-only queries over an incoming Messages API body.
+//! * [`gemini`]: read-only queries over a Gemini request body, and Gemini's wire form of a
+//!   reply.
 //! * [`template`]: `{{cwd}}`-style placeholders in scripted strings.
 //! * [`reply`]: rendering a scripted response into a concrete message or error.
-//! * [`sse`]: server-sent-event encoding of a message.
+//! * [`sse`]: server-sent-event encoding of a message (Anthropic).
 //! * `http_reply`: delivering a reply over HTTP (pacing, cuts, disconnects).
-//! * `routes`: the axum routes (Messages API plus the CLI's extra calls).
+//! * `routes`: the axum routes (both APIs plus the CLIs' extra calls).
 //! * [`record`]: the request log tests assert against.
 //! * [`server`]: [`ScriptedModelServer`], the running server handle.
 //! * [`demo`]: the built-in demo scenario.
 //! * [`error`]: the crate's error type, [`TestkitError`].
 
+pub mod api;
 pub mod demo;
 pub mod error;
+pub mod gemini;
 mod http_reply;
 pub mod matching;
+pub mod model_request;
 pub mod record;
 pub mod reply;
 pub mod request;
@@ -45,8 +54,10 @@ pub mod server;
 pub mod sse;
 pub mod template;
 
+pub use api::Api;
 pub use demo::demo_scenario;
 pub use error::TestkitError;
+pub use model_request::ModelRequest;
 pub use record::{RecordedRequest, RequestKind, RECORDED_REQUEST_CAPACITY};
 pub use request::{messages_of, MessagesRequest};
 pub use scenario::{

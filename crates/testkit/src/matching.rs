@@ -1,7 +1,8 @@
 //! Rule selection: which rule of a scenario answers a request (semantics documented in
 //! [`crate::scenario`]).
 
-use crate::request::MessagesRequest;
+use crate::api::same_tool;
+use crate::model_request::ModelRequest;
 use crate::scenario::{Matcher, Rule, RuleScope, Scenario, ToolResultMatcher};
 
 /// A scenario plus how often each rule has answered.
@@ -33,7 +34,7 @@ impl ScenarioState {
     }
 
     /// Picks the first applicable rule for `request` and counts the hit.
-    pub fn select(&mut self, request: &MessagesRequest<'_>) -> Option<Selection> {
+    pub fn select(&mut self, request: &ModelRequest<'_>) -> Option<Selection> {
         let side = request.is_side_request();
         let index = self
             .scenario
@@ -47,7 +48,7 @@ impl ScenarioState {
     }
 }
 
-fn rule_applies(rule: &Rule, hits: u32, side: bool, request: &MessagesRequest<'_>) -> bool {
+fn rule_applies(rule: &Rule, hits: u32, side: bool, request: &ModelRequest<'_>) -> bool {
     let in_scope = match rule.scope {
         RuleScope::Main => !side,
         RuleScope::Side => side,
@@ -59,7 +60,8 @@ fn rule_applies(rule: &Rule, hits: u32, side: bool, request: &MessagesRequest<'_
 
 impl Matcher {
     /// Whether every set condition holds for `request`.
-    pub fn matches(&self, request: &MessagesRequest<'_>) -> bool {
+    pub fn matches(&self, request: &ModelRequest<'_>) -> bool {
+        let api_ok = self.api.is_none_or(|api| request.api() == api);
         let text_ok = self
             .last_user_text_contains
             .as_deref()
@@ -88,16 +90,26 @@ impl Matcher {
             .not
             .as_ref()
             .is_none_or(|inner| !inner.matches(request));
-        text_ok && tool_ok && model_ok && system_ok && tools_ok && stream_ok && any_ok && not_ok
+        api_ok
+            && text_ok
+            && tool_ok
+            && model_ok
+            && system_ok
+            && tools_ok
+            && stream_ok
+            && any_ok
+            && not_ok
     }
 }
 
-fn tool_result_matches(wanted: &ToolResultMatcher, request: &MessagesRequest<'_>) -> bool {
+fn tool_result_matches(wanted: &ToolResultMatcher, request: &ModelRequest<'_>) -> bool {
     request.last_tool_results().iter().any(|result| {
-        let name_ok = wanted
-            .tool_name
-            .as_deref()
-            .is_none_or(|name| result.tool_name.as_deref() == Some(name));
+        let name_ok = wanted.tool_name.as_deref().is_none_or(|name| {
+            result
+                .tool_name
+                .as_deref()
+                .is_some_and(|actual| same_tool(actual, name))
+        });
         let error_ok = wanted.is_error.is_none_or(|flag| result.is_error == flag);
         name_ok && error_ok
     })

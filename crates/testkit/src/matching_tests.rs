@@ -2,7 +2,12 @@ use pretty_assertions::assert_eq;
 use serde_json::{json, Value};
 
 use super::*;
+use crate::request::MessagesRequest;
 use crate::scenario::Response;
+
+fn anthropic(body: &Value) -> ModelRequest<'_> {
+    ModelRequest::Anthropic(MessagesRequest::new(body))
+}
 
 fn prompt(text: &str) -> Value {
     json!({
@@ -28,7 +33,7 @@ fn after_tool(name: &str, is_error: bool) -> Value {
 
 fn select(state: &mut ScenarioState, body: &Value) -> Option<usize> {
     state
-        .select(&MessagesRequest::new(body))
+        .select(&anthropic(body))
         .map(|selection| selection.index)
 }
 
@@ -62,7 +67,7 @@ fn hit_counts_are_reported_and_reset_by_a_new_state() {
     let scenario = Scenario::new(vec![rule(Matcher::default())]);
     let mut state = ScenarioState::new(scenario.clone());
     let body = prompt("x");
-    let request = MessagesRequest::new(&body);
+    let request = anthropic(&body);
     assert_eq!(state.select(&request), Some(Selection { index: 0, hit: 0 }));
     assert_eq!(state.select(&request), Some(Selection { index: 0, hit: 1 }));
     let mut state = ScenarioState::new(scenario);
@@ -81,12 +86,12 @@ fn tool_result_matcher_checks_name_and_error_flag() {
     let request_ok = after_tool("Write", false);
     let request_err = after_tool("Write", true);
     let request_bash = after_tool("Bash", true);
-    assert!(!write_error.matches(&MessagesRequest::new(&request_ok)));
-    assert!(write_error.matches(&MessagesRequest::new(&request_err)));
-    assert!(!write_error.matches(&MessagesRequest::new(&request_bash)));
+    assert!(!write_error.matches(&anthropic(&request_ok)));
+    assert!(write_error.matches(&anthropic(&request_err)));
+    assert!(!write_error.matches(&anthropic(&request_bash)));
     let any_result = Matcher::tool_result(None);
-    assert!(any_result.matches(&MessagesRequest::new(&request_bash)));
-    assert!(!any_result.matches(&MessagesRequest::new(&prompt("go"))));
+    assert!(any_result.matches(&anthropic(&request_bash)));
+    assert!(!any_result.matches(&anthropic(&prompt("go"))));
 }
 
 #[test]
@@ -96,7 +101,7 @@ fn model_tools_stream_and_system_matchers() {
         "system": "You write titles",
         "messages": [{"role": "user", "content": "x"}]
     });
-    let request = MessagesRequest::new(&body);
+    let request = anthropic(&body);
     let holds = |matcher: Matcher| matcher.matches(&request);
     assert!(holds(Matcher {
         model_contains: Some("haiku".into()),
@@ -124,7 +129,7 @@ fn any_of_and_not_combine() {
         not: Some(Box::new(Matcher::last_user_text_contains("never"))),
         ..Matcher::default()
     };
-    let holds = |text: &str| matcher.matches(&MessagesRequest::new(&prompt(text)));
+    let holds = |text: &str| matcher.matches(&anthropic(&prompt(text)));
     assert!(holds("create a.txt"));
     assert!(holds("Write it"));
     assert!(!holds("read it"));
@@ -198,4 +203,36 @@ fn the_documented_json_example_parses() {
     let scenario = Scenario::from_json(&json).unwrap();
     assert_eq!(scenario.rules.len(), 3);
     assert_eq!(scenario.rules[2].scope, RuleScope::Side);
+}
+
+#[test]
+fn tool_names_match_across_agent_vocabularies_and_rules_can_pick_an_api() {
+    let gemini_body = json!({
+        "contents": [
+            {"role": "user", "parts": [{"text": "go"}]},
+            {"role": "model", "parts": [{"functionCall": {"name": "write_file", "args": {}}}]},
+            {"role": "user", "parts": [{"functionResponse":
+                {"id": "c1", "name": "write_file", "response": {"output": "ok"}}}]}
+        ],
+        "tools": [{"functionDeclarations": [{"name": "write_file"}]}]
+    });
+    let gemini = ModelRequest::Gemini(crate::gemini::GenerateContentRequest::new(
+        &gemini_body,
+        "gemini-2.5-pro",
+        true,
+    ));
+    let claude_body = after_tool("Write", false);
+    let claude = anthropic(&claude_body);
+    for name in ["Write", "write_file"] {
+        let matcher = Matcher::tool_result(Some(name));
+        assert!(matcher.matches(&gemini), "{name} vs write_file");
+        assert!(matcher.matches(&claude), "{name} vs Write");
+    }
+    assert!(!Matcher::tool_result(Some("Bash")).matches(&gemini));
+    let only_gemini = Matcher {
+        api: Some(crate::Api::Gemini),
+        ..Matcher::default()
+    };
+    assert!(only_gemini.matches(&gemini));
+    assert!(!only_gemini.matches(&claude));
 }

@@ -8,7 +8,10 @@ use axum::http::HeaderMap;
 use serde_json::Value;
 use tokio::sync::watch;
 
+use crate::api::Api;
 use crate::error::TestkitError;
+use crate::gemini::{contents_of, GeminiTarget, GenerateContentRequest};
+use crate::model_request::ModelRequest;
 use crate::request::{messages_of, MessagesRequest};
 
 /// How many requests are kept. A test makes a few dozen; the long-running demo mode must
@@ -18,6 +21,7 @@ pub const RECORDED_REQUEST_CAPACITY: usize = 1024;
 /// Headers whose values never reach the log.
 const SECRET_HEADERS: &[&str] = &[
     "x-api-key",
+    "x-goog-api-key",
     "authorization",
     "proxy-authorization",
     "cookie",
@@ -29,12 +33,12 @@ pub const REDACTED: &str = "[redacted]";
 /// What a recorded request was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestKind {
-    /// `POST /v1/messages` from the agent loop (main thread or subagent).
+    /// A model request from the agent loop (main thread or subagent): `POST /v1/messages`, or
+    /// Gemini's `streamGenerateContent` with tools.
     MainMessage,
-    /// `POST /v1/messages` side request: probe or tool-less utility call (see
-    /// [`MessagesRequest::is_side_request`]).
+    /// A model side request: probe or utility call (see [`ModelRequest::is_side_request`]).
     SideMessage,
-    /// `POST /v1/messages/count_tokens`.
+    /// `POST /v1/messages/count_tokens`, or Gemini's `countTokens`.
     CountTokens,
     /// Anything else (`HEAD /api/hello`, unknown routes).
     Other,
@@ -57,6 +61,8 @@ pub struct RecordedRequest {
     pub kind: RequestKind,
     /// Index of the scenario rule that answered, if any.
     pub rule: Option<usize>,
+    /// The model API of a model request (`None` for other routes).
+    pub api: Option<Api>,
 }
 
 impl RecordedRequest {
@@ -82,6 +88,7 @@ impl RecordedRequest {
             body,
             kind: RequestKind::Other,
             rule: None,
+            api: None,
         }
     }
 
@@ -93,19 +100,48 @@ impl RecordedRequest {
             .map(|(_, value)| value.as_str())
     }
 
-    /// The body's `messages` array (empty when absent).
+    /// The body's `messages` array (empty when absent; Anthropic requests).
     pub fn messages(&self) -> &[Value] {
         self.body.as_ref().map(messages_of).unwrap_or(&[])
     }
 
-    /// A request view for matcher-style queries (`last_user_text`, `working_directory`…).
+    /// The conversation sent, whichever the API: `messages` or Gemini's `contents`.
+    pub fn conversation(&self) -> &[Value] {
+        match (self.api, self.body.as_ref()) {
+            (Some(Api::Gemini), Some(body)) => contents_of(body),
+            (_, Some(body)) => messages_of(body),
+            (_, None) => &[],
+        }
+    }
+
+    /// An Anthropic request view (`None` for a request of another API).
     pub fn as_messages_request(&self) -> Option<MessagesRequest<'_>> {
+        if self.api == Some(Api::Gemini) {
+            return None;
+        }
         self.body.as_ref().map(MessagesRequest::new)
     }
 
-    /// The last user message's own text (see [`MessagesRequest::last_user_text`]).
+    /// The provider-neutral view for matcher-style queries (`last_user_text`,
+    /// `working_directory`…), for model requests of any API.
+    pub fn as_model_request(&self) -> Option<ModelRequest<'_>> {
+        let body = self.body.as_ref()?;
+        match self.api {
+            Some(Api::Gemini) => {
+                let target = GeminiTarget::from_path(&self.path)?;
+                let stream = target.is_stream();
+                let model = self.path.split('/').next_back()?.split(':').next()?;
+                Some(ModelRequest::Gemini(GenerateContentRequest::new(
+                    body, model, stream,
+                )))
+            }
+            _ => Some(ModelRequest::Anthropic(MessagesRequest::new(body))),
+        }
+    }
+
+    /// The last user message's own text (see [`ModelRequest::last_user_text`]).
     pub fn last_user_text(&self) -> String {
-        self.as_messages_request()
+        self.as_model_request()
             .map(|request| request.last_user_text())
             .unwrap_or_default()
     }

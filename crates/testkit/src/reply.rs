@@ -1,10 +1,14 @@
 //! Turning a scripted [`Response`] into a concrete reply for one request: ids generated,
 //! placeholders filled, usage estimated, error / cut decisions taken.
+//!
+//! The reply is in the Anthropic form (content blocks, tool names in Claude Code's vocabulary,
+//! an Anthropic error body); [`crate::gemini`] turns it into Gemini's wire form.
 
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::api::{tool_name, Api};
 use crate::scenario::{Block, Response, UsageSpec};
 use crate::template::TemplateContext;
 
@@ -203,7 +207,7 @@ fn render_block(block: &Block, context: &TemplateContext) -> Value {
         Block::ToolUse { name, input, id } => json!({
             "type": "tool_use",
             "id": id.clone().unwrap_or_else(|| new_id("toolu_01")),
-            "name": name,
+            "name": tool_name(Api::Anthropic, name),
             "input": context.render_json(input),
         }),
     }

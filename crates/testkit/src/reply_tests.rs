@@ -2,6 +2,7 @@ use pretty_assertions::assert_eq;
 use serde_json::json;
 
 use super::*;
+use crate::model_request::ModelRequest;
 use crate::request::MessagesRequest;
 use crate::scenario::{ErrorSpec, MidstreamCut};
 
@@ -10,7 +11,7 @@ fn context() -> TemplateContext {
         {"role": "user", "content": "create a.txt"},
         {"role": "system", "content": " - Primary working directory: /ws"}
     ]});
-    TemplateContext::from_request(&MessagesRequest::new(&body))
+    TemplateContext::from_request(&ModelRequest::Anthropic(MessagesRequest::new(&body)))
 }
 
 fn message_of(reply: Reply) -> (AssistantMessage, Delivery) {

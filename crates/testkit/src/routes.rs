@@ -1,9 +1,13 @@
-//! HTTP routes: the Messages API plus the small extras Claude Code calls.
+//! HTTP routes: the Anthropic Messages API and the Gemini API, plus the small extras the CLIs
+//! call. Both APIs answer from the same scenario.
 //!
 //! | route | answer |
 //! |---|---|
 //! | `POST /v1/messages` (any query, e.g. `?beta=true`) | scripted reply (SSE or JSON) |
 //! | `POST /v1/messages/count_tokens` | `{"input_tokens": ≈ body bytes / 4}` |
+//! | `POST /v1beta/models/<model>:streamGenerateContent` (`?alt=sse`) | scripted reply, Gemini SSE |
+//! | `POST /v1beta/models/<model>:generateContent` | scripted reply, Gemini JSON |
+//! | `POST /v1beta/models/<model>:countTokens` | `{"totalTokens": ≈ body bytes / 4}` |
 //! | `HEAD`/`GET /api/hello` | `200` (connectivity probe sent at start-up) |
 //! | anything else | logged, `404` with an Anthropic-style `not_found_error` |
 //!
@@ -21,8 +25,11 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
+use crate::api::Api;
+use crate::gemini::{GeminiTarget, GenerateContentRequest};
 use crate::http_reply::into_http_response;
 use crate::matching::ScenarioState;
+use crate::model_request::ModelRequest;
 use crate::record::{RecordedRequest, RequestKind, RequestLog};
 use crate::reply::Reply;
 use crate::request::MessagesRequest;
@@ -65,6 +72,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/v1/messages", post(create_message))
         .route("/v1/messages/count_tokens", post(count_tokens))
+        .route("/v1beta/models/{target}", post(gemini_models))
         .route("/api/hello", any(hello))
         .fallback(unknown_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -78,22 +86,33 @@ async fn create_message(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let mut record = RecordedRequest::new(method.as_str(), &uri.to_string(), &headers, None);
+    let record = RecordedRequest::new(method.as_str(), &uri.to_string(), &headers, None);
     let Ok(json) = serde_json::from_slice::<Value>(&body) else {
         // Unclassifiable, so it stays `Other` and out of `message_requests()`.
         shared.log.record(record);
         let reply = Reply::error(400, None, "request body is not valid JSON");
-        return into_http_response(reply, false, &shared);
+        return into_http_response(reply, Api::Anthropic, false, &shared);
     };
-    let request = MessagesRequest::new(&json);
+    let request = ModelRequest::Anthropic(MessagesRequest::new(&json));
+    answer_model_request(&shared, record, &request, &json)
+}
+
+/// Records and answers a model request of any API.
+fn answer_model_request(
+    shared: &Shared,
+    mut record: RecordedRequest,
+    request: &ModelRequest<'_>,
+    json: &Value,
+) -> Response {
     let stream = request.is_stream();
-    let (reply, rule) = decide_reply(&shared, &request);
+    let (reply, rule) = decide_reply(shared, request);
     record.kind = if request.is_side_request() {
         RequestKind::SideMessage
     } else {
         RequestKind::MainMessage
     };
     record.rule = rule;
+    record.api = Some(request.api());
     tracing::debug!(
         path = %record.path,
         model = request.model(),
@@ -101,13 +120,63 @@ async fn create_message(
         rule = ?rule,
         "scripted model request"
     );
-    record.body = Some(json);
+    record.body = Some(json.clone());
     shared.log.record(record);
-    into_http_response(reply, stream, &shared)
+    into_http_response(reply, request.api(), stream, shared)
+}
+
+/// `POST /v1beta/models/<model>:<action>`: the Gemini API.
+async fn gemini_models(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut record = RecordedRequest::new(method.as_str(), &uri.to_string(), &headers, None);
+    record.api = Some(Api::Gemini);
+    let target = GeminiTarget::from_path(uri.path());
+    let json = serde_json::from_slice::<Value>(&body).ok();
+    match (target, json) {
+        (Some(target), Some(json)) if target.action == "countTokens" => {
+            record.kind = RequestKind::CountTokens;
+            record.body = Some(json);
+            shared.log.record(record);
+            Json(json!({ "totalTokens": (body.len() / 4).max(1) })).into_response()
+        }
+        (Some(target), Some(json))
+            if matches!(
+                target.action.as_str(),
+                "generateContent" | "streamGenerateContent"
+            ) =>
+        {
+            let request = ModelRequest::Gemini(GenerateContentRequest::new(
+                &json,
+                &target.model,
+                target.is_stream(),
+            ));
+            answer_model_request(&shared, record, &request, &json)
+        }
+        (target, json) => {
+            record.body = json;
+            shared.log.record(record);
+            let message = match target {
+                Some(target) => format!("{} is not scripted", target.action),
+                None => "request body is not valid JSON, or the path names no model".to_owned(),
+            };
+            tracing::warn!(%uri, "scripted model server: {message}");
+            into_http_response(
+                Reply::error(400, None, &message),
+                Api::Gemini,
+                false,
+                &shared,
+            )
+        }
+    }
 }
 
 /// Picks the rule (or fallback) and renders the reply, under the scenario lock only.
-fn decide_reply(shared: &Shared, request: &MessagesRequest<'_>) -> (Reply, Option<usize>) {
+fn decide_reply(shared: &Shared, request: &ModelRequest<'_>) -> (Reply, Option<usize>) {
     let context = TemplateContext::from_request(request);
     let model = request.model();
     let mut state = lock(&shared.scenario);
@@ -133,8 +202,8 @@ fn decide_reply(shared: &Shared, request: &MessagesRequest<'_>) -> (Reply, Optio
 
 /// Built-in answer to side requests no rule claims: a probe gets its single token, a
 /// utility call a short neutral text.
-fn side_response(request: &MessagesRequest<'_>) -> ScriptedResponse {
-    if request.max_tokens().is_some_and(|max| max <= 1) {
+fn side_response(request: &ModelRequest<'_>) -> ScriptedResponse {
+    if request.is_probe() {
         ScriptedResponse::text(".").with_stop_reason("max_tokens")
     } else {
         ScriptedResponse::text(SIDE_REQUEST_TEXT)
@@ -188,5 +257,10 @@ async fn unknown_route(
         json,
     ));
     let message = format!("{method} {} is not scripted", uri.path());
-    into_http_response(Reply::error(404, None, &message), false, &shared)
+    into_http_response(
+        Reply::error(404, None, &message),
+        Api::Anthropic,
+        false,
+        &shared,
+    )
 }

@@ -5,8 +5,9 @@
 //!
 //! # Matching semantics
 //!
-//! For every `POST /v1/messages` request the server walks [`Scenario::rules`] in order and
-//! picks the **first** rule that
+//! For every model request (`POST /v1/messages`, or Gemini's `generateContent` /
+//! `streamGenerateContent`) the server walks [`Scenario::rules`] in order and picks the
+//! **first** rule that
 //!
 //! 1. admits the request's kind ([`Rule::scope`]: main-agent requests by default; the
 //!    CLI's side requests such as quota probes are [`RuleScope::Side`]),
@@ -20,6 +21,15 @@
 //! a scenario's steps unless a rule opts in with `scope: "side"` or `"any"`.
 //!
 //! Swapping the scenario at runtime resets all hit counters.
+//!
+//! # One scenario, every API
+//!
+//! Matchers look at a provider-neutral view of the request ([`crate::ModelRequest`]: last user
+//! text, tool results with their tool names, ...), and a response is rendered in the wire form of
+//! the API it answers (Anthropic SSE or Gemini SSE). Tool names may be written in either agent's
+//! vocabulary (`Write` or `write_file`): they are translated for the API being answered, and
+//! `toolResult.toolName` matches both names of a tool (see [`crate::api`]). `when.api` limits a
+//! rule to one API when the scripts must differ.
 //!
 //! # JSON format
 //!
@@ -67,6 +77,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::api::Api;
 use crate::error::TestkitError;
 
 /// A script for the model server: ordered rules plus a fallback.
@@ -128,6 +139,9 @@ pub enum RuleScope {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Matcher {
+    /// The request came in on this API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<Api>,
     /// The last user message's own text contains this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_user_text_contains: Option<String>,
@@ -159,7 +173,8 @@ pub struct Matcher {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ToolResultMatcher {
-    /// Name of the tool whose `tool_use` this result answers (exact match).
+    /// Name of the tool whose call this result answers, in either agent's vocabulary
+    /// (`Write` also matches `write_file`; see [`crate::api`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_name: Option<String>,
     /// The result's `is_error` flag (absent on the wire counts as `false`).
@@ -217,9 +232,10 @@ pub enum Block {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         signature: Option<String>,
     },
-    /// A tool call; the id is generated (`toolu_…`) unless given.
+    /// A tool call; the id is generated (`toolu_…`) unless given (Gemini: the CLI makes its own
+    /// ids).
     ToolUse {
-        /// Tool name, e.g. `Write`.
+        /// Tool name, e.g. `Write` (or `write_file`: translated per API, see [`crate::api`]).
         name: String,
         /// Tool input object.
         #[serde(default = "empty_object")]
@@ -248,13 +264,14 @@ pub struct UsageSpec {
     pub cache_creation_input_tokens: Option<u64>,
 }
 
-/// An Anthropic-style error answer: `{"type":"error","error":{"type","message"}}`.
+/// An error answer: Anthropic's `{"type":"error","error":{"type","message"}}`, or Google's
+/// `{"error":{"code","message","status"}}` for the Gemini API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ErrorSpec {
     /// HTTP status code.
     pub status: u16,
-    /// Error type; derived from the status when unset (e.g. 500 → `api_error`).
+    /// Error type (Anthropic only); derived from the status when unset (e.g. 500 → `api_error`).
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub error_type: Option<String>,
     /// Error message.

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::request::MessagesRequest;
+use crate::model_request::ModelRequest;
 
 /// File name used by `{{mentionedFile}}` when the prompt names none.
 const DEFAULT_FILE_NAME: &str = "hello.txt";
@@ -19,7 +19,7 @@ pub struct TemplateContext {
 
 impl TemplateContext {
     /// Extracts the placeholder values from a request.
-    pub fn from_request(request: &MessagesRequest<'_>) -> Self {
+    pub fn from_request(request: &ModelRequest<'_>) -> Self {
         let last_user_text = request.last_user_text();
         let cwd = request
             .working_directory()
@@ -104,6 +104,7 @@ fn looks_like_file_name(word: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::request::MessagesRequest;
     use pretty_assertions::assert_eq;
     use serde_json::json;
 
@@ -131,7 +132,8 @@ mod tests {
                 {"role": "system", "content": " - Primary working directory: /ws\n"}
             ]
         });
-        let context = TemplateContext::from_request(&MessagesRequest::new(&body));
+        let context =
+            TemplateContext::from_request(&ModelRequest::Anthropic(MessagesRequest::new(&body)));
         let input = json!({"file_path": "{{cwd}}/{{mentionedFile}}", "n": 1, "v": ["{{model}}"]});
         assert_eq!(
             context.render_json(&input),

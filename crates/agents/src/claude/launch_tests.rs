@@ -15,6 +15,7 @@ fn ctx<'a>(profile: &'a AgentProfile, resume: bool) -> LaunchContext<'a> {
         resume,
         base_url: Some("http://10.0.2.2:8080".into()),
         api_key: Some("sk-test-key".into()),
+        message: None,
         profile,
     }
 }

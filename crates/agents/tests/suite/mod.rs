@@ -1,3 +1,5 @@
 mod claude_stream;
 mod claude_transcript;
 mod common;
+mod gemini_stream;
+mod gemini_transcript;

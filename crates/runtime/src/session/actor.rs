@@ -1,14 +1,18 @@
 //! The session actor: one task per loaded session owning its sandbox and agent process.
 //!
 //! Its loop waits on, in order of priority: cancellation (shutdown or delete), commands, agent
-//! stdout lines, the running turn's deadlines, the idle deadline of the sandbox, and the periodic
+//! output lines, the running turn's deadlines, the idle deadline of the sandbox, and the periodic
 //! workspace scan while a turn runs. Turn logic lives in `turn.rs`, workspace and transcript sync
 //! in `files.rs`.
+//!
+//! The agent process follows the agent's [`agent_runtime_agents::ProcessMode`]: a persistent
+//! agent's process is started once per sandbox and serves every turn; a per-turn agent's process
+//! is started by each turn with the message and is gone when the turn ends.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
-use agent_runtime_agents::{AgentKind, LaunchContext, TranslatorContext};
+use agent_runtime_agents::{AgentKind, LaunchContext, TranslatorContext, TurnOutcome};
 use agent_runtime_protocol::{
     AgentProfile, Block, BlockUpdates, FileInfo, SandboxState, SendMessageRequest, SessionEvent,
     SessionState, ToolStatus, TurnEndReason, TurnError, Usage, MAIN_CONVERSATION,
@@ -19,7 +23,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::process::AgentProcess;
+use super::process::{AgentProcess, OutputLine};
 use super::Command;
 use crate::error::{Result, RuntimeError};
 use crate::log::EventLog;
@@ -34,6 +38,10 @@ pub(super) struct ActiveTurn {
     pub(super) interrupt_deadline: Option<Instant>,
     /// Why the turn is being interrupted, once it is.
     pub(super) interrupt_reason: Option<InterruptReason>,
+    /// A per-turn agent reported the turn's end; it ends when the process has exited too (so
+    /// the transcript is complete and no process outlives its turn), or at `exit_deadline`.
+    pub(super) reported: Option<TurnOutcome>,
+    pub(super) exit_deadline: Option<Instant>,
 }
 
 /// Why the runtime interrupts a turn; decides how the turn is reported.
@@ -138,7 +146,10 @@ impl Actor {
 
     fn turn_deadline(&self, turn: &ActiveTurn) -> Instant {
         let stall = turn.last_output + self.deps.config.turn_stall_timeout;
-        turn.interrupt_deadline.map_or(stall, |d| d.min(stall))
+        [turn.interrupt_deadline, turn.exit_deadline]
+            .into_iter()
+            .flatten()
+            .fold(stall, Instant::min)
     }
 
     async fn handle(&mut self, command: Command) {
@@ -267,23 +278,20 @@ impl Actor {
     }
 
     /// Starts the agent process if none runs, resuming the agent's own conversation when its
-    /// transcript is present in the sandbox.
-    pub(super) async fn ensure_process(&mut self) -> Result<()> {
+    /// transcript is present in the sandbox. `message` is the user message of a per-turn agent's
+    /// process (`None` for a persistent agent).
+    pub(super) async fn ensure_process(&mut self, message: Option<&str>) -> Result<()> {
         if self.process.is_some() {
             return Ok(());
         }
         let sandbox = self.ensure_sandbox().await?;
         let installed = self.deps.installer.ensure(self.agent).await?;
-        let home_files: Vec<String> = sandbox
-            .scan(Root::Home, &[])
-            .await?
-            .into_iter()
-            .map(|f| f.path)
-            .collect();
         let agent_session_id = self.agent_session_id();
-        let resume = self.agent.can_resume(&home_files, &agent_session_id);
+        let resume = self
+            .prepare_resume(sandbox.as_ref(), &agent_session_id)
+            .await?;
         let profile = self.profile().await?;
-        let endpoint = &self.deps.config.anthropic;
+        let endpoint = self.deps.config.endpoint(self.agent.model_api());
         let ctx = LaunchContext {
             program: format!("{}/{}", sandbox.tools_dir(), installed.relative_bin),
             workspace_dir: sandbox.workspace_dir().to_string(),
@@ -292,18 +300,53 @@ impl Actor {
             resume,
             base_url: endpoint.base_url.clone(),
             api_key: endpoint.api_key.clone(),
+            message,
             profile: &profile,
         };
         let spec = self.agent.launch_spec(&ctx);
-        tracing::info!(session_id = %self.session_id(), resume, "starting agent: {spec:?}");
+        tracing::info!(session_id = %self.session_id(), agent = self.agent.id(), resume, "starting agent: {spec:?}");
         let spawned = sandbox.spawn(spec).await?;
         let state: SessionState = self.log.state().await;
         let translator = self.agent.new_translator(TranslatorContext {
             prior_cost_usd: state.cost_usd,
             redact: endpoint.api_key.iter().cloned().collect(),
         });
-        self.process = Some(AgentProcess::start(spawned, translator, self.session_id()));
+        let mut process = AgentProcess::start(spawned, translator, self.session_id());
+        if message.is_some() {
+            process.close_stdin().await;
+        }
+        self.process = Some(process);
         Ok(())
+    }
+
+    /// Whether the agent's transcript in the sandbox can be resumed. One that cannot (a first
+    /// turn killed before the agent recorded anything) is removed, so the agent can start its
+    /// conversation afresh under the same id.
+    async fn prepare_resume(&self, sandbox: &dyn Sandbox, agent_session_id: &str) -> Result<bool> {
+        let home_files: Vec<String> = sandbox
+            .scan(Root::Home, &[])
+            .await?
+            .into_iter()
+            .map(|f| f.path)
+            .collect();
+        let files = self
+            .agent
+            .transcript_files_to_save(&home_files, agent_session_id);
+        let mut transcript = Vec::new();
+        for file in &files {
+            if let Some(bytes) = sandbox.read_file(Root::Home, &file.home_path).await? {
+                let content = String::from_utf8_lossy(&bytes).into_owned();
+                transcript.push((file.name.clone(), content));
+            }
+        }
+        let resume = self.agent.can_resume(&transcript, agent_session_id);
+        if !resume && !files.is_empty() {
+            tracing::warn!(session_id = %self.session_id(), "the agent's transcript holds no resumable conversation; starting afresh");
+            for file in &files {
+                sandbox.remove_file(Root::Home, &file.home_path).await?;
+            }
+        }
+        Ok(resume)
     }
 
     pub(super) fn agent_session_id(&self) -> String {
@@ -344,6 +387,10 @@ impl Actor {
                     Err(_) => break,
                 }
             }
+            // A per-turn agent may have reported its end already and only not exited yet.
+            if let Some(outcome) = self.turn.as_mut().and_then(|t| t.reported.take()) {
+                self.finish_turn(outcome).await;
+            }
             if self.turn.is_some() {
                 self.abandon_turn(TurnEndReason::Interrupted, shutdown_error())
                     .await;
@@ -367,8 +414,8 @@ pub(super) fn shutdown_error() -> TurnError {
     }
 }
 
-/// The next stdout line of the agent, or never when no agent runs.
-pub(super) async fn next_line(process: Option<&mut AgentProcess>) -> Option<String> {
+/// The next output line of the agent, or never when no agent runs.
+pub(super) async fn next_line(process: Option<&mut AgentProcess>) -> Option<OutputLine> {
     match process {
         Some(process) => process.next_line().await,
         None => std::future::pending().await,

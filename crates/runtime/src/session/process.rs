@@ -1,4 +1,5 @@
-//! One running agent process inside a sandbox: stdin writes, stdout lines, a stderr tail.
+//! One running agent process inside a sandbox: stdin writes, stdout and stderr lines (in arrival
+//! order, on one channel), a stderr tail.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -9,18 +10,28 @@ use tokio::io::{AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-/// Stdout lines buffered between the reader task and the session actor. Small: the actor persists
+/// Output lines buffered between the reader tasks and the session actor. Small: the actor persists
 /// every line's events before taking the next, and back-pressure on a chatty agent is correct.
 const STDOUT_LINE_BUFFER: usize = 256;
 
 /// Lines of stderr kept for error reports.
 const STDERR_TAIL_LINES: usize = 40;
 
+/// One line the agent wrote.
+#[derive(Debug)]
+pub(crate) enum OutputLine {
+    Stdout(String),
+    Stderr(String),
+}
+
+type Stdin = std::pin::Pin<Box<dyn AsyncWrite + Send>>;
+
 /// An agent process and its translator.
 pub(crate) struct AgentProcess {
     /// In a mutex only so the actor stays `Sync`; it is reached through `get_mut`, never locked.
-    stdin: Mutex<std::pin::Pin<Box<dyn AsyncWrite + Send>>>,
-    lines: mpsc::Receiver<String>,
+    /// `None` once closed.
+    stdin: Mutex<Option<Stdin>>,
+    lines: mpsc::Receiver<OutputLine>,
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
     handle: Box<dyn ProcessHandle>,
     pub(crate) translator: Translator,
@@ -31,6 +42,7 @@ impl AgentProcess {
     /// Wraps a spawned process; starts the stdout and stderr readers.
     pub(crate) fn start(process: SandboxProcess, translator: Translator, session_id: &str) -> Self {
         let (tx, lines) = mpsc::channel(STDOUT_LINE_BUFFER);
+        let stderr_tx = tx.clone();
         let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
         let stdout_reader = tokio::spawn(async move {
             let mut reader = BufReader::new(process.stdout);
@@ -41,7 +53,7 @@ impl AgentProcess {
                     Ok(0) | Err(_) => break,
                     Ok(_) => {
                         let line = String::from_utf8_lossy(&buf).trim_end().to_string();
-                        if !line.is_empty() && tx.send(line).await.is_err() {
+                        if !line.is_empty() && tx.send(OutputLine::Stdout(line)).await.is_err() {
                             break;
                         }
                     }
@@ -58,12 +70,15 @@ impl AgentProcess {
                     if tail.len() == STDERR_TAIL_LINES {
                         tail.pop_front();
                     }
-                    tail.push_back(line);
+                    tail.push_back(line.clone());
+                }
+                if stderr_tx.send(OutputLine::Stderr(line)).await.is_err() {
+                    break;
                 }
             }
         });
         AgentProcess {
-            stdin: Mutex::new(process.stdin),
+            stdin: Mutex::new(Some(process.stdin)),
             lines,
             stderr_tail,
             handle: process.handle,
@@ -79,13 +94,24 @@ impl AgentProcess {
         let stdin = self
             .stdin
             .get_mut()
-            .map_err(|_| std::io::Error::other("agent stdin poisoned"))?;
+            .map_err(|_| std::io::Error::other("agent stdin poisoned"))?
+            .as_mut()
+            .ok_or_else(|| std::io::Error::other("agent stdin closed"))?;
         stdin.write_all(&bytes).await?;
         stdin.flush().await
     }
 
-    /// The next stdout line; `None` once stdout is closed.
-    pub(crate) async fn next_line(&mut self) -> Option<String> {
+    /// Closes the agent's stdin (a per-turn agent would otherwise wait for input on it).
+    pub(crate) async fn close_stdin(&mut self) {
+        if let Ok(slot) = self.stdin.get_mut() {
+            if let Some(mut stdin) = slot.take() {
+                let _ = stdin.shutdown().await;
+            }
+        }
+    }
+
+    /// The next stdout or stderr line; `None` once both are closed.
+    pub(crate) async fn next_line(&mut self) -> Option<OutputLine> {
         self.lines.recv().await
     }
 
@@ -102,6 +128,12 @@ impl AgentProcess {
 
     /// Kills the process and waits for it.
     pub(crate) async fn kill(mut self) {
+        self.kill_in_place().await;
+    }
+
+    /// Kills the process and waits for it, keeping what it wrote: the remaining lines are still
+    /// read, then [`AgentProcess::next_line`] returns `None`.
+    pub(crate) async fn kill_in_place(&mut self) {
         let _ = self.handle.kill().await;
         let _ = self.handle.wait().await;
     }

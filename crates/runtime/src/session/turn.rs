@@ -1,6 +1,11 @@
 //! Turns: accept a message, start the turn, feed agent output through the translator, end it.
+//!
+//! How a message reaches the agent and how a turn is interrupted follow the agent's
+//! [`ProcessMode`]: a line on the persistent process's stdin, or a new process per turn that is
+//! killed to interrupt it. A per-turn agent's turn ends once its process has exited, with the
+//! outcome it reported (or, if it reported none, the error its translator makes of the exit).
 
-use agent_runtime_agents::{AgentOutput, TurnOutcome};
+use agent_runtime_agents::{AgentOutput, ProcessMode, TurnOutcome};
 use agent_runtime_protocol::{
     Block, IfBusy, SendMessageRequest, SendMessageResponse, SessionEvent, TurnEndReason, TurnError,
     Usage, UserMessageBlock, MAIN_CONVERSATION,
@@ -9,6 +14,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::actor::{shutdown_error, ActiveTurn, Actor, InterruptReason, QueuedMessage};
+use super::process::OutputLine;
 use crate::error::{Result, RuntimeError};
 use crate::time::{new_id, now_rfc3339};
 
@@ -93,6 +99,8 @@ impl Actor {
             last_output: now,
             interrupt_deadline: None,
             interrupt_reason: None,
+            reported: None,
+            exit_deadline: None,
         });
         Ok(())
     }
@@ -114,8 +122,24 @@ impl Actor {
     }
 
     async fn try_deliver(&mut self, text: &str) -> Result<()> {
-        let line = self.agent.encode_user_message(text);
-        self.ensure_process().await?;
+        match self.agent.process_mode() {
+            ProcessMode::Persistent { .. } => self.write_message(text).await,
+            ProcessMode::PerTurn => {
+                // A process of an earlier turn never outlives it; this is a safety net.
+                if let Some(process) = self.process.take() {
+                    process.kill().await;
+                }
+                self.ensure_process(Some(text)).await
+            }
+        }
+    }
+
+    /// Hands `text` to the persistent agent process, starting it if needed.
+    async fn write_message(&mut self, text: &str) -> Result<()> {
+        let line = self.agent.encode_user_message(text).ok_or_else(|| {
+            RuntimeError::Internal(format!("{} takes no messages on stdin", self.agent.id()))
+        })?;
+        self.ensure_process(None).await?;
         if let Some(process) = self.process.as_mut() {
             if process.write_line(&line).await.is_ok() {
                 return Ok(());
@@ -125,7 +149,7 @@ impl Actor {
         if let Some(process) = self.process.take() {
             process.kill().await;
         }
-        self.ensure_process().await?;
+        self.ensure_process(None).await?;
         let process = self
             .process
             .as_mut()
@@ -137,6 +161,7 @@ impl Actor {
     }
 
     /// Asks the agent to stop the running turn; it is killed if it does not within the grace.
+    /// A per-turn agent is killed right away: it has no interrupt protocol.
     pub(super) async fn request_interrupt(&mut self, reason: InterruptReason) {
         let grace = self.deps.config.interrupt_grace;
         let Some(turn) = self.turn.as_mut() else {
@@ -148,32 +173,46 @@ impl Actor {
         turn.interrupt_reason = Some(reason);
         turn.interrupt_deadline = Some(Instant::now() + grace);
         let line = self.agent.encode_interrupt(&new_id("interrupt"));
-        let written = match self.process.as_mut() {
-            Some(process) => {
+        let delivered = match (self.process.as_mut(), line) {
+            (Some(process), Some(line)) => {
                 process.translator.note_interrupt_requested();
                 process.write_line(&line).await.is_ok()
             }
-            None => false,
+            (Some(process), None) => {
+                process.translator.note_interrupt_requested();
+                // Its remaining output is still read; the exit then ends the turn.
+                process.kill_in_place().await;
+                true
+            }
+            (None, _) => false,
         };
-        if !written {
+        if !delivered {
             if let Some(turn) = self.turn.as_mut() {
                 turn.interrupt_deadline = Some(Instant::now());
             }
         }
     }
 
-    /// One stdout line of the agent, or `None` when its stdout closed.
-    pub(super) async fn on_line(&mut self, line: Option<String>) {
+    /// One output line of the agent, or `None` when its stdout and stderr closed. Only stdout
+    /// counts as progress for the stall timeout.
+    pub(super) async fn on_line(&mut self, line: Option<OutputLine>) {
         let Some(line) = line else {
             return self.on_process_exit().await;
         };
-        if let Some(turn) = self.turn.as_mut() {
-            turn.last_output = Instant::now();
-        }
         let Some(process) = self.process.as_mut() else {
             return;
         };
-        let outputs = process.translator.translate_line(&line, &now_rfc3339());
+        let outputs = match line {
+            OutputLine::Stdout(line) => {
+                if let Some(turn) = self.turn.as_mut() {
+                    turn.last_output = Instant::now();
+                }
+                process.translator.translate_line(&line, &now_rfc3339())
+            }
+            OutputLine::Stderr(line) => process
+                .translator
+                .translate_stderr_line(&line, &now_rfc3339()),
+        };
         self.apply_outputs(outputs).await;
     }
 
@@ -184,7 +223,7 @@ impl Actor {
                 AgentOutput::Event(event) => events.push(event),
                 AgentOutput::TurnFinished(outcome) => {
                     self.emit(std::mem::take(&mut events)).await;
-                    self.finish_turn(outcome).await;
+                    self.on_turn_finished(outcome).await;
                 }
                 AgentOutput::WriteStdin(line) => {
                     if let Some(process) = self.process.as_mut() {
@@ -198,6 +237,19 @@ impl Actor {
         self.emit(events).await;
     }
 
+    /// The agent reported the end of a turn. A per-turn agent's turn waits for its process to
+    /// exit (at most the interrupt grace).
+    async fn on_turn_finished(&mut self, outcome: TurnOutcome) {
+        let per_turn = self.agent.process_mode() == ProcessMode::PerTurn;
+        match self.turn.as_mut() {
+            Some(turn) if per_turn && self.process.is_some() && !outcome.agent_initiated => {
+                turn.exit_deadline = Some(Instant::now() + self.deps.config.interrupt_grace);
+                turn.reported = Some(outcome);
+            }
+            _ => self.finish_turn(outcome).await,
+        }
+    }
+
     async fn on_process_exit(&mut self) {
         let Some(mut process) = self.process.take() else {
             return;
@@ -205,21 +257,23 @@ impl Actor {
         let exit = process.wait().await;
         let stderr_tail = process.stderr_tail();
         let closing = process.translator.close_open_blocks(&now_rfc3339());
+        let exit_code = exit.as_ref().and_then(|e| e.code);
+        let mut error = process.translator.exit_error(exit_code);
         drop(process);
         self.apply_outputs(closing).await;
+        let reported = self.turn.as_mut().and_then(|turn| turn.reported.take());
+        if let Some(mut outcome) = reported {
+            tracing::debug!(session_id = %self.session_id(), ?exit, "agent process exited after its turn");
+            // A failed turn's error gets what only the exit tells (e.g. an HTTP status mod 256).
+            if let Some(error) = outcome.error.as_mut() {
+                error.exit_code = error.exit_code.or(exit_code.filter(|code| *code != 0));
+                error.stderr_tail = error.stderr_tail.take().or(stderr_tail);
+            }
+            return self.finish_turn(outcome).await;
+        }
         tracing::warn!(session_id = %self.session_id(), ?exit, "agent process exited");
         if self.turn.is_some() {
-            let exit_code = exit.as_ref().and_then(|e| e.code);
-            let error = TurnError {
-                message: match exit.as_ref().and_then(|e| e.code) {
-                    Some(code) => format!("the agent exited with code {code} during the turn"),
-                    None => "the agent was killed during the turn".into(),
-                },
-                code: Some("agent_exited".into()),
-                http_status: None,
-                exit_code,
-                stderr_tail,
-            };
+            error.stderr_tail = stderr_tail;
             self.abandon_turn(TurnEndReason::Error, error).await;
         }
     }
@@ -229,7 +283,16 @@ impl Actor {
             return;
         };
         let now = Instant::now();
-        if turn.interrupt_deadline.is_some_and(|d| d <= now) {
+        if turn.exit_deadline.is_some_and(|d| d <= now) {
+            // The agent reported the turn's end but its process lingers: kill it.
+            tracing::warn!(session_id = %self.session_id(), "agent process did not exit after its turn; killing it");
+            if let Some(process) = self.process.take() {
+                process.kill().await;
+            }
+            if let Some(outcome) = self.turn.as_mut().and_then(|t| t.reported.take()) {
+                self.finish_turn(outcome).await;
+            }
+        } else if turn.interrupt_deadline.is_some_and(|d| d <= now) {
             // The agent did not stop in time: kill it; the next turn resumes a fresh process.
             let closing = match self.process.take() {
                 Some(mut process) => {
@@ -301,13 +364,7 @@ impl Actor {
             }
             Some(InterruptReason::Stalled) => {
                 reason = TurnEndReason::Error;
-                error = Some(TurnError {
-                    message: "the agent produced no output for too long".into(),
-                    code: Some("timeout".into()),
-                    http_status: None,
-                    exit_code: None,
-                    stderr_tail: None,
-                });
+                error = Some(stall_error(self.deps.config.turn_stall_timeout, error));
             }
         }
         self.emit(vec![SessionEvent::TurnCompleted {
@@ -352,5 +409,29 @@ impl Actor {
             }])
             .await;
         }
+    }
+}
+
+/// The error of a turn ended by the stall timeout. What the agent said about its end (e.g. the
+/// HTTP status of the model API call it kept retrying, its exit code, its stderr) is kept; the
+/// cause is the runtime's timeout.
+fn stall_error(stall: std::time::Duration, agent: Option<TurnError>) -> TurnError {
+    let agent = agent.unwrap_or(TurnError {
+        message: String::new(),
+        code: None,
+        http_status: None,
+        exit_code: None,
+        stderr_tail: None,
+    });
+    let mut message = format!("the agent produced no output for {} s", stall.as_secs_f64());
+    if let Some(status) = agent.http_status {
+        message.push_str(&format!(
+            "; its last model API call failed with HTTP {status}"
+        ));
+    }
+    TurnError {
+        message,
+        code: Some("timeout".into()),
+        ..agent
     }
 }

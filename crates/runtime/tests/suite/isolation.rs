@@ -1,6 +1,8 @@
-//! What an agent can reach from inside its sandbox, probed with scripted Bash tool calls.
+//! What an agent can reach from inside its sandbox, probed with scripted shell tool calls
+//! (`Bash`, which the scripted model names `run_shell_command` for Gemini). Runs for every agent.
 
-use agent_runtime_protocol::{Block, CreateSessionRequest, ToolResultBlock};
+use agent_runtime_agents::AgentKind;
+use agent_runtime_protocol::{Block, ToolResultBlock};
 use agent_runtime_testkit::{Block as Reply, Matcher, Response, Rule, Scenario};
 use serde_json::json;
 
@@ -29,34 +31,25 @@ fn probes(data_dir: &str, other_workspace: &str) -> Vec<(&'static str, String)> 
     ]
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_agent_cannot_reach_outside_its_workspace_and_home() {
+async fn the_agent_cannot_reach_outside_its_workspace_and_home(agent: AgentKind) {
     let h = harness(Scenario::new(vec![]), |_| {}).await;
     let data_dir = h._data.path().display().to_string();
 
     // A second session with a file of its own, whose sandbox exists on the host.
-    let other = h
-        .runtime
-        .create_session(CreateSessionRequest::default())
-        .await
-        .unwrap();
+    let other = create_session(&h.runtime, agent).await;
     h.runtime
-        .write_file(
-            &other.session_id,
-            "secret.txt",
-            b"other session's secret".to_vec(),
-        )
+        .write_file(&other, "secret.txt", b"other session's secret".to_vec())
         .await
         .unwrap();
     h.model
         .set_scenario(Scenario::new(vec![]).with_fallback(Response::text("ok")));
-    let mut other_sub = h.runtime.subscribe(&other.session_id, 0).await.unwrap();
+    let mut other_sub = h.runtime.subscribe(&other, 0).await.unwrap();
     h.runtime
-        .send_message(&other.session_id, message("hello"))
+        .send_message(&other, message("hello"))
         .await
         .unwrap();
     collect_until(&mut other_sub, is_turn_completed).await;
-    let other_workspace = format!("{data_dir}/sandboxes/{}/workspace", other.session_id);
+    let other_workspace = format!("{data_dir}/sandboxes/{}/workspace", other);
     assert!(std::path::Path::new(&other_workspace)
         .join("secret.txt")
         .exists());
@@ -75,19 +68,15 @@ async fn the_agent_cannot_reach_outside_its_workspace_and_home() {
             Response::blocks(calls),
         ),
     ]));
-    let session = h
-        .runtime
-        .create_session(CreateSessionRequest::default())
-        .await
-        .unwrap();
-    let mut sub = h.runtime.subscribe(&session.session_id, 0).await.unwrap();
+    let session = create_session(&h.runtime, agent).await;
+    let mut sub = h.runtime.subscribe(&session, 0).await.unwrap();
     h.runtime
-        .send_message(&session.session_id, message("probe the sandbox"))
+        .send_message(&session, message("probe the sandbox"))
         .await
         .unwrap();
     collect_until(&mut sub, is_turn_completed).await;
 
-    let snapshot = h.runtime.snapshot(&session.session_id).await.unwrap();
+    let snapshot = h.runtime.snapshot(&session).await.unwrap();
     let results: Vec<&ToolResultBlock> = snapshot
         .state
         .blocks
@@ -137,4 +126,10 @@ async fn the_agent_cannot_reach_outside_its_workspace_and_home() {
     // The file the agent may write did land in its workspace.
     assert!(snapshot.state.files.iter().any(|f| f.path == "ok.txt"));
     h.runtime.shutdown().await;
+}
+
+agent_matrix! {
+    tests: [the_agent_cannot_reach_outside_its_workspace_and_home];
+    claude_code => AgentKind::ClaudeCode,
+    gemini_cli => AgentKind::GeminiCli,
 }

@@ -1,11 +1,15 @@
-//! A runtime over a SQLite store and real bubblewrap sandboxes, pointed at a scripted model.
+//! A runtime over a SQLite store and real bubblewrap sandboxes, pointed at a scripted model that
+//! speaks every model API, so each test body runs for every agent (see [`agent_matrix`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use agent_runtime_core::{ModelEndpoint, Runtime, RuntimeConfig, Subscription, SubscriptionItem};
-use agent_runtime_protocol::{Envelope, SessionEvent};
+use agent_runtime_agents::AgentKind;
+use agent_runtime_core::{
+    ModelApi, ModelEndpoint, Runtime, RuntimeConfig, Subscription, SubscriptionItem,
+};
+use agent_runtime_protocol::{CreateSessionRequest, Envelope, SessionEvent};
 use agent_runtime_sandbox::{
     ensure_bwrap, BwrapProbe, HostLayout, HostUser, LocalBwrapProvider, LocalSandboxConfig,
 };
@@ -73,10 +77,13 @@ pub async fn start_runtime(
     .await
     .expect("store");
     let mut config = RuntimeConfig::new(tools);
-    config.anthropic = ModelEndpoint {
-        base_url: Some(model.base_url()),
-        api_key: Some("test-key-not-secret".into()),
-    };
+    for api in ModelApi::ALL {
+        let endpoint = ModelEndpoint {
+            base_url: Some(model.base_url()),
+            api_key: Some("test-key-not-secret".into()),
+        };
+        config.model_endpoints.insert(*api, endpoint);
+    }
     tune(&mut config);
     let runtime = Runtime::start(config, store, Arc::new(provider))
         .await
@@ -84,6 +91,47 @@ pub async fn start_runtime(
     runtime.install_agents().await.expect("agent CLIs install");
     runtime
 }
+
+/// A new session of `agent`.
+pub async fn create_session(runtime: &Runtime, agent: AgentKind) -> String {
+    runtime
+        .create_session(CreateSessionRequest {
+            agent: Some(agent.id().to_string()),
+            ..CreateSessionRequest::default()
+        })
+        .await
+        .expect("session created")
+        .session_id
+}
+
+/// Runs test bodies (`async fn(AgentKind)`) once per agent: one module per agent line, one
+/// `#[tokio::test]` per body, named after it.
+///
+/// ```ignore
+/// agent_matrix! {
+///     tests: [a_turn_completes, interrupts_work];
+///     claude_code => AgentKind::ClaudeCode,
+///     gemini_cli => AgentKind::GeminiCli,
+/// }
+/// ```
+macro_rules! agent_matrix {
+    (tests: $tests:tt; $($module:ident => $agent:expr),* $(,)?) => {$(
+        agent_matrix!(@module $module, $agent, $tests);
+    )*};
+    (@module $module:ident, $agent:expr, [$($test:ident),* $(,)?]) => {
+        mod $module {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test($agent).await
+                }
+            )*
+        }
+    };
+}
+pub(crate) use agent_matrix;
 
 /// Collects events until one matches `done` (inclusive).
 pub async fn collect_until(

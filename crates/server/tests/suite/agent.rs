@@ -9,6 +9,7 @@ use std::time::Duration;
 use agent_runtime_client::WsConnection;
 use agent_runtime_protocol::{Envelope, ServerFrame, SessionEvent};
 use agent_runtime_server::ServerConfig;
+use agent_runtime_store::contract::postgres::TestDatabase;
 use agent_runtime_testkit::{Matcher, Response, Rule, Scenario, ScriptedModelServer};
 
 use super::support::TestServer;
@@ -31,24 +32,65 @@ pub struct Setup {
     /// Agent wire id, e.g. `claude-code`.
     pub agent: &'static str,
     pub store: StoreKind,
+    /// The scratch PostgreSQL database of the running test, once [`Setup::with_fresh_store`]
+    /// created it.
+    pub postgres_url: Option<&'static str>,
 }
 
 /// The store backends end-to-end tests run against.
 #[derive(Debug, Clone, Copy)]
 pub enum StoreKind {
+    /// A file in the server's data dir.
     Sqlite,
+    /// A scratch database per test on the server of `AGENT_RUNTIME_TEST_POSTGRES`.
+    Postgres,
 }
 
 impl Setup {
     pub const CLAUDE_SQLITE: Setup = Setup {
         agent: "claude-code",
         store: StoreKind::Sqlite,
+        postgres_url: None,
     };
+
+    pub const GEMINI_SQLITE: Setup = Setup {
+        agent: "gemini-cli",
+        store: StoreKind::Sqlite,
+        postgres_url: None,
+    };
+
+    pub const CLAUDE_POSTGRES: Setup = Setup {
+        agent: "claude-code",
+        store: StoreKind::Postgres,
+        postgres_url: None,
+    };
+
+    /// Prepares the setup's store for one test: for PostgreSQL, a scratch database, dropped when
+    /// the returned guard is (also when the test panics). Keep the guard until the test ends.
+    pub async fn with_fresh_store(self) -> (Setup, Option<TestDatabase>) {
+        match self.store {
+            StoreKind::Sqlite => (self, None),
+            StoreKind::Postgres => {
+                let db = TestDatabase::create().await;
+                // `Setup` is `Copy` and passed by value everywhere; one short URL per test leaks.
+                let url: &'static str = Box::leak(db.url().to_string().into_boxed_str());
+                let setup = Setup {
+                    postgres_url: Some(url),
+                    ..self
+                };
+                (setup, Some(db))
+            }
+        }
+    }
 
     /// The store URL for a server whose data dir is `data_dir`.
     pub fn store_url(&self, data_dir: &std::path::Path) -> String {
         match self.store {
             StoreKind::Sqlite => format!("sqlite://{}/runtime.db", data_dir.display()),
+            StoreKind::Postgres => self
+                .postgres_url
+                .expect("Setup::with_fresh_store creates the database first")
+                .to_string(),
         }
     }
 }
@@ -58,8 +100,11 @@ pub fn agent_config(config: &mut ServerConfig, model: &ScriptedModelServer, setu
     config.store_url = setup.store_url(&config.data_dir);
     config.tools_dir = tools_dir();
     config.skip_install = false;
+    // The scripted model speaks every model API, so one server serves every agent.
     config.anthropic_base_url = Some(model.base_url());
     config.anthropic_api_key = Some("sk-test-never-shown".into());
+    config.gemini_base_url = Some(model.base_url());
+    config.gemini_api_key = Some("sk-test-never-shown".into());
 }
 
 /// A server ready to run agent turns.

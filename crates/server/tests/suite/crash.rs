@@ -2,63 +2,32 @@
 //! running is closed as `interrupted` when the server comes back.
 
 use std::os::unix::fs::PermissionsExt;
-use std::process::Stdio;
 use std::time::Duration;
 
 use agent_runtime_client::{Client, WsAuth};
 use agent_runtime_protocol::{CreateSessionRequest, SessionEvent, TurnEndReason};
 use agent_runtime_testkit::ScriptedModelServer;
 use pretty_assertions::assert_eq;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 use super::agent::*;
 use super::support::*;
 
-/// Starts the real binary and returns it with its base URL, read from its startup log.
+/// Starts the real binary on a SQLite store in `data_dir`, pointed at the scripted model.
 async fn spawn_binary(data_dir: &std::path::Path, model: &ScriptedModelServer) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_agent-runtime"))
-        .arg("serve")
-        .args(["--port", "0", "--skip-install"])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .arg("--store")
-        .arg(format!("sqlite://{}/runtime.db", data_dir.display()))
-        .arg("--tools-dir")
-        .arg(tools_dir())
-        .args(["--anthropic-base-url", &model.base_url()])
-        .env("ANTHROPIC_API_KEY", "sk-test-never-shown")
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the binary starts");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(async move {
-        let mut lines = BufReader::new(stderr).lines();
-        let mut tx = Some(tx);
-        // Keep draining so the child never blocks on a full pipe.
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(at) = line.find("listening on http://") {
-                let url = line[at + "listening on ".len()..]
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or_default()
-                    .to_string();
-                if let Some(tx) = tx.take() {
-                    let _ = tx.send(url);
-                }
-            }
-        }
-    });
-    let url = tokio::time::timeout(STARTUP_TIMEOUT, rx)
-        .await
-        .expect("the binary listens in time")
-        .expect("the binary logged its address");
-    (child, url)
+    let store = format!("sqlite://{}/runtime.db", data_dir.display());
+    let model_url = model.base_url();
+    spawn_serve("crash", |command| {
+        command
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["--store", &store])
+            .arg("--tools-dir")
+            .arg(tools_dir())
+            .args(["--anthropic-base-url", &model_url])
+            .env("ANTHROPIC_API_KEY", "sk-test-never-shown");
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use agent_runtime_protocol::{fold_all, Block, Envelope, SessionEvent, ToolStatus, TurnEndReason};
+use agent_runtime_testkit::api::same_tool;
 use agent_runtime_testkit::{demo::DEMO_FILE_CONTENT, demo_scenario, ScriptedModelServer};
 use pretty_assertions::assert_eq;
 
@@ -37,7 +38,7 @@ async fn a_turn_streams_over_websocket_and_the_snapshot_equals_the_clients_fold(
         SessionEvent::BlockComplete {
             block: Block::ToolUse(t),
             ..
-        } if t.name == "Write" => Some(t.clone()),
+        } if same_tool(&t.name, "Write") => Some(t.clone()),
         _ => None,
     });
     let write = write.expect("a Write tool_use");
@@ -149,7 +150,7 @@ async fn a_restarted_server_serves_the_same_session_and_the_agent_resumes_its_co
         }
     ));
     let request = &model.message_requests()[turn_one_requests];
-    let history = serde_json::to_string(request.messages()).unwrap();
+    let history = serde_json::to_string(request.conversation()).unwrap();
     assert!(
         history.contains("create hello.txt"),
         "turn one is not in {history}"
@@ -209,7 +210,8 @@ async fn reconnecting_mid_turn_with_since_and_last_event_id_loses_and_repeats_no
     server.shutdown().await;
 }
 
-/// One module per setup, one test per scenario.
+/// One module per setup, one test per scenario; each test gets a fresh store (a scratch database
+/// for PostgreSQL, dropped when the test ends).
 macro_rules! e2e_matrix {
     ($($module:ident => $setup:expr),* $(,)?) => {$(
         mod $module {
@@ -217,17 +219,20 @@ macro_rules! e2e_matrix {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn a_turn_streams_over_websocket_and_the_snapshot_equals_the_clients_fold() {
-                super::a_turn_streams_over_websocket_and_the_snapshot_equals_the_clients_fold($setup).await
+                let (setup, _store) = $setup.with_fresh_store().await;
+                super::a_turn_streams_over_websocket_and_the_snapshot_equals_the_clients_fold(setup).await
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn a_restarted_server_serves_the_same_session_and_the_agent_resumes_its_conversation() {
-                super::a_restarted_server_serves_the_same_session_and_the_agent_resumes_its_conversation($setup).await
+                let (setup, _store) = $setup.with_fresh_store().await;
+                super::a_restarted_server_serves_the_same_session_and_the_agent_resumes_its_conversation(setup).await
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn reconnecting_mid_turn_with_since_and_last_event_id_loses_and_repeats_nothing() {
-                super::reconnecting_mid_turn_with_since_and_last_event_id_loses_and_repeats_nothing($setup).await
+                let (setup, _store) = $setup.with_fresh_store().await;
+                super::reconnecting_mid_turn_with_since_and_last_event_id_loses_and_repeats_nothing(setup).await
             }
         }
     )*};
@@ -235,4 +240,6 @@ macro_rules! e2e_matrix {
 
 e2e_matrix! {
     claude_sqlite => Setup::CLAUDE_SQLITE,
+    gemini_sqlite => Setup::GEMINI_SQLITE,
+    claude_postgres => Setup::CLAUDE_POSTGRES,
 }

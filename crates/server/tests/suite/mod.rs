@@ -5,6 +5,7 @@ mod e2e;
 mod errors;
 mod files;
 mod openapi;
+mod postgres;
 mod sessions;
 mod shutdown;
 mod sse;

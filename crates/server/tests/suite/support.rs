@@ -215,3 +215,53 @@ pub async fn assert_problem(response: reqwest::Response, status: u16, code: &str
     assert_eq!(body["type"], format!("urn:agent-runtime:error:{code}"));
     assert!(body["title"].is_string(), "{body}");
 }
+
+/// Starts the real binary as `agent-runtime serve --port 0 --skip-install`, with `customize`
+/// adding flags and env, and returns it with its base URL, read from its startup log. Its
+/// warnings and errors are echoed to the test's output, prefixed with `name`.
+pub async fn spawn_serve(
+    name: &'static str,
+    customize: impl FnOnce(&mut tokio::process::Command),
+) -> (tokio::process::Child, String) {
+    use tokio::io::AsyncBufReadExt;
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_agent-runtime"));
+    command
+        .arg("serve")
+        .args(["--port", "0", "--skip-install"])
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1");
+    customize(&mut command);
+    let mut child = command
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the binary starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let mut lines = tokio::io::BufReader::new(stderr).lines();
+        let mut tx = Some(tx);
+        // Keep draining so the child never blocks on a full pipe.
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.contains("WARN") || line.contains("ERROR") {
+                eprintln!("[serve {name}] {line}");
+            }
+            if let Some(at) = line.find("listening on http://") {
+                let url = line[at + "listening on ".len()..]
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                if let Some(tx) = tx.take() {
+                    let _ = tx.send(url);
+                }
+            }
+        }
+    });
+    let url = tokio::time::timeout(STARTUP_TIMEOUT, rx)
+        .await
+        .expect("the binary listens in time")
+        .expect("the binary logged its address (did it fail to start?)");
+    (child, url)
+}

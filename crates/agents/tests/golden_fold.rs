@@ -1,0 +1,474 @@
+//! Golden files for the TypeScript fold in `packages/react`: every captured Claude stream
+//! (`shared/fixtures/claude/*.stream.jsonl`) becomes the numbered envelopes the runtime would
+//! append, together with the state `agent_runtime_protocol::fold_all` folds them into. The React
+//! package's tests fold the same envelopes in TypeScript and must reach the same state, so the
+//! two folds cannot drift apart.
+//!
+//! The committed files live in `packages/react/test/golden/`; this test fails when they are
+//! stale. Regenerate them with `UPDATE_GENERATED=1 cargo test -p agent-runtime-agents --test
+//! golden_fold` (the same variable regenerates the TypeScript types).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use agent_runtime_agents::{AgentKind, AgentOutput, TranslatorContext};
+use agent_runtime_protocol::{
+    fold_all, Block, BlockUpdates, Envelope, FileInfo, MetadataPatch, SandboxState, SessionEvent,
+    SubagentBlock, SubagentStatus, ThinkingBlock, ToolStatus, ToolUseBlock, TurnEndReason,
+    TurnError, Usage, UserMessageBlock, MAIN_CONVERSATION,
+};
+
+/// Fixed time given to translators and envelopes, so the files are stable.
+const AT: &str = "2026-01-01T00:00:00Z";
+const SESSION: &str = "golden";
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn golden_dir() -> PathBuf {
+    repo_root().join("packages/react/test/golden")
+}
+
+fn fixtures_dir() -> PathBuf {
+    repo_root().join("../shared/fixtures/claude")
+}
+
+#[test]
+fn golden_folds_are_current() {
+    let mut expected: BTreeMap<String, String> = BTreeMap::new();
+    let mut fixtures: Vec<PathBuf> = std::fs::read_dir(fixtures_dir())
+        .expect("shared/fixtures/claude beside the repository")
+        .map(|entry| entry.expect("dir entry").path())
+        .filter(|path| path.to_string_lossy().ends_with(".stream.jsonl"))
+        .collect();
+    fixtures.sort();
+    assert!(!fixtures.is_empty(), "no Claude stream fixtures found");
+    for path in &fixtures {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let stem = name.trim_end_matches(".stream.jsonl");
+        let events = claude_stream_events(path);
+        expected.insert(
+            format!("claude-{stem}.json"),
+            render(&format!("claude/{name}"), &events),
+        );
+    }
+    expected.insert(
+        "synthetic-runtime-events.json".into(),
+        render(
+            "synthetic (crates/agents/tests/golden_fold.rs)",
+            &synthetic_events(),
+        ),
+    );
+
+    let dir = golden_dir();
+    if std::env::var_os("UPDATE_GENERATED").is_some() {
+        std::fs::create_dir_all(&dir).expect("create golden dir");
+        for entry in std::fs::read_dir(&dir).expect("read golden dir") {
+            let path = entry.expect("dir entry").path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name.ends_with(".json") && !expected.contains_key(&name) {
+                std::fs::remove_file(&path).expect("remove stale golden file");
+            }
+        }
+        for (name, text) in &expected {
+            std::fs::write(dir.join(name), text).expect("write golden file");
+        }
+        return;
+    }
+
+    let mut stale = Vec::new();
+    for (name, text) in &expected {
+        let committed = std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+        if committed != *text {
+            stale.push(name.clone());
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for entry in entries {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            if name.ends_with(".json") && !expected.contains_key(&name) {
+                stale.push(format!("{name} (no longer produced)"));
+            }
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "packages/react/test/golden is stale ({}); regenerate with \
+         `UPDATE_GENERATED=1 cargo test -p agent-runtime-agents --test golden_fold`",
+        stale.join(", ")
+    );
+}
+
+/// The events the runtime would append for one captured stream: each turn opens with
+/// `turn_started` and the user's message (the translator never emits those), the translator's
+/// events follow, and each `TurnFinished` becomes `turn_completed`. A turn the agent started on
+/// its own has no `turn_started`, and its `turn_completed` carries an id of its own, as in the
+/// runtime. A stream that ends mid-turn leaves the turn open.
+fn claude_stream_events(path: &Path) -> Vec<SessionEvent> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut translator = AgentKind::ClaudeCode.new_translator(TranslatorContext::default());
+    let mut outputs = Vec::new();
+    for line in text.lines() {
+        outputs.extend(translator.translate_line(line, AT));
+    }
+    // Split into turns: everything up to and including a TurnFinished.
+    let mut turns: Vec<Vec<AgentOutput>> = vec![Vec::new()];
+    for output in outputs {
+        let ends = matches!(output, AgentOutput::TurnFinished(_));
+        turns.last_mut().unwrap().push(output);
+        if ends {
+            turns.push(Vec::new());
+        }
+    }
+    let mut events = Vec::new();
+    for (index, turn) in turns.into_iter().enumerate() {
+        if turn.is_empty() {
+            continue;
+        }
+        let number = index + 1;
+        let agent_initiated = turn.iter().any(|output| {
+            matches!(output, AgentOutput::TurnFinished(outcome) if outcome.agent_initiated)
+        });
+        let turn_id = if agent_initiated {
+            format!("agent-turn-{number}")
+        } else {
+            let turn_id = format!("turn-{number}");
+            let user = Block::UserMessage(UserMessageBlock {
+                id: format!("user-{number}"),
+                at: AT.into(),
+                text: format!("(the prompt of turn {number})"),
+                client_message_id: Some(format!("client-{number}")),
+            });
+            events.push(SessionEvent::TurnStarted {
+                turn_id: turn_id.clone(),
+                user_block_id: user.id().to_string(),
+            });
+            events.push(SessionEvent::BlockStart {
+                conversation_id: MAIN_CONVERSATION.into(),
+                block: user.clone(),
+            });
+            events.push(SessionEvent::BlockComplete {
+                conversation_id: MAIN_CONVERSATION.into(),
+                block_id: user.id().to_string(),
+                block: user,
+            });
+            turn_id
+        };
+        for output in turn {
+            match output {
+                AgentOutput::Event(event) => events.push(event),
+                AgentOutput::TurnFinished(outcome) => events.push(SessionEvent::TurnCompleted {
+                    turn_id: turn_id.clone(),
+                    reason: outcome.reason,
+                    usage: outcome.usage,
+                    cost_usd: outcome.cost_usd,
+                    duration_ms: 1000,
+                    error: outcome.error,
+                }),
+                AgentOutput::WriteStdin(_) => {}
+            }
+        }
+    }
+    events
+}
+
+/// Events the agent streams never contain but the runtime emits (files, sandbox status,
+/// metadata), and the fold's edge cases: events about unknown blocks and threads, subagent
+/// output before its discovery, a tool call's input streamed as text, paths that sort
+/// differently by UTF-8 bytes than by UTF-16 units.
+fn synthetic_events() -> Vec<SessionEvent> {
+    let main = || MAIN_CONVERSATION.to_string();
+    let file = |path: &str, size: u64| FileInfo {
+        path: path.into(),
+        size,
+        sha256: format!("{:0>64}", size),
+    };
+    let usage = |input: u64, output: u64| Usage {
+        input_tokens: input,
+        output_tokens: output,
+        cache_read_input_tokens: input / 2,
+        cache_creation_input_tokens: 3,
+    };
+    let tool = |status: ToolStatus| {
+        Block::ToolUse(ToolUseBlock {
+            id: "toolu_1".into(),
+            at: AT.into(),
+            name: "Write".into(),
+            input: serde_json::json!({}),
+            status,
+            partial_input: None,
+        })
+    };
+    let thinking = |text: &str| {
+        Block::Thinking(ThinkingBlock {
+            id: "think_1".into(),
+            at: AT.into(),
+            text: text.into(),
+            signature: None,
+            redacted: false,
+        })
+    };
+    let link = |status: SubagentStatus| {
+        Block::Subagent(SubagentBlock {
+            id: "link_1".into(),
+            at: AT.into(),
+            subagent_id: "sub_1".into(),
+            subagent_type: Some("general-purpose".into()),
+            description: None,
+            status,
+        })
+    };
+    vec![
+        SessionEvent::MetadataUpdate {
+            metadata: MetadataPatch {
+                agent_session_id: Some("agent-session".into()),
+                demo: Some(true),
+                ..MetadataPatch::default()
+            },
+        },
+        SessionEvent::Status {
+            sandbox: SandboxState::Starting,
+        },
+        SessionEvent::Status {
+            sandbox: SandboxState::Ready,
+        },
+        SessionEvent::TurnStarted {
+            turn_id: "t1".into(),
+            user_block_id: "u1".into(),
+        },
+        SessionEvent::BlockStart {
+            conversation_id: main(),
+            block: Block::UserMessage(UserMessageBlock {
+                id: "u1".into(),
+                at: AT.into(),
+                text: "hello".into(),
+                client_message_id: None,
+            }),
+        },
+        SessionEvent::MetadataUpdate {
+            metadata: MetadataPatch {
+                model: Some("claude-test".into()),
+                ..MetadataPatch::default()
+            },
+        },
+        SessionEvent::BlockStart {
+            conversation_id: main(),
+            block: thinking(""),
+        },
+        SessionEvent::TextDelta {
+            conversation_id: main(),
+            block_id: "think_1".into(),
+            delta: "Let me ".into(),
+        },
+        SessionEvent::TextDelta {
+            conversation_id: main(),
+            block_id: "think_1".into(),
+            delta: "think.".into(),
+        },
+        SessionEvent::BlockUpdate {
+            conversation_id: main(),
+            block_id: "think_1".into(),
+            updates: BlockUpdates {
+                signature: Some("sig".into()),
+                status: Some(ToolStatus::Error),
+                ..BlockUpdates::default()
+            },
+        },
+        SessionEvent::BlockStart {
+            conversation_id: main(),
+            block: tool(ToolStatus::Pending),
+        },
+        SessionEvent::TextDelta {
+            conversation_id: main(),
+            block_id: "toolu_1".into(),
+            delta: "{\"file_path\":".into(),
+        },
+        SessionEvent::BlockUpdate {
+            conversation_id: main(),
+            block_id: "toolu_1".into(),
+            updates: BlockUpdates {
+                partial_input: Some("{\"file_path\":\"a.txt\"".into()),
+                ..BlockUpdates::default()
+            },
+        },
+        SessionEvent::BlockUpdate {
+            conversation_id: main(),
+            block_id: "toolu_1".into(),
+            updates: BlockUpdates {
+                status: Some(ToolStatus::Running),
+                ..BlockUpdates::default()
+            },
+        },
+        SessionEvent::TextDelta {
+            conversation_id: main(),
+            block_id: "no-such-block".into(),
+            delta: "lost".into(),
+        },
+        SessionEvent::BlockUpdate {
+            conversation_id: "no-such-thread".into(),
+            block_id: "toolu_1".into(),
+            updates: BlockUpdates {
+                status: Some(ToolStatus::Success),
+                ..BlockUpdates::default()
+            },
+        },
+        SessionEvent::TextDelta {
+            conversation_id: "no-such-thread".into(),
+            block_id: "x".into(),
+            delta: "lost".into(),
+        },
+        SessionEvent::BlockStart {
+            conversation_id: main(),
+            block: link(SubagentStatus::Running),
+        },
+        // The subagent's first block arrives before its discovery.
+        SessionEvent::BlockStart {
+            conversation_id: "sub_1".into(),
+            block: Block::AssistantText(agent_runtime_protocol::AssistantTextBlock {
+                id: "sub_text".into(),
+                at: AT.into(),
+                text: "Working".into(),
+            }),
+        },
+        SessionEvent::TextDelta {
+            conversation_id: "sub_1".into(),
+            block_id: "sub_text".into(),
+            delta: " on it".into(),
+        },
+        SessionEvent::SubagentDiscovered {
+            subagent_id: "sub_1".into(),
+            parent_conversation_id: main(),
+            subagent_type: Some("general-purpose".into()),
+            description: Some("Look around".into()),
+        },
+        SessionEvent::SubagentDiscovered {
+            subagent_id: "sub_1".into(),
+            parent_conversation_id: main(),
+            subagent_type: None,
+            description: None,
+        },
+        SessionEvent::SubagentDiscovered {
+            subagent_id: "sub_2".into(),
+            parent_conversation_id: "sub_1".into(),
+            subagent_type: None,
+            description: Some("Nested".into()),
+        },
+        SessionEvent::SubagentCompleted {
+            subagent_id: "sub_1".into(),
+            status: SubagentStatus::Completed,
+        },
+        SessionEvent::SubagentCompleted {
+            subagent_id: "sub_unknown".into(),
+            status: SubagentStatus::Error,
+        },
+        SessionEvent::BlockUpdate {
+            conversation_id: main(),
+            block_id: "link_1".into(),
+            updates: BlockUpdates {
+                subagent_status: Some(SubagentStatus::Completed),
+                ..BlockUpdates::default()
+            },
+        },
+        SessionEvent::BlockComplete {
+            conversation_id: main(),
+            block_id: "think_1".into(),
+            block: thinking("Let me think, really."),
+        },
+        SessionEvent::BlockComplete {
+            conversation_id: main(),
+            block_id: "toolu_1".into(),
+            block: tool(ToolStatus::Success),
+        },
+        SessionEvent::FileCreated(file("b.txt", 1)),
+        SessionEvent::FileCreated(file("a/z.txt", 2)),
+        SessionEvent::FileCreated(file("Z.txt", 3)),
+        SessionEvent::FileCreated(file("é.txt", 4)),
+        SessionEvent::FileCreated(file("\u{ffff}.txt", 5)),
+        SessionEvent::FileCreated(file("😀.txt", 6)),
+        SessionEvent::FileModified(file("b.txt", 7)),
+        SessionEvent::FileModified(file("new-by-modify.txt", 8)),
+        SessionEvent::FileDeleted {
+            path: "a/z.txt".into(),
+        },
+        SessionEvent::FileDeleted {
+            path: "never-existed.txt".into(),
+        },
+        SessionEvent::Warning {
+            message: "unparsed agent output".into(),
+            raw: Some("{oops".into()),
+        },
+        SessionEvent::TurnCompleted {
+            turn_id: "some-other-turn".into(),
+            reason: TurnEndReason::Completed,
+            usage: usage(10, 1),
+            cost_usd: 0.1,
+            duration_ms: 5,
+            error: None,
+        },
+        SessionEvent::TurnCompleted {
+            turn_id: "t1".into(),
+            reason: TurnEndReason::Error,
+            usage: usage(1234, 56),
+            cost_usd: 0.2,
+            duration_ms: 4321,
+            error: Some(TurnError {
+                message: "boom".into(),
+                code: Some("api_error".into()),
+                http_status: Some(500),
+                exit_code: Some(1),
+                stderr_tail: Some("last words".into()),
+            }),
+        },
+        SessionEvent::TurnStarted {
+            turn_id: "t2".into(),
+            user_block_id: "u2".into(),
+        },
+        SessionEvent::TurnCompleted {
+            turn_id: "t2".into(),
+            reason: TurnEndReason::Interrupted,
+            usage: Usage::default(),
+            cost_usd: 0.000_1,
+            duration_ms: 0,
+            error: None,
+        },
+        SessionEvent::Status {
+            sandbox: SandboxState::Stopped,
+        },
+        SessionEvent::MetadataUpdate {
+            metadata: MetadataPatch {
+                demo: Some(false),
+                ..MetadataPatch::default()
+            },
+        },
+    ]
+}
+
+/// One golden file: the envelopes one per line (reviewable diffs), then the folded state.
+fn render(source: &str, events: &[SessionEvent]) -> String {
+    let envelopes: Vec<Envelope> = events
+        .iter()
+        .enumerate()
+        .map(|(i, event)| Envelope {
+            session_id: SESSION.into(),
+            seq: i as u64 + 1,
+            at: AT.into(),
+            event: event.clone(),
+        })
+        .collect();
+    let state = fold_all(&envelopes);
+    let mut out = String::new();
+    out.push_str("{\n\"source\": ");
+    out.push_str(&serde_json::to_string(source).unwrap());
+    out.push_str(",\n\"envelopes\": [\n");
+    for (i, envelope) in envelopes.iter().enumerate() {
+        out.push_str(&serde_json::to_string(envelope).unwrap());
+        out.push_str(if i + 1 < envelopes.len() { ",\n" } else { "\n" });
+    }
+    out.push_str("],\n\"state\": ");
+    out.push_str(&serde_json::to_string_pretty(&state).unwrap());
+    out.push_str("\n}\n");
+    out
+}

@@ -1,0 +1,116 @@
+//! [`ModelRequest`]: one provider-neutral view of a model request, whichever API it came in on.
+//! Matchers and placeholders use only this, so one scenario drives every agent.
+
+use serde_json::Value;
+
+use crate::api::Api;
+use crate::gemini::GenerateContentRequest;
+use crate::request::{MessagesRequest, ToolResultRef};
+
+/// A model request of either API.
+#[derive(Debug, Clone, Copy)]
+pub enum ModelRequest<'a> {
+    /// `POST /v1/messages`.
+    Anthropic(MessagesRequest<'a>),
+    /// `POST /v1beta/models/<model>:(stream)GenerateContent`.
+    Gemini(GenerateContentRequest<'a>),
+}
+
+impl<'a> ModelRequest<'a> {
+    /// The API the request came in on.
+    pub fn api(&self) -> Api {
+        match self {
+            ModelRequest::Anthropic(_) => Api::Anthropic,
+            ModelRequest::Gemini(_) => Api::Gemini,
+        }
+    }
+
+    /// The requested model.
+    pub fn model(&self) -> &'a str {
+        match self {
+            ModelRequest::Anthropic(r) => r.model(),
+            ModelRequest::Gemini(r) => r.model(),
+        }
+    }
+
+    /// Whether the answer is streamed.
+    pub fn is_stream(&self) -> bool {
+        match self {
+            ModelRequest::Anthropic(r) => r.is_stream(),
+            ModelRequest::Gemini(r) => r.is_stream(),
+        }
+    }
+
+    /// Whether tools are offered.
+    pub fn has_tools(&self) -> bool {
+        match self {
+            ModelRequest::Anthropic(r) => r.has_tools(),
+            ModelRequest::Gemini(r) => r.has_tools(),
+        }
+    }
+
+    /// A side request of the CLI (probe, title, utility call) rather than an agent-loop step.
+    pub fn is_side_request(&self) -> bool {
+        match self {
+            ModelRequest::Anthropic(r) => r.is_side_request(),
+            ModelRequest::Gemini(r) => r.is_side_request(),
+        }
+    }
+
+    /// A probe that wants a single token (Anthropic `max_tokens: 1`).
+    pub fn is_probe(&self) -> bool {
+        match self {
+            ModelRequest::Anthropic(r) => r.max_tokens().is_some_and(|max| max <= 1),
+            ModelRequest::Gemini(_) => false,
+        }
+    }
+
+    /// The last user message's own text (no injected context, no tool results).
+    pub fn last_user_text(&self) -> String {
+        match self {
+            ModelRequest::Anthropic(r) => r.last_user_text(),
+            ModelRequest::Gemini(r) => r.last_user_text(),
+        }
+    }
+
+    /// The latest prompt's own text, even while the last user message only carries tool
+    /// results.
+    pub fn last_prompt_text(&self) -> String {
+        match self {
+            ModelRequest::Anthropic(r) => r.last_prompt_text(),
+            ModelRequest::Gemini(r) => r.last_prompt_text(),
+        }
+    }
+
+    /// The tool results of the last user message, with the tools' names.
+    pub fn last_tool_results(&self) -> Vec<ToolResultRef> {
+        match self {
+            ModelRequest::Anthropic(r) => r.last_tool_results(),
+            ModelRequest::Gemini(r) => r.last_tool_results(),
+        }
+    }
+
+    /// All system-prompt text.
+    pub fn system_text(&self) -> String {
+        match self {
+            ModelRequest::Anthropic(r) => r.system_text(),
+            ModelRequest::Gemini(r) => r.system_text(),
+        }
+    }
+
+    /// The working directory the CLI reports.
+    pub fn working_directory(&self) -> Option<String> {
+        match self {
+            ModelRequest::Anthropic(r) => r.working_directory(),
+            ModelRequest::Gemini(r) => r.working_directory(),
+        }
+    }
+
+    /// The conversation sent: `messages` (Anthropic) or `contents` (Gemini).
+    pub fn conversation(&self) -> &'a [Value] {
+        match self {
+            ModelRequest::Anthropic(r) => r.messages(),
+            ModelRequest::Gemini(r) => r.contents(),
+        }
+    }
+}

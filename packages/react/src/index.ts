@@ -1,0 +1,87 @@
+// @agent-runtime/react: React hooks for agent-runtime.
+//
+// Layout
+// - generated/protocol.ts  wire types, generated from crates/protocol (do not edit)
+// - fold.ts                the fold, mirroring crates/protocol/src/state.rs (golden-tested)
+// - rest.ts                the REST API
+// - connection.ts          the WebSocket: reconnect with backoff and jitter, auth, heartbeat
+// - client.ts              AgentClient: snapshot + subscribe-from-cursor, dedup, gaps, resync,
+//                          optimistic messages, stop; the store it writes
+// - state.ts               the client's state and what hooks derive from it
+// - reconcile.ts           identity-preserving snapshot merge
+// - store.ts               the external store behind useSyncExternalStore
+// - react/                 provider and hooks
+
+export * from './generated/protocol.js';
+export { MAIN_CONVERSATION, emptySessionState, fold, foldAll } from './fold.js';
+export { AgentRuntimeError, type ErrorKind } from './errors.js';
+export { RestClient, type FileContent, type RestClientOptions, type TokenGetter } from './rest.js';
+export {
+  Connection,
+  type ConnectionInfo,
+  type ConnectionOptions,
+  type ConnectionState,
+  type EnvironmentHooks,
+  type HeartbeatOptions,
+  type ReconnectOptions,
+  type WebSocketFactory,
+  type WebSocketLike,
+} from './connection.js';
+export {
+  AgentClient,
+  applyEnvelope,
+  newClientMessageId,
+  type AgentClientOptions,
+  type SendMessageOptions,
+  type SyncStats,
+} from './client.js';
+export {
+  buildFileTree,
+  fileKey,
+  initialClientState,
+  sessionStatus,
+  threadBlocks,
+  type ClientState,
+  type FileContentView,
+  type FileTreeNode,
+  type OptimisticMessage,
+  type SessionListView,
+  type SessionStatus,
+  type SessionView,
+  type TurnSummary,
+} from './state.js';
+export { reconcileState, deepEqual } from './reconcile.js';
+export { Store } from './store.js';
+export {
+  AgentClientContext,
+  AgentServiceProvider,
+  useAgentClient,
+  type AgentServiceProviderProps,
+} from './react/provider.js';
+export {
+  useAgentSelector,
+  useAgentSession,
+  useBlock,
+  useBlockIds,
+  useConnection,
+  useEvents,
+  useFileContent,
+  useHealth,
+  useMessages,
+  useOptimisticMessage,
+  useSessionList,
+  useSubagent,
+  useSubagents,
+  useToolResult,
+  useWatchSession,
+  useWorkspaceFiles,
+  type SubagentInfo,
+  type UseAgentSessionResult,
+  type UseConnectionResult,
+  type UseFileContentResult,
+  type UseMessagesResult,
+  type UseSessionListResult,
+  type UseSubagentsResult,
+  type UseWorkspaceFilesResult,
+} from './react/hooks.js';
+export { useStoreSelector, shallowArrayEqual, shallowEqual } from './react/useStoreSelector.js';
