@@ -10,6 +10,7 @@
 //!   [`ProcessMode`], launch spec, stdin encoding, translators, profile files, transcripts.
 //! - [`launch`]: [`LaunchContext`], what a [`LaunchSpec`] (the sandbox crate's type: program,
 //!   args, env, cwd) is built from.
+//! - [`profile_layout`]: layout pieces agents share (skills, subagents, workspace files).
 //! - [`output`]: what a stream translator produces ([`AgentOutput`], [`TurnOutcome`]) and the
 //!   [`Translator`] enum the runtime feeds stdout lines into.
 //! - [`files`]: files the runtime moves in and out of the sandbox on an agent's behalf:
@@ -41,6 +42,7 @@ pub mod gemini;
 pub mod kind;
 pub mod launch;
 pub mod output;
+pub mod profile_layout;
 
 pub use claude::ClaudeTranslator;
 pub use error::AgentError;

@@ -14,101 +14,48 @@
 //! - `files` -> the workspace, as given.
 //!
 //! Model, system prompts, tool rules and env are flags and environment, see
-//! [`super::launch::launch_spec`]. Frontmatter values are written as JSON strings, which are
-//! valid YAML, so any text is safe in them.
+//! [`super::launch::launch_spec`]. Skills, subagents and workspace files are laid out by
+//! [`crate::profile_layout`], shared with Gemini.
 
 use agent_runtime_protocol::AgentProfile;
 use serde_json::json;
 
 use super::launch::MCP_CONFIG_PATH;
-use crate::error::{validate_file_name, validate_relative_path, AgentError};
-use crate::files::{ProfileFileWrite, Root};
+use crate::error::{validate_file_name, AgentError};
+use crate::files::ProfileFileWrite;
+use crate::profile_layout::{
+    home_file, skill_file, subagent_file, with_frontmatter, workspace_files,
+};
 
 /// The files for `profile`; an error names the first skill, subagent, command or file whose name
 /// or path is unusable.
 pub fn profile_files(profile: &AgentProfile) -> Result<Vec<ProfileFileWrite>, AgentError> {
     let mut files = Vec::new();
-    let mut home = |path: String, contents: String| {
-        files.push(ProfileFileWrite {
-            root: Root::Home,
-            path,
-            bytes: contents.into_bytes(),
-        })
-    };
     if let Some(instructions) = &profile.instructions {
-        home(".claude/CLAUDE.md".to_string(), instructions.clone());
+        files.push(home_file(".claude/CLAUDE.md".into(), instructions.clone()));
     }
     for skill in &profile.skills {
-        validate_file_name("skill name", &skill.name)?;
-        let front = [
-            ("name", Some(skill.name.as_str())),
-            ("description", Some(&skill.description)),
-        ];
-        home(
-            format!(".claude/skills/{}/SKILL.md", skill.name),
-            with_frontmatter(&front, &skill.body),
-        );
+        files.push(skill_file(".claude", skill)?);
     }
     for agent in &profile.subagents {
-        validate_file_name("subagent name", &agent.name)?;
-        let tools = agent.tools.as_ref().map(|t| t.join(", "));
-        let front = [
-            ("name", Some(agent.name.as_str())),
-            ("description", Some(&agent.description)),
-            ("tools", tools.as_deref()),
-            ("model", agent.model.as_deref()),
-        ];
-        home(
-            format!(".claude/agents/{}.md", agent.name),
-            with_frontmatter(&front, &agent.prompt),
-        );
+        files.push(subagent_file(".claude", agent)?);
     }
     for command in &profile.commands {
         validate_file_name("command name", &command.name)?;
         let front = [("description", command.description.as_deref())];
-        home(
+        files.push(home_file(
             format!(".claude/commands/{}.md", command.name),
             with_frontmatter(&front, &command.body),
-        );
+        ));
     }
     if !profile.mcp_servers.is_empty() {
         let config = json!({ "mcpServers": profile.mcp_servers });
         let mut text = serde_json::to_string_pretty(&config).unwrap_or_else(|_| config.to_string());
         text.push('\n');
-        home(MCP_CONFIG_PATH.to_string(), text);
+        files.push(home_file(MCP_CONFIG_PATH.to_string(), text));
     }
-    for file in &profile.files {
-        validate_relative_path("workspace file path", &file.path)?;
-        files.push(ProfileFileWrite {
-            root: Root::Workspace,
-            path: file.path.clone(),
-            bytes: file.content.clone().into_bytes(),
-        });
-    }
+    files.extend(workspace_files(profile)?);
     Ok(files)
-}
-
-/// `body` preceded by a YAML frontmatter of the present fields (none: no frontmatter).
-fn with_frontmatter(fields: &[(&str, Option<&str>)], body: &str) -> String {
-    let present: Vec<_> = fields
-        .iter()
-        .filter_map(|(k, v)| v.map(|v| (k, v)))
-        .collect();
-    if present.is_empty() {
-        return body.to_string();
-    }
-    let mut out = String::from("---\n");
-    for (key, value) in present {
-        // A JSON string literal is a YAML double-quoted scalar.
-        let quoted = serde_json::Value::from(value).to_string();
-        out.push_str(&format!("{key}: {quoted}\n"));
-    }
-    out.push_str("---\n");
-    out.push_str(body);
-    if !body.ends_with('\n') {
-        out.push('\n');
-    }
-    out
 }
 
 #[cfg(test)]
@@ -117,6 +64,7 @@ mod tests {
     use pretty_assertions::assert_eq;
 
     use super::*;
+    use crate::files::Root;
 
     fn text(files: &[ProfileFileWrite]) -> Vec<(Root, String, String)> {
         files

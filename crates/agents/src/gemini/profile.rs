@@ -25,8 +25,9 @@ use agent_runtime_protocol::AgentProfile;
 use serde_json::{json, Value};
 
 use super::launch::SYSTEM_PROMPT_PATH;
-use crate::error::{validate_file_name, validate_relative_path, AgentError};
-use crate::files::{ProfileFileWrite, Root};
+use crate::error::{validate_file_name, AgentError};
+use crate::files::ProfileFileWrite;
+use crate::profile_layout::{home_file, skill_file, subagent_file, workspace_files};
 
 /// Where the settings go, relative to the home directory.
 pub const SETTINGS_PATH: &str = ".gemini/settings.json";
@@ -48,13 +49,6 @@ pub fn base_settings() -> Value {
 /// or path is unusable.
 pub fn profile_files(profile: &AgentProfile) -> Result<Vec<ProfileFileWrite>, AgentError> {
     let mut files = Vec::new();
-    let mut home = |path: String, contents: String| {
-        files.push(ProfileFileWrite {
-            root: Root::Home,
-            path,
-            bytes: contents.into_bytes(),
-        })
-    };
     let mut settings = base_settings();
     if !profile.mcp_servers.is_empty() {
         settings["mcpServers"] = json!(profile.mcp_servers);
@@ -62,42 +56,26 @@ pub fn profile_files(profile: &AgentProfile) -> Result<Vec<ProfileFileWrite>, Ag
     if !profile.disallowed_tools.is_empty() {
         settings["tools"] = json!({ "exclude": profile.disallowed_tools });
     }
-    home(SETTINGS_PATH.to_string(), pretty(&settings));
+    files.push(home_file(SETTINGS_PATH.to_string(), pretty(&settings)));
 
     let memory: Vec<&str> = [&profile.instructions, &profile.append_system_prompt]
         .into_iter()
         .filter_map(|text| text.as_deref())
         .collect();
     if !memory.is_empty() {
-        home(".gemini/GEMINI.md".to_string(), memory.join("\n\n"));
+        files.push(home_file(
+            ".gemini/GEMINI.md".to_string(),
+            memory.join("\n\n"),
+        ));
     }
     if let Some(prompt) = &profile.system_prompt {
-        home(SYSTEM_PROMPT_PATH.to_string(), prompt.clone());
+        files.push(home_file(SYSTEM_PROMPT_PATH.to_string(), prompt.clone()));
     }
     for skill in &profile.skills {
-        validate_file_name("skill name", &skill.name)?;
-        let front = [
-            ("name", Some(skill.name.as_str())),
-            ("description", Some(&skill.description)),
-        ];
-        home(
-            format!(".gemini/skills/{}/SKILL.md", skill.name),
-            with_frontmatter(&front, &skill.body),
-        );
+        files.push(skill_file(".gemini", skill)?);
     }
     for agent in &profile.subagents {
-        validate_file_name("subagent name", &agent.name)?;
-        let tools = agent.tools.as_ref().map(|t| t.join(", "));
-        let front = [
-            ("name", Some(agent.name.as_str())),
-            ("description", Some(&agent.description)),
-            ("tools", tools.as_deref()),
-            ("model", agent.model.as_deref()),
-        ];
-        home(
-            format!(".gemini/agents/{}.md", agent.name),
-            with_frontmatter(&front, &agent.prompt),
-        );
+        files.push(subagent_file(".gemini", agent)?);
     }
     for command in &profile.commands {
         validate_file_name("command name", &command.name)?;
@@ -107,16 +85,12 @@ pub fn profile_files(profile: &AgentProfile) -> Result<Vec<ProfileFileWrite>, Ag
         }
         let prompt = command.body.replace("$ARGUMENTS", "{{args}}");
         toml.push_str(&format!("prompt = {}\n", quoted(&prompt)));
-        home(format!(".gemini/commands/{}.toml", command.name), toml);
+        files.push(home_file(
+            format!(".gemini/commands/{}.toml", command.name),
+            toml,
+        ));
     }
-    for file in &profile.files {
-        validate_relative_path("workspace file path", &file.path)?;
-        files.push(ProfileFileWrite {
-            root: Root::Workspace,
-            path: file.path.clone(),
-            bytes: file.content.clone().into_bytes(),
-        });
-    }
+    files.extend(workspace_files(profile)?);
     Ok(files)
 }
 
@@ -131,33 +105,13 @@ fn quoted(text: &str) -> String {
     Value::from(text).to_string()
 }
 
-/// `body` preceded by a YAML frontmatter of the present fields (none: no frontmatter).
-fn with_frontmatter(fields: &[(&str, Option<&str>)], body: &str) -> String {
-    let present: Vec<_> = fields
-        .iter()
-        .filter_map(|(k, v)| v.map(|v| (k, v)))
-        .collect();
-    if present.is_empty() {
-        return body.to_string();
-    }
-    let mut out = String::from("---\n");
-    for (key, value) in present {
-        out.push_str(&format!("{key}: {}\n", quoted(value)));
-    }
-    out.push_str("---\n");
-    out.push_str(body);
-    if !body.ends_with('\n') {
-        out.push('\n');
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use agent_runtime_protocol::{CommandDef, ProfileFile, SkillDef, SubagentDef};
     use pretty_assertions::assert_eq;
 
     use super::*;
+    use crate::files::Root;
 
     fn text(files: &[ProfileFileWrite]) -> Vec<(Root, String, String)> {
         files
