@@ -37,7 +37,9 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use crate::error::{Result, StoreError};
 use crate::record::{SessionPage, SessionRecord, TranscriptMeta};
 use crate::shared::{check_key, check_page_limit, describe_file, now_rfc3339, SessionCursor};
-use crate::sql::{parse_profile, to_i64, to_u64, SessionRow, SESSION_COLUMNS};
+use crate::sql::{
+    decode_events, parse_profile, to_i64, to_u64, EventRow, SessionRow, SESSION_COLUMNS,
+};
 use crate::store::SessionStore;
 
 /// Connections per store (per runtime process). Calls are short, and every session actor writes
@@ -293,7 +295,7 @@ impl SessionStore for PostgresStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let rows: Vec<(i64, String, String)> = sqlx::query_as(
+        let rows: Vec<EventRow> = sqlx::query_as(
             "SELECT seq, at, event FROM events WHERE session_id = $1 AND seq > $2 \
              ORDER BY seq LIMIT $3",
         )
@@ -303,19 +305,7 @@ impl SessionStore for PostgresStore {
         .fetch_all(&self.pool)
         .await
         .map_err(map_error)?;
-        rows.into_iter()
-            .map(|(seq, at, event)| {
-                let event = serde_json::from_str(&event).map_err(|e| {
-                    StoreError::Backend(format!("event {seq} of {session_id} is corrupt: {e}"))
-                })?;
-                Ok(Envelope {
-                    session_id: session_id.to_string(),
-                    seq: to_u64(seq, "seq")?,
-                    at,
-                    event,
-                })
-            })
-            .collect()
+        decode_events(session_id, rows)
     }
 
     async fn last_seq(&self, session_id: &str) -> Result<u64> {

@@ -1,8 +1,8 @@
 //! What the SQL backends ([`sqlite`](crate::sqlite), [`postgres`](crate::postgres)) share: the
-//! session row, integer conversions, and decoding stored profiles. Their schemas have the same
+//! session row, event rows, integer conversions, and decoding stored profiles. Their schemas have the same
 //! tables and columns.
 
-use agent_runtime_protocol::{AgentProfile, SessionInfo};
+use agent_runtime_protocol::{AgentProfile, Envelope, SessionInfo};
 
 use crate::error::{Result, StoreError};
 use crate::record::SessionRecord;
@@ -53,4 +53,24 @@ pub(crate) fn to_i64(value: impl TryInto<i64>) -> i64 {
 pub(crate) fn parse_profile(id: &str, json: &str) -> Result<AgentProfile> {
     serde_json::from_str(json)
         .map_err(|e| StoreError::Backend(format!("profile {id} is corrupt: {e}")))
+}
+
+/// One `events` row: `seq, at, event` (the event as JSON text).
+pub(crate) type EventRow = (i64, String, String);
+
+/// The envelopes of a session's event rows.
+pub(crate) fn decode_events(session_id: &str, rows: Vec<EventRow>) -> Result<Vec<Envelope>> {
+    rows.into_iter()
+        .map(|(seq, at, event)| {
+            let event = serde_json::from_str(&event).map_err(|e| {
+                StoreError::Backend(format!("event {seq} of {session_id} is corrupt: {e}"))
+            })?;
+            Ok(Envelope {
+                session_id: session_id.to_string(),
+                seq: to_u64(seq, "seq")?,
+                at,
+                event,
+            })
+        })
+        .collect()
 }
