@@ -35,6 +35,6 @@ pub mod sse;
 pub mod ws;
 
 pub use error::ClientError;
-pub use rest::{Client, FileWrite};
+pub use rest::{Client, FileWrite, ProfileWrite};
 pub use sse::{SseEvent, SseStream};
 pub use ws::{WsAuth, WsConnection};

@@ -1,9 +1,9 @@
 //! [`Client`]: the REST API, one method per route.
 
 use agent_runtime_protocol::{
-    CreateSessionRequest, FileInfo, FileList, Health, InterruptResponse, PatchSessionRequest,
-    Problem, SendMessageRequest, SendMessageResponse, SessionInfo, SessionList, SessionSnapshot,
-    TranscriptInfo, TranscriptList,
+    AgentInfo, AgentList, AgentProfile, CreateSessionRequest, FileInfo, FileList, Health,
+    InterruptResponse, PatchSessionRequest, Problem, ProfileList, SendMessageRequest,
+    SendMessageResponse, SessionInfo, SessionList, SessionSnapshot, TranscriptInfo, TranscriptList,
 };
 use bytes::Bytes;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
@@ -18,6 +18,15 @@ use crate::ws::{WsAuth, WsConnection};
 pub struct FileWrite {
     pub info: FileInfo,
     /// The file did not exist before (201 rather than 200).
+    pub created: bool,
+}
+
+/// The answer to a profile upload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfileWrite {
+    /// The profile as stored.
+    pub profile: AgentProfile,
+    /// There was no profile with that id before (201 rather than 200).
     pub created: bool,
 }
 
@@ -222,6 +231,44 @@ impl Client {
         );
         let response = self.request(Method::GET, &path).send().await?;
         Ok(check(response).await?.bytes().await?)
+    }
+
+    /// `GET /api/profiles`, sorted by id.
+    pub async fn list_profiles(&self) -> Result<Vec<AgentProfile>, ClientError> {
+        let list: ProfileList =
+            json(self.request(Method::GET, "/api/profiles").send().await?).await?;
+        Ok(list.profiles)
+    }
+
+    /// `GET /api/profiles/{id}`.
+    pub async fn get_profile(&self, id: &str) -> Result<AgentProfile, ClientError> {
+        let path = format!("/api/profiles/{}", encode_segment(id));
+        json(self.request(Method::GET, &path).send().await?).await
+    }
+
+    /// `PUT /api/profiles/{id}`: creates or replaces the profile `profile.id`.
+    pub async fn put_profile(&self, profile: &AgentProfile) -> Result<ProfileWrite, ClientError> {
+        let path = format!("/api/profiles/{}", encode_segment(&profile.id));
+        let response = self
+            .request(Method::PUT, &path)
+            .json(profile)
+            .send()
+            .await?;
+        let created = response.status() == StatusCode::CREATED;
+        let profile = json(response).await?;
+        Ok(ProfileWrite { profile, created })
+    }
+
+    /// `DELETE /api/profiles/{id}`.
+    pub async fn delete_profile(&self, id: &str) -> Result<(), ClientError> {
+        let path = format!("/api/profiles/{}", encode_segment(id));
+        empty(self.request(Method::DELETE, &path).send().await?).await
+    }
+
+    /// `GET /api/agents`.
+    pub async fn list_agents(&self) -> Result<Vec<AgentInfo>, ClientError> {
+        let list: AgentList = json(self.request(Method::GET, "/api/agents").send().await?).await?;
+        Ok(list.agents)
     }
 
     /// `GET /api/sessions/{id}/events`: server-sent events after `since` (sent as

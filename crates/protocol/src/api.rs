@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::event::FileInfo;
+use crate::profile::AgentProfile;
 use crate::state::SessionState;
 
 /// A session's stored identity and metadata.
@@ -139,6 +140,33 @@ pub struct TranscriptInfo {
 #[serde(rename_all = "camelCase")]
 pub struct TranscriptList {
     pub transcripts: Vec<TranscriptInfo>,
+}
+
+/// `GET /api/profiles`: every stored agent profile, sorted by id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileList {
+    pub profiles: Vec<AgentProfile>,
+}
+
+/// An agent the server can run, with its pinned CLI package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentInfo {
+    /// The wire id sessions are created with, e.g. `claude-code`.
+    pub id: String,
+    pub npm_package: String,
+    /// The pinned package version.
+    pub version: String,
+    /// Whether that version is installed in the tools dir (otherwise the first turn installs it).
+    pub installed: bool,
+}
+
+/// `GET /api/agents`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentList {
+    pub agents: Vec<AgentInfo>,
 }
 
 /// `GET /healthz`.

@@ -18,8 +18,15 @@ pub enum RuntimeError {
     InvalidPath(String),
     #[error("unknown agent {0:?}")]
     UnknownAgent(String),
+    /// `GET`/`DELETE` of a profile that does not exist, or a session whose profile was deleted.
     #[error("profile {0} not found")]
     ProfileNotFound(String),
+    /// A request body names a profile that does not exist (`POST /api/sessions`).
+    #[error("profile {0} not found")]
+    UnknownProfile(String),
+    /// A profile that an agent cannot be set up with (bad id, name or path).
+    #[error("invalid profile: {0}")]
+    InvalidProfile(String),
     #[error("invalid request: {0}")]
     InvalidRequest(String),
     #[error("the runtime is shutting down")]

@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use agent_runtime_agents::AgentKind;
 use agent_runtime_protocol::{
-    Block, CreateSessionRequest, FileInfo, InterruptResponse, MetadataPatch, PatchSessionRequest,
-    SendMessageRequest, SendMessageResponse, SessionEvent, SessionInfo, SessionList,
-    SessionSnapshot, SystemBlock, TranscriptInfo, MAIN_CONVERSATION,
+    AgentInfo, AgentProfile, Block, CreateSessionRequest, FileInfo, InterruptResponse,
+    MetadataPatch, PatchSessionRequest, SendMessageRequest, SendMessageResponse, SessionEvent,
+    SessionInfo, SessionList, SessionSnapshot, SystemBlock, TranscriptInfo, MAIN_CONVERSATION,
 };
 use agent_runtime_sandbox::SandboxProvider;
 use agent_runtime_store::{SessionRecord, SessionStore};
@@ -106,7 +106,7 @@ impl Runtime {
             .ok_or_else(|| RuntimeError::UnknownAgent(agent_id.to_string()))?;
         if let Some(profile) = &request.profile {
             if self.deps.store.get_profile(profile).await?.is_none() {
-                return Err(RuntimeError::ProfileNotFound(profile.clone()));
+                return Err(RuntimeError::UnknownProfile(profile.clone()));
             }
         }
         let name = request.name.map(|n| validate_name(&n)).transpose()?;
@@ -292,6 +292,75 @@ impl Runtime {
             .ok_or_else(|| RuntimeError::TranscriptNotFound(name.to_string()))
     }
 
+    /// Every stored agent profile, sorted by id.
+    pub async fn list_profiles(&self) -> Result<Vec<AgentProfile>> {
+        Ok(self.deps.store.list_profiles().await?)
+    }
+
+    /// One agent profile.
+    pub async fn get_profile(&self, id: &str) -> Result<AgentProfile> {
+        self.deps
+            .store
+            .get_profile(id)
+            .await?
+            .ok_or_else(|| RuntimeError::ProfileNotFound(id.to_string()))
+    }
+
+    /// Stores `profile` under `id`, replacing any profile with that id; returns whether it is
+    /// new. `profile.id` must be empty (it becomes `id`) or equal to `id`. Every agent must be
+    /// able to write the profile into a sandbox (skill, subagent and command names, workspace
+    /// file paths), so a bad profile fails here rather than at a session's first turn. Sessions
+    /// already using the profile get the new version at their next sandbox start.
+    pub async fn put_profile(
+        &self,
+        id: &str,
+        mut profile: AgentProfile,
+    ) -> Result<(AgentProfile, bool)> {
+        validate_profile_id(id)?;
+        if profile.id.is_empty() {
+            profile.id = id.to_string();
+        } else if profile.id != id {
+            return Err(RuntimeError::InvalidProfile(format!(
+                "body id {:?} differs from the path id {id:?}",
+                profile.id
+            )));
+        }
+        for agent in AgentKind::ALL {
+            agent
+                .profile_files(&profile)
+                .map_err(|e| RuntimeError::InvalidProfile(format!("{}: {e}", agent.id())))?;
+        }
+        let created = self.deps.store.get_profile(id).await?.is_none();
+        self.deps.store.put_profile(&profile).await?;
+        Ok((profile, created))
+    }
+
+    /// Deletes a profile. Sessions created with it keep its id; their next sandbox start fails
+    /// the turn with `profile ... not found` until a profile with that id is stored again.
+    pub async fn delete_profile(&self, id: &str) -> Result<()> {
+        if !self.deps.store.delete_profile(id).await? {
+            return Err(RuntimeError::ProfileNotFound(id.to_string()));
+        }
+        Ok(())
+    }
+
+    /// The agents this runtime can run, with their pinned CLI package and whether it is
+    /// installed.
+    pub fn list_agents(&self) -> Vec<AgentInfo> {
+        AgentKind::ALL
+            .iter()
+            .map(|agent| {
+                let spec = agent.install_spec();
+                AgentInfo {
+                    id: agent.id().to_string(),
+                    npm_package: spec.npm_package,
+                    version: spec.version,
+                    installed: self.deps.installer.installed(*agent).is_some(),
+                }
+            })
+            .collect()
+    }
+
     /// The store behind the runtime.
     pub fn store(&self) -> &Arc<dyn SessionStore> {
         &self.deps.store
@@ -346,6 +415,23 @@ impl Runtime {
 
 /// Longest accepted session name, in characters.
 const MAX_NAME_CHARS: usize = 200;
+
+/// Longest accepted profile id, in bytes.
+const MAX_PROFILE_ID_LEN: usize = 128;
+
+/// Profile ids are 1 to [`MAX_PROFILE_ID_LEN`] ASCII letters, digits, `-`, `_` and `.`, not
+/// starting with `.`: safe in URLs, file names and logs without escaping.
+fn validate_profile_id(id: &str) -> Result<()> {
+    let safe = id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if id.is_empty() || id.len() > MAX_PROFILE_ID_LEN || !safe || id.starts_with('.') {
+        return Err(RuntimeError::InvalidProfile(format!(
+            "id {id:?} must be 1 to {MAX_PROFILE_ID_LEN} of A-Z a-z 0-9 - _ . and not start with '.'"
+        )));
+    }
+    Ok(())
+}
 
 fn validate_name(name: &str) -> Result<String> {
     let name = name.trim();

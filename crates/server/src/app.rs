@@ -18,7 +18,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::{require_api_key, ApiKeys};
 use crate::error::ApiError;
-use crate::rest::{files, sessions, transcripts};
+use crate::rest::{agents, files, profiles, sessions, transcripts};
 use crate::{openapi, sse, ui, ws};
 
 /// Default limit of a JSON request body.
@@ -88,6 +88,11 @@ pub const ROUTES: &[RouteSpec] = &[
     route("DELETE", "/api/sessions/{id}/files/{*path}"),
     route("GET", "/api/sessions/{id}/transcripts"),
     route("GET", "/api/sessions/{id}/transcripts/{*name}"),
+    route("GET", "/api/profiles"),
+    route("GET", "/api/profiles/{id}"),
+    route("PUT", "/api/profiles/{id}"),
+    route("DELETE", "/api/profiles/{id}"),
+    route("GET", "/api/agents"),
 ];
 
 /// The whole application.
@@ -122,6 +127,14 @@ pub fn build_app(state: AppState) -> Router {
             "/api/sessions/{id}/transcripts/{*name}",
             get(transcripts::read_transcript),
         )
+        .route("/api/profiles", get(profiles::list_profiles))
+        .route(
+            "/api/profiles/{id}",
+            get(profiles::get_profile)
+                .put(profiles::put_profile)
+                .delete(profiles::delete_profile),
+        )
+        .route("/api/agents", get(agents::list_agents))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_api_key,

@@ -124,11 +124,18 @@ fn classify_runtime(e: &RuntimeError) -> (StatusCode, &'static str, &'static str
         }
         RuntimeError::InvalidPath(_) => (S::BAD_REQUEST, "invalid_path", "Invalid path"),
         RuntimeError::UnknownAgent(_) => (S::BAD_REQUEST, "unknown_agent", "Unknown agent"),
-        RuntimeError::ProfileNotFound(_) => (
+        RuntimeError::ProfileNotFound(_) => {
+            (S::NOT_FOUND, "profile_not_found", "Agent profile not found")
+        }
+        // Same code as above: the profile a request body names does not exist.
+        RuntimeError::UnknownProfile(_) => (
             S::BAD_REQUEST,
             "profile_not_found",
             "Agent profile not found",
         ),
+        RuntimeError::InvalidProfile(_) => {
+            (S::BAD_REQUEST, "invalid_profile", "Invalid agent profile")
+        }
         RuntimeError::InvalidRequest(_) => (S::BAD_REQUEST, "invalid_request", "Invalid request"),
         RuntimeError::ShuttingDown => (
             S::SERVICE_UNAVAILABLE,

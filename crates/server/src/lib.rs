@@ -12,7 +12,7 @@
 //! - [`error`]: [`ApiError`], the one table from errors to status + problem+json.
 //! - [`extract`]: extractors whose rejections are [`ApiError`]s.
 //! - [`auth`]: API keys (constant-time) and the REST middleware.
-//! - [`rest`]: REST handlers: sessions and messages, files, transcripts.
+//! - [`rest`]: REST handlers: sessions and messages, files, transcripts, agent profiles, agents.
 //! - [`sse`]: `GET /api/sessions/{id}/events`.
 //! - [`ws`]: `/api/ws`: connection, commands, subscriptions.
 //! - [`openapi`]: `GET /openapi.json`, embedded from `api/openapi.json`.

@@ -242,7 +242,7 @@ impl Actor {
             let writes = self
                 .agent
                 .profile_files(&profile)
-                .map_err(|e| RuntimeError::InvalidRequest(format!("profile: {e}")))?;
+                .map_err(|e| RuntimeError::InvalidProfile(e.to_string()))?;
             for write in writes {
                 // Workspace files of the profile seed a new session only; afterwards the
                 // workspace is the user's.

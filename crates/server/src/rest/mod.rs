@@ -2,6 +2,8 @@
 //! HTTP and a [`Runtime`](agent_runtime_core::Runtime) call; errors go through
 //! [`ApiError`](crate::error::ApiError).
 
+pub mod agents;
 pub mod files;
+pub mod profiles;
 pub mod sessions;
 pub mod transcripts;

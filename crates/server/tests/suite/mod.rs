@@ -6,6 +6,7 @@ mod errors;
 mod files;
 mod openapi;
 mod postgres;
+mod profiles;
 mod sessions;
 mod shutdown;
 mod sse;

@@ -239,6 +239,24 @@ updatedAt: string, };
 
 export type TranscriptList = { transcripts: Array<TranscriptInfo>, };
 
+export type ProfileList = { profiles: Array<AgentProfile>, };
+
+export type AgentInfo = { 
+/**
+ * The wire id sessions are created with, e.g. `claude-code`.
+ */
+id: string, npmPackage: string, 
+/**
+ * The pinned package version.
+ */
+version: string, 
+/**
+ * Whether that version is installed in the tools dir (otherwise the first turn installs it).
+ */
+installed: boolean, };
+
+export type AgentList = { agents: Array<AgentInfo>, };
+
 export type Health = { status: string, version: string, 
 /**
  * The server answers with the built-in demo model instead of a real one.
