@@ -1,5 +1,5 @@
-//! Golden files for the TypeScript fold in `packages/react`: every captured Claude stream
-//! (`shared/fixtures/claude/*.stream.jsonl`) becomes the numbered envelopes the runtime would
+//! Golden files for the TypeScript fold in `packages/react`: every captured agent stream
+//! (`shared/fixtures/{claude,gemini}/*.stream.jsonl`) becomes the numbered envelopes the runtime would
 //! append, together with the state `agent_runtime_protocol::fold_all` folds them into. The React
 //! package's tests fold the same envelopes in TypeScript and must reach the same state, so the
 //! two folds cannot drift apart.
@@ -32,28 +32,36 @@ fn golden_dir() -> PathBuf {
     repo_root().join("packages/react/test/golden")
 }
 
-fn fixtures_dir() -> PathBuf {
-    repo_root().join("../shared/fixtures/claude")
+/// The captured streams of each agent: its fixture folder, which is also its golden files' prefix.
+const AGENT_FIXTURES: &[(AgentKind, &str)] = &[
+    (AgentKind::ClaudeCode, "claude"),
+    (AgentKind::GeminiCli, "gemini"),
+];
+
+fn fixtures_dir(agent_dir: &str) -> PathBuf {
+    repo_root().join("../shared/fixtures").join(agent_dir)
 }
 
 #[test]
 fn golden_folds_are_current() {
     let mut expected: BTreeMap<String, String> = BTreeMap::new();
-    let mut fixtures: Vec<PathBuf> = std::fs::read_dir(fixtures_dir())
-        .expect("shared/fixtures/claude beside the repository")
-        .map(|entry| entry.expect("dir entry").path())
-        .filter(|path| path.to_string_lossy().ends_with(".stream.jsonl"))
-        .collect();
-    fixtures.sort();
-    assert!(!fixtures.is_empty(), "no Claude stream fixtures found");
-    for path in &fixtures {
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let stem = name.trim_end_matches(".stream.jsonl");
-        let events = claude_stream_events(path);
-        expected.insert(
-            format!("claude-{stem}.json"),
-            render(&format!("claude/{name}"), &events),
-        );
+    for (agent, dir) in AGENT_FIXTURES {
+        let mut fixtures: Vec<PathBuf> = std::fs::read_dir(fixtures_dir(dir))
+            .expect("shared/fixtures beside the repository")
+            .map(|entry| entry.expect("dir entry").path())
+            .filter(|path| path.to_string_lossy().ends_with(".stream.jsonl"))
+            .collect();
+        fixtures.sort();
+        assert!(!fixtures.is_empty(), "no {dir} stream fixtures found");
+        for path in &fixtures {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let stem = name.trim_end_matches(".stream.jsonl");
+            let events = stream_events(*agent, path);
+            expected.insert(
+                format!("{dir}-{stem}.json"),
+                render(&format!("{dir}/{name}"), &events),
+            );
+        }
     }
     expected.insert(
         "synthetic-runtime-events.json".into(),
@@ -107,9 +115,9 @@ fn golden_folds_are_current() {
 /// events follow, and each `TurnFinished` becomes `turn_completed`. A turn the agent started on
 /// its own has no `turn_started`, and its `turn_completed` carries an id of its own, as in the
 /// runtime. A stream that ends mid-turn leaves the turn open.
-fn claude_stream_events(path: &Path) -> Vec<SessionEvent> {
+fn stream_events(agent: AgentKind, path: &Path) -> Vec<SessionEvent> {
     let text = std::fs::read_to_string(path).unwrap();
-    let mut translator = AgentKind::ClaudeCode.new_translator(TranslatorContext::default());
+    let mut translator = agent.new_translator(TranslatorContext::default());
     let mut outputs = Vec::new();
     for line in text.lines() {
         outputs.extend(translator.translate_line(line, AT));
