@@ -89,3 +89,19 @@ pub fn with_frontmatter(fields: &[(&str, Option<&str>)], body: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Each write as `(root, path, contents as text)`, for whole-list asserts.
+    pub(crate) fn text(files: &[ProfileFileWrite]) -> Vec<(Root, String, String)> {
+        files
+            .iter()
+            .map(|f| {
+                let contents = String::from_utf8(f.bytes.clone()).unwrap();
+                (f.root, f.path.clone(), contents)
+            })
+            .collect()
+    }
+}

@@ -112,16 +112,7 @@ mod tests {
 
     use super::*;
     use crate::files::Root;
-
-    fn text(files: &[ProfileFileWrite]) -> Vec<(Root, String, String)> {
-        files
-            .iter()
-            .map(|f| {
-                let contents = String::from_utf8(f.bytes.clone()).unwrap();
-                (f.root, f.path.clone(), contents)
-            })
-            .collect()
-    }
+    use crate::profile_layout::tests::text;
 
     #[test]
     fn an_empty_profile_still_gets_settings() {
