@@ -177,6 +177,29 @@ pub struct Health {
     pub version: String,
     /// The server answers with the built-in demo model instead of a real one.
     pub demo: bool,
+    /// What confines a sandbox on this host, and what does not.
+    pub sandbox: Vec<Protection>,
+}
+
+/// One protection of the sandboxes (a limit, a namespace, a filter) and what enforces it here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Protection {
+    /// `network`, `memory`, `pids`, `cpu`, `tmp_size`, `workspace_size`, `file_size`,
+    /// `open_files`, `turn_time`, `user_namespaces`, `seccomp`, `host_uid`, `model_credentials`.
+    pub name: String,
+    /// Whether anything enforces it on this host.
+    pub enforced: bool,
+    /// The mechanisms, e.g. `cgroup v1 memory`.
+    pub by: Vec<String>,
+    /// The default the server applies, where it is a quantity (e.g. `2 GiB`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub default: Option<String>,
+    /// Why it is not (or only partly) enforced, or a fact worth knowing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub note: Option<String>,
 }
 
 /// An `application/problem+json` error body (RFC 9457) with a stable `code`.

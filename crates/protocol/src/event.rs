@@ -98,6 +98,15 @@ pub enum SessionEvent {
     FileDeleted { path: String },
     /// The session's sandbox changed state. (Whether a turn runs follows from the turn events.)
     Status { sandbox: SandboxState },
+    /// The sandbox's egress proxy refused a connection. Repeats of the same refusal within a
+    /// short window are reported once.
+    NetworkDenied {
+        host: String,
+        port: u16,
+        /// Stable code: `policy_none`, `not_allowlisted`, `loopback`, `private`, `link_local`,
+        /// `metadata`, `runtime_address`, `reserved`, `resolve_failed`, ...
+        reason: String,
+    },
     /// Agent output the runtime could not interpret, kept rather than dropped.
     Warning {
         message: String,

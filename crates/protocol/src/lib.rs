@@ -24,5 +24,5 @@ pub use api::*;
 pub use block::*;
 pub use event::*;
 pub use profile::*;
-pub use state::{fold, fold_all, SessionState, SubagentThread};
+pub use state::{fold, fold_all, NetworkDenial, SessionState, SubagentThread, MAX_NETWORK_DENIALS};
 pub use ws::*;

@@ -41,6 +41,28 @@ pub struct SessionState {
     /// The session runs against the built-in demo model.
     #[serde(default)]
     pub demo: bool,
+    /// Connections the sandbox's egress proxy refused, one entry per destination and reason,
+    /// most recent last; at most [`MAX_NETWORK_DENIALS`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[ts(as = "Option<Vec<NetworkDenial>>", optional)]
+    pub network_denied: Vec<NetworkDenial>,
+}
+
+/// How many distinct refused destinations a session's state keeps.
+pub const MAX_NETWORK_DENIALS: usize = 50;
+
+/// Refused connections to one destination for one reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkDenial {
+    pub host: String,
+    pub port: u16,
+    pub reason: String,
+    /// How many `network_denied` events named it.
+    #[ts(type = "number")]
+    pub count: u64,
+    /// When the last one was appended.
+    pub last_at: String,
 }
 
 /// One subagent's thread.
@@ -74,7 +96,7 @@ impl SubagentThread {
 /// block id never started, say) changes nothing but `seq`.
 pub fn fold(state: &mut SessionState, envelope: &Envelope) {
     state.seq = envelope.seq;
-    apply(state, &envelope.event);
+    apply(state, &envelope.event, &envelope.at);
 }
 
 /// Folds a whole log, in order, over an empty state.
@@ -86,7 +108,7 @@ pub fn fold_all<'a>(envelopes: impl IntoIterator<Item = &'a Envelope>) -> Sessio
     state
 }
 
-fn apply(state: &mut SessionState, event: &SessionEvent) {
+fn apply(state: &mut SessionState, event: &SessionEvent, at: &str) {
     match event {
         SessionEvent::BlockStart {
             conversation_id,
@@ -179,7 +201,34 @@ fn apply(state: &mut SessionState, event: &SessionEvent) {
             }
         }
         SessionEvent::Status { sandbox } => state.runtime.sandbox = *sandbox,
+        SessionEvent::NetworkDenied { host, port, reason } => {
+            note_denial(&mut state.network_denied, host, *port, reason, at);
+        }
         SessionEvent::Warning { .. } => {}
+    }
+}
+
+/// Counts a refusal on its destination's entry, moved to the end; the oldest entry goes when
+/// there are more than [`MAX_NETWORK_DENIALS`].
+fn note_denial(denials: &mut Vec<NetworkDenial>, host: &str, port: u16, reason: &str, at: &str) {
+    let existing = denials
+        .iter()
+        .position(|d| d.host == host && d.port == port && d.reason == reason);
+    let mut denial = match existing {
+        Some(i) => denials.remove(i),
+        None => NetworkDenial {
+            host: host.to_string(),
+            port,
+            reason: reason.to_string(),
+            count: 0,
+            last_at: String::new(),
+        },
+    };
+    denial.count += 1;
+    denial.last_at = at.to_string();
+    denials.push(denial);
+    if denials.len() > MAX_NETWORK_DENIALS {
+        denials.remove(0);
     }
 }
 

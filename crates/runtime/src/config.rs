@@ -5,6 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use agent_runtime_agents::ModelApi;
+use agent_runtime_protocol::NetworkPolicy;
+
+use crate::limits::Limits;
 
 /// A model API endpoint handed to agents inside their sandboxes.
 #[derive(Clone, Default)]
@@ -44,6 +47,28 @@ pub struct RuntimeConfig {
     pub model_endpoints: BTreeMap<ModelApi, ModelEndpoint>,
     /// The endpoint is the built-in demo model; sessions are labelled as demo sessions.
     pub demo: bool,
+    /// What every sandbox gets unless its profile says otherwise.
+    pub sandbox: SandboxDefaults,
+}
+
+/// The server-wide defaults of a sandbox, which profiles override.
+#[derive(Debug, Clone)]
+pub struct SandboxDefaults {
+    pub network_policy: NetworkPolicy,
+    /// Host patterns the `allowlist` policy lets through (validated by the binary).
+    pub network_allow: Vec<String>,
+    pub limits: Limits,
+}
+
+impl Default for SandboxDefaults {
+    /// `allowlist` with an empty list (only the model API), and [`Limits::default`].
+    fn default() -> Self {
+        SandboxDefaults {
+            network_policy: NetworkPolicy::Allowlist,
+            network_allow: Vec::new(),
+            limits: Limits::default(),
+        }
+    }
 }
 
 impl RuntimeConfig {
@@ -57,6 +82,7 @@ impl RuntimeConfig {
             file_scan_interval: Duration::from_millis(750),
             model_endpoints: BTreeMap::new(),
             demo: false,
+            sandbox: SandboxDefaults::default(),
         }
     }
 

@@ -29,6 +29,9 @@ pub enum RuntimeError {
     InvalidProfile(String),
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// A write would take the workspace past its quota.
+    #[error("workspace full: {0}")]
+    WorkspaceFull(String),
     #[error("the runtime is shutting down")]
     ShuttingDown,
     #[error("agent install failed: {0}")]

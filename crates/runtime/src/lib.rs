@@ -8,7 +8,9 @@
 //! - [`log`]: the per-session event log: durable append, fold, ring, fan-out, subscriptions.
 //! - [`installer`]: installs the pinned agent CLIs from npm.
 //! - [`config`]: [`RuntimeConfig`], decided by the binary.
+//! - [`limits`]: [`Limits`] of a sandbox: server defaults, profile overrides, validation.
 //! - [`paths`]: validation of client-supplied workspace paths.
+//! - `protections`: what confines a sandbox on this host, for the log and `/healthz`.
 //! - [`error`]: the runtime's error enum, [`RuntimeError`].
 //!
 //! Task ownership: the runtime's cancellation token is the parent of every session's; each
@@ -17,13 +19,16 @@
 pub mod config;
 pub mod error;
 pub mod installer;
+pub mod limits;
 pub mod log;
 pub mod manager;
 pub mod paths;
+mod protections;
 mod session;
 mod time;
 
-pub use config::{ModelApi, ModelEndpoint, RuntimeConfig};
+pub use config::{ModelApi, ModelEndpoint, RuntimeConfig, SandboxDefaults};
 pub use error::{Result, RuntimeError};
+pub use limits::Limits;
 pub use log::{Subscription, SubscriptionItem};
 pub use manager::Runtime;

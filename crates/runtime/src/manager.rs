@@ -69,6 +69,11 @@ impl Runtime {
         Ok(runtime)
     }
 
+    /// What confines a sandbox on this host and what does not, with the server's defaults.
+    pub fn protections(&self) -> Vec<agent_runtime_protocol::Protection> {
+        crate::protections::protections(&self.deps.config, self.deps.sandbox.enforcement())
+    }
+
     /// Installs every agent CLI the runtime can run, so the first turn does not wait for npm.
     pub async fn install_agents(&self) -> Result<()> {
         for agent in AgentKind::ALL {

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::helper::HELPER_INSIDE;
 use crate::launch_spec::LaunchSpec;
 
 /// Where the session workspace is mounted, read-write.
@@ -23,16 +24,6 @@ pub const DEFAULT_UID: u32 = 1000;
 pub const DEFAULT_GID: u32 = 1000;
 /// The hostname inside a sandbox (the host's name is not leaked).
 pub const DEFAULT_HOSTNAME: &str = "sandbox";
-
-/// Network access of a sandbox. A closed set, dispatched by `match`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum NetworkPolicy {
-    /// Share the host's network namespace.
-    Open,
-    /// A private network namespace with only loopback (`--unshare-net`).
-    None,
-}
 
 /// One read-only entry of the sandbox's file tree taken from the host.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,8 +62,6 @@ impl RoMount {
 pub struct HostLayout {
     /// System directories, merged-usr symlinks and `/etc` entries, in mount order.
     pub system: Vec<RoMount>,
-    /// The host's `prlimit` (util-linux), used to apply rlimits; `None` when absent.
-    pub prlimit: Option<PathBuf>,
     /// The system CA bundle (a path under a bound `/etc` entry), if any. Node.js ignores the
     /// system trust store unless `NODE_EXTRA_CA_CERTS` names it, so sandboxes set that.
     pub ca_bundle: Option<PathBuf>,
@@ -159,19 +148,11 @@ impl HostLayout {
                 });
             }
         }
-        let prlimit = ["/usr/bin/prlimit", "/bin/prlimit"]
-            .iter()
-            .map(|p| on_host(p))
-            .find(|p| p.is_file());
         let ca_bundle = Self::CA_BUNDLES
             .iter()
             .find(|bundle| std::fs::metadata(on_host(bundle)).is_ok_and(|m| m.is_file()))
             .map(PathBuf::from);
-        Self {
-            system,
-            prlimit,
-            ca_bundle,
-        }
+        Self { system, ca_bundle }
     }
 }
 
@@ -195,7 +176,6 @@ pub struct BwrapPolicy {
     pub home: PathBuf,
     /// Host directory mounted read-only at [`TOOLS_DIR`].
     pub tools: PathBuf,
-    pub network: NetworkPolicy,
     /// uid inside the sandbox.
     pub uid: u32,
     /// gid inside the sandbox.
@@ -206,6 +186,24 @@ pub struct BwrapPolicy {
     pub identity: Option<IdentityFiles>,
     /// Further read-only entries (e.g. a toolchain outside `/usr`), mounted after the system.
     pub extra: Vec<RoMount>,
+    /// The sandbox helper's binary on the host, mounted read-only at [`HELPER_INSIDE`].
+    pub helper: Option<PathBuf>,
+    /// Unix sockets of the runtime bound into the sandbox (e.g. the egress proxy's).
+    pub sockets: Vec<SocketBind>,
+    /// `--disable-userns`: processes inside cannot create user namespaces (bwrap >= 0.8).
+    pub disable_userns: bool,
+    /// `--seccomp FD`: a seccomp program the spawner provides on this fd.
+    pub seccomp_fd: Option<i32>,
+    /// Size of the `/tmp` tmpfs in bytes (`--size`, bwrap >= 0.8 as Debian ships it); `None`:
+    /// the kernel's default of half the RAM, bounded only by the memory cgroup.
+    pub tmp_size: Option<u64>,
+}
+
+/// A host unix socket bound into the sandbox, read-write (connecting needs write permission).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SocketBind {
+    pub host: PathBuf,
+    pub inside: PathBuf,
 }
 
 /// Builds the [`LaunchSpec`] that runs `inner` inside bubblewrap according to `policy`.
@@ -219,10 +217,13 @@ pub struct BwrapPolicy {
 /// # Argument order
 ///
 /// Namespace and process flags come first: a new user namespace mapping `policy.uid/gid` inside
-/// (`--unshare-user --uid --gid`), new pid, ipc and uts namespaces with a fixed hostname, a new
-/// network namespace only for [`NetworkPolicy::None`], all capabilities dropped (also from the
-/// bounding set, which matters when bwrap runs as root), `--die-with-parent` so nothing outlives
-/// the runtime, and `--new-session` so the agent cannot push input into a controlling terminal.
+/// (`--unshare-user --uid --gid`), with `--disable-userns` so nothing inside can create another
+/// one; new pid, ipc, uts, cgroup (where the kernel has it) and network namespaces, the last
+/// holding only loopback (the one way out is the runtime's egress proxy, reached through a
+/// socket in `policy.sockets`); a fixed hostname; the seccomp program on `policy.seccomp_fd`;
+/// all capabilities dropped (also from the bounding set, which matters when bwrap runs as
+/// root); `--die-with-parent` so nothing outlives the runtime; and `--new-session` so the agent
+/// cannot push input into a controlling terminal.
 ///
 /// # Mount order
 ///
@@ -234,10 +235,11 @@ pub struct BwrapPolicy {
 /// 2. **Identity**: the synthetic `/etc/passwd` and `/etc/group`, after the system entries so
 ///    they win should a layout list the host's.
 /// 3. **Kernel and scratch file systems**: a fresh `/proc` for the new pid namespace (shows only
-///    the sandbox's processes), a minimal `/dev`, an empty `/tmp`. They come after the host
-///    entries so no host directory can cover them.
+///    the sandbox's processes), a minimal `/dev`, an empty `/tmp` of `policy.tmp_size` bytes.
+///    They come after the host entries so no host directory can cover them.
 /// 4. **Extra** read-only entries (`policy.extra`).
-/// 5. **Tools** read-only at [`TOOLS_DIR`].
+/// 5. **Tools** read-only at [`TOOLS_DIR`], the **helper** read-only at [`HELPER_INSIDE`], then
+///    the runtime's **sockets**.
 /// 6. **Home, then workspace**, read-write at [`HOME_DIR`] and [`WORKSPACE_DIR`], last among the
 ///    mounts so no read-only entry can cover the session's writable directories.
 /// 7. `--remount-ro /` makes the root tmpfs itself read-only, so nothing can be created at the
@@ -255,13 +257,21 @@ pub fn bwrap_launch_spec(policy: &BwrapPolicy, inner: &LaunchSpec) -> LaunchSpec
         ["--unshare-user", "--uid", &policy.uid.to_string()],
     );
     push(&mut args, ["--gid", &policy.gid.to_string()]);
+    if policy.disable_userns {
+        push(&mut args, ["--disable-userns"]);
+    }
     push(
         &mut args,
-        ["--unshare-pid", "--unshare-ipc", "--unshare-uts"],
+        [
+            "--unshare-pid",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--unshare-cgroup-try",
+            "--unshare-net",
+        ],
     );
-    match policy.network {
-        NetworkPolicy::Open => {}
-        NetworkPolicy::None => push(&mut args, ["--unshare-net"]),
+    if let Some(fd) = policy.seccomp_fd {
+        push(&mut args, ["--seccomp", &fd.to_string()]);
     }
     push(
         &mut args,
@@ -282,14 +292,24 @@ pub fn bwrap_launch_spec(policy: &BwrapPolicy, inner: &LaunchSpec) -> LaunchSpec
             ["--ro-bind", &lossy(&identity.group), "/etc/group"],
         );
     }
-    push(
-        &mut args,
-        ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"],
-    );
+    push(&mut args, ["--proc", "/proc", "--dev", "/dev"]);
+    if let Some(size) = policy.tmp_size {
+        push(&mut args, ["--size", &size.to_string()]);
+    }
+    push(&mut args, ["--tmpfs", "/tmp"]);
     for mount in &policy.extra {
         mount.push_args(&mut args);
     }
     push(&mut args, ["--ro-bind", &lossy(&policy.tools), TOOLS_DIR]);
+    if let Some(helper) = &policy.helper {
+        push(&mut args, ["--ro-bind", &lossy(helper), HELPER_INSIDE]);
+    }
+    for socket in &policy.sockets {
+        push(
+            &mut args,
+            ["--bind", &lossy(&socket.host), &lossy(&socket.inside)],
+        );
+    }
     push(&mut args, ["--bind", &lossy(&policy.home), HOME_DIR]);
     push(
         &mut args,

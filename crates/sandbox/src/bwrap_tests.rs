@@ -1,13 +1,12 @@
 use super::*;
 use pretty_assertions::assert_eq;
 
-fn merged_usr_policy(network: NetworkPolicy) -> BwrapPolicy {
+fn merged_usr_policy() -> BwrapPolicy {
     BwrapPolicy {
         bwrap: "/usr/bin/bwrap".into(),
         workspace: "/data/sandboxes/s1/workspace".into(),
         home: "/data/sandboxes/s1/home".into(),
         tools: "/data/tools".into(),
-        network,
         uid: 1000,
         gid: 1000,
         hostname: "sandbox".into(),
@@ -29,6 +28,14 @@ fn merged_usr_policy(network: NetworkPolicy) -> BwrapPolicy {
             group: "/data/sandboxes/s1/etc/group".into(),
         }),
         extra: vec![],
+        helper: Some("/usr/bin/agent-runtime".into()),
+        sockets: vec![SocketBind {
+            host: "/data/sandboxes/s1/run/egress.sock".into(),
+            inside: "/run/agent-runtime/egress.sock".into(),
+        }],
+        disable_userns: true,
+        seccomp_fd: Some(3),
+        tmp_size: Some(64 << 20),
     }
 }
 
@@ -41,12 +48,13 @@ fn inner() -> LaunchSpec {
 }
 
 #[test]
-fn open_network_merged_usr_argv() {
-    let spec = bwrap_launch_spec(&merged_usr_policy(NetworkPolicy::Open), &inner());
+fn hardened_merged_usr_argv() {
+    let spec = bwrap_launch_spec(&merged_usr_policy(), &inner());
     #[rustfmt::skip]
     let expected: Vec<&str> = vec![
-        "--unshare-user", "--uid", "1000", "--gid", "1000",
-        "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+        "--unshare-user", "--uid", "1000", "--gid", "1000", "--disable-userns",
+        "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+        "--unshare-net", "--seccomp", "3",
         "--hostname", "sandbox", "--cap-drop", "ALL",
         "--die-with-parent", "--new-session",
         "--ro-bind", "/usr", "/usr",
@@ -56,8 +64,10 @@ fn open_network_merged_usr_argv() {
         "--ro-bind", "/etc/ssl", "/etc/ssl",
         "--ro-bind", "/data/sandboxes/s1/etc/passwd", "/etc/passwd",
         "--ro-bind", "/data/sandboxes/s1/etc/group", "/etc/group",
-        "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+        "--proc", "/proc", "--dev", "/dev", "--size", "67108864", "--tmpfs", "/tmp",
         "--ro-bind", "/data/tools", "/opt/agent-tools",
+        "--ro-bind", "/usr/bin/agent-runtime", "/opt/agent-runtime/sandbox-helper",
+        "--bind", "/data/sandboxes/s1/run/egress.sock", "/run/agent-runtime/egress.sock",
         "--bind", "/data/sandboxes/s1/home", "/home/agent",
         "--bind", "/data/sandboxes/s1/workspace", "/workspace",
         "--remount-ro", "/",
@@ -76,8 +86,13 @@ fn open_network_merged_usr_argv() {
 }
 
 #[test]
-fn no_network_split_usr_argv() {
-    let mut policy = merged_usr_policy(NetworkPolicy::None);
+fn minimal_split_usr_argv() {
+    let mut policy = merged_usr_policy();
+    policy.helper = None;
+    policy.sockets = vec![];
+    policy.disable_userns = false;
+    policy.seccomp_fd = None;
+    policy.tmp_size = None;
     policy.uid = 2000;
     policy.gid = 3000;
     policy.hostname = "box".into();
@@ -97,7 +112,8 @@ fn no_network_split_usr_argv() {
     #[rustfmt::skip]
     let expected: Vec<&str> = vec![
         "--unshare-user", "--uid", "2000", "--gid", "3000",
-        "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net",
+        "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+        "--unshare-net",
         "--hostname", "box", "--cap-drop", "ALL",
         "--die-with-parent", "--new-session",
         "--ro-bind", "/usr", "/usr",
@@ -125,7 +141,7 @@ fn no_network_split_usr_argv() {
 
 #[test]
 fn secrets_stay_out_of_the_argv() {
-    let spec = bwrap_launch_spec(&merged_usr_policy(NetworkPolicy::Open), &inner());
+    let spec = bwrap_launch_spec(&merged_usr_policy(), &inner());
     assert!(spec.args.iter().all(|a| !a.contains("sk-secret")));
     assert_eq!(
         spec.env.get("ANTHROPIC_API_KEY").map(String::as_str),
@@ -148,7 +164,6 @@ fn discover_handles_merged_and_split_usr_and_dangling_etc_links() {
     symlink("/nonexistent/zone", r.join("etc/localtime")).unwrap();
     std::fs::write(r.join("etc/hosts"), "127.0.0.1 localhost\n").unwrap();
     std::fs::write(r.join("etc/passwd"), "root:x:0:0::/root:/bin/sh\n").unwrap();
-    std::fs::write(r.join("usr/bin/prlimit"), "").unwrap();
     std::fs::write(r.join("etc/ssl/cert.pem"), "").unwrap();
 
     let layout = HostLayout::discover_under(r);
@@ -185,7 +200,6 @@ fn discover_handles_merged_and_split_usr_and_dangling_etc_links() {
                     inside: "/etc/ssl".into()
                 },
             ],
-            prlimit: Some(r.join("usr/bin/prlimit")),
             ca_bundle: Some("/etc/ssl/cert.pem".into()),
         }
     );

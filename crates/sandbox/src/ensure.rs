@@ -27,6 +27,35 @@ pub struct BwrapInfo {
     pub path: PathBuf,
     /// As printed by `bwrap --version`, e.g. `"0.8.0"`.
     pub version: String,
+    /// Options this build has, from `bwrap --help`.
+    pub features: BwrapFeatures,
+}
+
+/// Options that not every bubblewrap build has; each one the sandbox uses where present, and the
+/// server reports where it is missing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BwrapFeatures {
+    /// `--disable-userns`: nothing inside can create a user namespace (bubblewrap 0.8).
+    pub disable_userns: bool,
+    /// `--size` before `--tmpfs`: a bounded `/tmp`.
+    pub tmpfs_size: bool,
+    /// `--seccomp FD`.
+    pub seccomp: bool,
+}
+
+impl BwrapFeatures {
+    /// The options listed in `bwrap --help` output.
+    pub fn from_help(help: &str) -> Self {
+        let has = |option: &str| {
+            help.lines()
+                .any(|line| line.split_whitespace().next() == Some(option))
+        };
+        Self {
+            disable_userns: has("--disable-userns"),
+            tmpfs_size: has("--size"),
+            seccomp: has("--seccomp"),
+        }
+    }
 }
 
 /// How [`ensure_bwrap`] looks for bubblewrap.
@@ -127,6 +156,12 @@ async fn check_bwrap(path: &Path, run_as: HostUser) -> Result<BwrapInfo, Sandbox
     let version = parse_version(&out.stdout)
         .ok_or_else(|| unusable(format!("unexpected `--version` output {:?}", out.stdout)))?;
 
+    let help_spec = LaunchSpec::new(path.to_string_lossy()).args(["--help"]);
+    let help = run_captured(&help_spec, HostUser::Runtime)
+        .await
+        .map_err(&unusable)?;
+    let features = BwrapFeatures::from_help(&format!("{}\n{}", help.stdout, help.stderr));
+
     let trial = trial_spec(path);
     let out = run_captured(&trial, run_as).await.map_err(&unusable)?;
     if !out.success || parse_version(&out.stdout).is_none() {
@@ -137,6 +172,7 @@ async fn check_bwrap(path: &Path, run_as: HostUser) -> Result<BwrapInfo, Sandbox
     Ok(BwrapInfo {
         path: path.to_owned(),
         version,
+        features,
     })
 }
 
@@ -398,6 +434,32 @@ mod tests {
             Some("0.8.0".to_owned())
         );
         assert_eq!(parse_version("bwrap: unknown option"), None);
+    }
+
+    #[test]
+    fn features_come_from_the_help_text() {
+        let help = "usage: bwrap [OPTIONS...] [--] COMMAND [ARGS...]\n\
+            \x20   --disable-userns             Disable further use of user namespaces\n\
+            \x20   --seccomp FD                 Load and use seccomp rules from FD\n\
+            \x20   --size BYTES                 Set size of next argument\n";
+        assert_eq!(
+            BwrapFeatures::from_help(help),
+            BwrapFeatures {
+                disable_userns: true,
+                tmpfs_size: true,
+                seccomp: true
+            }
+        );
+        let old =
+            "    --seccomp FD   Load seccomp rules\n    --userns FD   Use this user namespace\n";
+        assert_eq!(
+            BwrapFeatures::from_help(old),
+            BwrapFeatures {
+                disable_userns: false,
+                tmpfs_size: false,
+                seccomp: true
+            }
+        );
     }
 
     #[test]

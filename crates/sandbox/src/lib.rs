@@ -1,8 +1,9 @@
 //! Sandboxes for agent processes.
 //!
 //! A sandbox is first of all a **transform of a launch spec**: [`LaunchSpec`] in, a sandboxed
-//! [`LaunchSpec`] out ([`bwrap_launch_spec`], [`rlimit_launch_spec`]), both pure functions whose
-//! tests assert the whole argv. Around that sits the one place where providers truly differ, the
+//! [`LaunchSpec`] out ([`bwrap_launch_spec`], and the helper's [`helper::launch_spec`] and
+//! [`helper::init_spec`] around and inside it), pure functions whose tests assert the whole
+//! argv. Around that sits the one place where providers truly differ, the
 //! lifecycle of a sandbox: [`SandboxProvider`] creates a [`Sandbox`], which spawns processes,
 //! moves files in and out, and is destroyed. The local provider runs bubblewrap on this host;
 //! a remote one (Modal, Kubernetes) implements the same two traits.
@@ -12,7 +13,9 @@
 //! - [`launch_spec`]: `LaunchSpec`, plain data with a redacted `Debug`/`Display`.
 //! - [`bwrap`]: `BwrapPolicy`, `HostLayout` (the host's system paths, discovered once) and the
 //!   pure `bwrap_launch_spec`; its doc explains the mount order.
-//! - [`rlimit`]: `ResourceLimits` and the pure `rlimit_launch_spec` (a `prlimit` wrapper).
+//! - [`helper`]: the sandbox helper program (`launch` on the host: cgroups, rlimits, seccomp,
+//!   uid switch; `init` inside: loopback bridges to the egress proxy) and its launch specs.
+//! - [`limits`]: `SandboxLimits`, and `Enforcement`, the report of what enforces each limit.
 //! - [`ensure`]: `ensure_bwrap`, find bubblewrap, prove it can sandbox, install it if allowed.
 //! - [`provider`]: the provider-agnostic traits and their data (`Sandbox`, `Root`, `FileStat`).
 //! - [`host_fs`]: `RelPath` validation and symlink-proof file operations on host directories.
@@ -22,23 +25,25 @@
 pub mod bwrap;
 pub mod ensure;
 pub mod error;
+pub mod helper;
 pub mod host_fs;
 pub mod launch_spec;
+pub mod limits;
 pub mod local;
 pub mod provider;
-pub mod rlimit;
 
 pub use bwrap::{
-    bwrap_launch_spec, BwrapPolicy, HostLayout, IdentityFiles, NetworkPolicy, RoMount, DEFAULT_GID,
+    bwrap_launch_spec, BwrapPolicy, HostLayout, IdentityFiles, RoMount, SocketBind, DEFAULT_GID,
     DEFAULT_HOSTNAME, DEFAULT_UID, HOME_DIR, TOOLS_DIR, WORKSPACE_DIR,
 };
-pub use ensure::{ensure_bwrap, BwrapInfo, BwrapProbe};
+pub use ensure::{ensure_bwrap, BwrapFeatures, BwrapInfo, BwrapProbe};
 pub use error::SandboxError;
+pub use helper::HelperProgram;
 pub use host_fs::RelPath;
 pub use launch_spec::{is_secret_env_key, LaunchSpec, REDACTED};
+pub use limits::{Enforcement, SandboxLimits};
 pub use local::{HostUser, LocalBwrapProvider, LocalSandboxConfig};
 pub use provider::{
-    validate_sandbox_id, ExitInfo, FileStat, ProcessHandle, Root, Sandbox, SandboxProcess,
-    SandboxProvider, SandboxRequest,
+    validate_sandbox_id, EgressHandler, ExitInfo, FileStat, LimitHit, ProcessHandle, Root, Sandbox,
+    SandboxProcess, SandboxProvider, SandboxRequest, SandboxStream,
 };
-pub use rlimit::{rlimit_launch_spec, ResourceLimits};

@@ -11,9 +11,9 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::bwrap::NetworkPolicy;
 use crate::error::SandboxError;
 use crate::launch_spec::LaunchSpec;
+use crate::limits::SandboxLimits;
 
 /// Creates sandboxes. One per kind of backend (local bubblewrap, Modal, Kubernetes).
 #[async_trait]
@@ -25,6 +25,9 @@ pub trait SandboxProvider: Send + Sync {
     /// workspace and home. Fails with [`SandboxError::AlreadyExists`] while a sandbox with the
     /// same id is alive in this provider.
     async fn create(&self, req: SandboxRequest) -> Result<Arc<dyn Sandbox>, SandboxError>;
+
+    /// What enforces each protection of this provider's sandboxes on this host.
+    fn enforcement(&self) -> Vec<crate::limits::Enforcement>;
 }
 
 /// One live sandbox. Paths given to [`Sandbox::spawn`] are as seen from inside; file operations
@@ -64,28 +67,64 @@ pub trait Sandbox: Send + Sync {
         exclude_prefixes: &[String],
     ) -> Result<Vec<FileStat>, SandboxError>;
 
+    /// The runtime's egress proxy as processes inside reach it (`http://127.0.0.1:3128` for
+    /// bubblewrap), when the request had an [`EgressHandler`]; also in their `HTTP_PROXY` and
+    /// `HTTPS_PROXY`.
+    fn proxy_url(&self) -> Option<String>;
+
+    /// Resolves when the kernel enforced a limit on the sandbox as a whole: today, when a process
+    /// in it was killed for running out of memory. Pending forever where the provider cannot
+    /// tell (no memory cgroup). Cancel-safe; each event is reported once.
+    async fn limit_hit(&self) -> LimitHit;
+
     /// Kills every process still running and deletes the sandbox's state. Idempotent; every
     /// operation after it fails with [`SandboxError::Destroyed`].
     async fn destroy(&self) -> Result<(), SandboxError>;
 }
 
+/// A limit the kernel enforced on a sandbox.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LimitHit {
+    /// Processes were killed for exceeding the memory limit (`kills` so far in this sandbox).
+    OutOfMemory { kills: u64 },
+}
+
+/// A byte stream from a process inside a sandbox to the runtime.
+pub trait SandboxStream: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> SandboxStream for T {}
+
+/// Serves the connections a sandbox makes to its egress proxy address. Implemented by the
+/// runtime; each sandbox has its own, so a connection needs no credentials to be attributed.
+#[async_trait]
+pub trait EgressHandler: Send + Sync {
+    /// Serves one connection until it ends.
+    async fn handle(&self, stream: Box<dyn SandboxStream>);
+}
+
 /// What [`SandboxProvider::create`] needs to know about one sandbox.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Every sandbox has a network namespace of its own with nothing but loopback in it; `egress`
+/// is its one way out.
+#[derive(Clone)]
 pub struct SandboxRequest {
     /// Checked by [`validate_sandbox_id`].
     pub sandbox_id: String,
-    pub network: NetworkPolicy,
-    /// Added to the environment of every process in the sandbox (e.g. the model API key).
+    /// Added to the environment of every process in the sandbox.
     pub extra_env: BTreeMap<String, String>,
+    pub limits: SandboxLimits,
+    /// Serves the sandbox's egress proxy address ([`Sandbox::proxy_url`]); `None`: the sandbox
+    /// reaches nothing outside itself.
+    pub egress: Option<Arc<dyn EgressHandler>>,
 }
 
 impl SandboxRequest {
-    /// A request with no extra environment.
-    pub fn new(sandbox_id: impl Into<String>, network: NetworkPolicy) -> Self {
+    /// A request with no extra environment, no limits and no way out.
+    pub fn new(sandbox_id: impl Into<String>) -> Self {
         Self {
             sandbox_id: sandbox_id.into(),
-            network,
             extra_env: BTreeMap::new(),
+            limits: SandboxLimits::default(),
+            egress: None,
         }
     }
 }
@@ -99,8 +138,9 @@ impl fmt::Debug for SandboxRequest {
         };
         f.debug_struct("SandboxRequest")
             .field("sandbox_id", &self.sandbox_id)
-            .field("network", &self.network)
             .field("extra_env", &env.redacted_env())
+            .field("limits", &self.limits)
+            .field("egress", &self.egress.is_some())
             .finish()
     }
 }
@@ -238,12 +278,13 @@ mod tests {
 
     #[test]
     fn request_debug_redacts() {
-        let mut req = SandboxRequest::new("s1", NetworkPolicy::None);
+        let mut req = SandboxRequest::new("s1");
         req.extra_env
             .insert("ANTHROPIC_API_KEY".into(), "sk".into());
+        req.limits.pids = Some(7);
         assert_eq!(
             format!("{req:?}"),
-            r#"SandboxRequest { sandbox_id: "s1", network: None, extra_env: {"ANTHROPIC_API_KEY": "***"} }"#
+            r#"SandboxRequest { sandbox_id: "s1", extra_env: {"ANTHROPIC_API_KEY": "***"}, limits: SandboxLimits { memory_bytes: None, pids: Some(7), cpu_millicores: None, tmp_bytes: None, file_size_bytes: None, open_files: None }, egress: false }"#
         );
     }
 }

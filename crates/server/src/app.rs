@@ -168,6 +168,7 @@ async fn healthz(State(state): State<AppState>) -> Json<Health> {
         status: "ok".into(),
         version: env!("CARGO_PKG_VERSION").into(),
         demo: state.runtime.config().demo,
+        sandbox: state.runtime.protections(),
     })
 }
 

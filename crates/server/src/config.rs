@@ -25,6 +25,8 @@
 //! | `--json-body-limit` | `AGENT_RUNTIME_JSON_BODY_LIMIT` | `json_body_limit` | 1 MiB |
 //! | `--file-body-limit` | `AGENT_RUNTIME_FILE_BODY_LIMIT` | `file_body_limit` | 32 MiB |
 //!
+//! Sandbox settings (network policy, limits, host uids) are listed in [`crate::config_sandbox`].
+//!
 //! Durations are seconds (`900`) or units (`15m`, `1h30m`, `90s`, `500ms`); sizes are bytes or
 //! `KiB`/`MiB` suffixed. `RUST_LOG` sets the log filter (default `info`).
 
@@ -36,7 +38,11 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
 
+use agent_runtime_sandbox::HelperProgram;
+
 use crate::app::BodyLimits;
+use crate::config_sandbox::merge_sandbox;
+pub use crate::config_sandbox::{SandboxArgs, SandboxConfig, SandboxFileConfig};
 
 /// Default idle timeout of a sandbox.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
@@ -80,6 +86,10 @@ pub struct ServerConfig {
     pub limits: BodyLimits,
     /// How long shutdown waits for open connections.
     pub shutdown_grace: Duration,
+    /// Network policy, limits and host uids of sandboxes.
+    pub sandbox: SandboxConfig,
+    /// The sandbox helper; `None`: this binary, as `agent-runtime sandbox-helper`.
+    pub sandbox_helper: Option<HelperProgram>,
 }
 
 impl ServerConfig {
@@ -105,6 +115,8 @@ impl ServerConfig {
             path_env: None,
             limits: BodyLimits::default(),
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            sandbox: SandboxConfig::default(),
+            sandbox_helper: None,
         }
     }
 
@@ -149,6 +161,8 @@ impl std::fmt::Debug for ServerConfig {
             .field("install_bwrap", &self.install_bwrap)
             .field("limits", &self.limits)
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("sandbox", &self.sandbox)
+            .field("sandbox_helper", &self.sandbox_helper)
             .finish_non_exhaustive()
     }
 }
@@ -260,6 +274,8 @@ pub struct ServeArgs {
     /// Largest file upload, e.g. 32MiB [env: AGENT_RUNTIME_FILE_BODY_LIMIT]
     #[arg(long, value_name = "SIZE")]
     pub file_body_limit: Option<String>,
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
 }
 
 /// The config file: the same settings as the flags, snake_case keys.
@@ -282,6 +298,8 @@ pub struct FileConfig {
     pub skip_install: Option<bool>,
     pub json_body_limit: Option<NumberOrText>,
     pub file_body_limit: Option<NumberOrText>,
+    /// The `[sandbox]` table, see [`crate::config_sandbox`].
+    pub sandbox: Option<SandboxFileConfig>,
 }
 
 /// A string or a list of strings.
@@ -301,7 +319,7 @@ pub enum NumberOrText {
 }
 
 impl NumberOrText {
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         match self {
             NumberOrText::Number(n) => n.to_string(),
             NumberOrText::Text(t) => t.clone(),
@@ -339,7 +357,7 @@ pub fn resolve(
     };
     let as_root = matches!(
         agent_runtime_sandbox::HostUser::recommended(),
-        agent_runtime_sandbox::HostUser::Unprivileged { .. }
+        agent_runtime_sandbox::HostUser::Range { .. }
     );
     merge(args, env, file, as_root)
 }
@@ -468,6 +486,7 @@ pub fn merge(
         config.limits.file = parse_size(&text)
             .ok_or_else(|| ConfigError::invalid("file body limit", &text, "expected e.g. 32MiB"))?;
     }
+    config.sandbox = merge_sandbox(&args.sandbox, env, file.sandbox.unwrap_or_default())?;
     // The binary may install bubblewrap when it is missing (root on Debian-like hosts only).
     config.install_bwrap = true;
     Ok(config)

@@ -137,6 +137,11 @@ fn classify_runtime(e: &RuntimeError) -> (StatusCode, &'static str, &'static str
             (S::BAD_REQUEST, "invalid_profile", "Invalid agent profile")
         }
         RuntimeError::InvalidRequest(_) => (S::BAD_REQUEST, "invalid_request", "Invalid request"),
+        RuntimeError::WorkspaceFull(_) => (
+            S::INSUFFICIENT_STORAGE,
+            "workspace_full",
+            "The workspace is over its quota",
+        ),
         RuntimeError::ShuttingDown => (
             S::SERVICE_UNAVAILABLE,
             "shutting_down",

@@ -6,7 +6,8 @@
 //!
 //! # Layout
 //! - [`config`]: [`ServerConfig`], merged from flags, environment and a TOML file (the only place
-//!   that reads the environment).
+//!   that reads the environment); [`config_sandbox`] its sandbox part (network policy, limits,
+//!   host uids).
 //! - [`server`]: [`start`] / [`serve`]: the startup sequence and graceful shutdown.
 //! - [`app`]: [`build_app`], the router, [`ROUTES`] and [`AppState`].
 //! - [`error`]: [`ApiError`], the one table from errors to status + problem+json.
@@ -23,6 +24,7 @@
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod config_sandbox;
 pub mod error;
 pub mod extract;
 pub mod openapi;

@@ -7,9 +7,20 @@ use anyhow::Context;
 use clap::Parser;
 
 use agent_runtime_server::config::{self, Cli, Command};
+use agent_runtime_server::server::SANDBOX_HELPER_SUBCOMMAND;
+
+fn main() -> ExitCode {
+    // `agent-runtime sandbox-helper ...` is the sandbox helper (see agent_runtime_sandbox::helper):
+    // dispatched before anything else, with no async runtime and no logging of its own.
+    let mut args = std::env::args_os().skip(1);
+    if args.next().as_deref() == Some(std::ffi::OsStr::new(SANDBOX_HELPER_SUBCOMMAND)) {
+        return agent_runtime_sandbox::helper::main(args);
+    }
+    serve_main()
+}
 
 #[tokio::main]
-async fn main() -> ExitCode {
+async fn serve_main() -> ExitCode {
     let cli = Cli::parse();
     if let Err(e) = init_tracing(&config::log_filter(&config::process_env)) {
         eprintln!("agent-runtime: {e:#}");

@@ -14,10 +14,12 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use agent_runtime_core::{ModelApi, ModelEndpoint, Runtime, RuntimeConfig, RuntimeError};
+use agent_runtime_core::{
+    ModelApi, ModelEndpoint, Runtime, RuntimeConfig, RuntimeError, SandboxDefaults,
+};
 use agent_runtime_sandbox::{
-    ensure_bwrap, BwrapProbe, HostLayout, HostUser, LocalBwrapProvider, LocalSandboxConfig,
-    SandboxError,
+    ensure_bwrap, BwrapProbe, HelperProgram, HostLayout, HostUser, LocalBwrapProvider,
+    LocalSandboxConfig, SandboxError,
 };
 use agent_runtime_store::{open_store, SessionStore, StoreError};
 use agent_runtime_testkit::{demo_scenario, Scenario, ScriptedModelServer, TestkitError};
@@ -208,6 +210,11 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
     runtime_config.idle_timeout = config.idle_timeout;
     runtime_config.model_endpoints = endpoints;
     runtime_config.demo = config.demo;
+    runtime_config.sandbox = SandboxDefaults {
+        network_policy: config.sandbox.network,
+        network_allow: config.sandbox.network_allow.clone(),
+        limits: config.sandbox.limits,
+    };
     let runtime = match Runtime::start(runtime_config, store.clone(), sandbox).await {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -215,6 +222,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
             return Err(e.into());
         }
     };
+    log_protections(&runtime);
 
     let listener = match prepare_to_serve(&config, &runtime).await {
         Ok(listener) => listener,
@@ -287,10 +295,50 @@ async fn prepare_to_serve(
         })
 }
 
+/// Says at start what confines a sandbox here, and loudly what does not.
+fn log_protections(runtime: &Runtime) {
+    for protection in runtime.protections() {
+        let default = protection.default.as_deref().unwrap_or("-");
+        let note = protection.note.as_deref().unwrap_or("");
+        if protection.enforced {
+            tracing::info!(
+                name = %protection.name,
+                default,
+                by = %protection.by.join(" + "),
+                "sandbox protection: {note}"
+            );
+        } else {
+            tracing::warn!(
+                name = %protection.name,
+                default,
+                "sandbox protection NOT enforced on this host: {note}"
+            );
+        }
+    }
+}
+
+/// The sandbox helper: the configured one, or this very binary (`agent-runtime sandbox-helper`).
+fn sandbox_helper(config: &ServerConfig) -> Result<HelperProgram, ServeError> {
+    if let Some(helper) = &config.sandbox_helper {
+        return Ok(helper.clone());
+    }
+    let exe = std::env::current_exe().map_err(|source| ServeError::Io {
+        context: "finding this binary, the sandbox helper".into(),
+        source,
+    })?;
+    Ok(HelperProgram::subcommand(exe, SANDBOX_HELPER_SUBCOMMAND))
+}
+
+/// The hidden subcommand under which the `agent-runtime` binary is the sandbox helper.
+pub const SANDBOX_HELPER_SUBCOMMAND: &str = "sandbox-helper";
+
 async fn start_sandbox_provider(
     config: &ServerConfig,
 ) -> Result<Arc<LocalBwrapProvider>, ServeError> {
-    let run_as = HostUser::recommended();
+    let run_as = match (HostUser::recommended(), config.sandbox.uid_range) {
+        (HostUser::Range { .. }, Some((first, count))) => HostUser::Range { first, count },
+        (recommended, _) => recommended,
+    };
     let bwrap = ensure_bwrap(&BwrapProbe {
         path_env: config.path_env.clone(),
         allow_install: config.install_bwrap,
@@ -298,12 +346,14 @@ async fn start_sandbox_provider(
     })
     .await?;
     tracing::info!(path = %bwrap.path.display(), version = %bwrap.version, "bubblewrap ready");
-    let sandbox_config = LocalSandboxConfig::new(
+    let mut sandbox_config = LocalSandboxConfig::new(
         config.data_dir.join("sandboxes"),
         config.tools_dir.clone(),
         &bwrap,
         HostLayout::discover(),
+        sandbox_helper(config)?,
     );
+    sandbox_config.host_user = run_as;
     // Blocking file system work (creating and checking directories).
     let provider = tokio::task::spawn_blocking(move || LocalBwrapProvider::new(sandbox_config))
         .await

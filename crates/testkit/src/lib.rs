@@ -36,6 +36,7 @@
 //! * [`record`]: the request log tests assert against.
 //! * [`server`]: [`ScriptedModelServer`], the running server handle.
 //! * [`demo`]: the built-in demo scenario.
+//! * [`sandbox_helper`]: the sandbox helper binary for tests that run sandboxes.
 //! * [`error`]: the crate's error type, [`TestkitError`].
 
 pub mod api;
@@ -49,6 +50,7 @@ pub mod record;
 pub mod reply;
 pub mod request;
 mod routes;
+pub mod sandbox_helper;
 pub mod scenario;
 pub mod server;
 pub mod sse;
@@ -60,6 +62,7 @@ pub use error::TestkitError;
 pub use model_request::ModelRequest;
 pub use record::{RecordedRequest, RequestKind, RECORDED_REQUEST_CAPACITY};
 pub use request::{messages_of, MessagesRequest};
+pub use sandbox_helper::sandbox_helper_binary;
 pub use scenario::{
     Block, ErrorSpec, Matcher, MidstreamCut, Response, Rule, RuleScope, Scenario,
     ToolResultMatcher, UsageSpec,

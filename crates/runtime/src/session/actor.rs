@@ -17,7 +17,7 @@ use agent_runtime_protocol::{
     AgentProfile, Block, BlockUpdates, FileInfo, SandboxState, SendMessageRequest, SessionEvent,
     SessionState, ToolStatus, TurnEndReason, TurnError, Usage, MAIN_CONVERSATION,
 };
-use agent_runtime_sandbox::{NetworkPolicy, Root, Sandbox, SandboxRequest};
+use agent_runtime_sandbox::{LimitHit, Root, Sandbox, SandboxRequest};
 use agent_runtime_store::SessionRecord;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 use super::process::{AgentProcess, OutputLine};
 use super::Command;
 use crate::error::{Result, RuntimeError};
+use crate::limits::{human_bytes, Limits};
 use crate::log::EventLog;
 use crate::manager::Deps;
 
@@ -34,6 +35,8 @@ pub(super) struct ActiveTurn {
     pub(super) id: String,
     pub(super) started: Instant,
     pub(super) last_output: Instant,
+    /// When the turn's wall-clock limit runs out.
+    pub(super) time_limit: Option<Instant>,
     /// Set once an interrupt was asked for: the process is killed if the turn outlives it.
     pub(super) interrupt_deadline: Option<Instant>,
     /// Why the turn is being interrupted, once it is.
@@ -55,6 +58,10 @@ pub(super) enum InterruptReason {
     Shutdown,
     /// The agent produced nothing for too long: `error` with code `timeout`.
     Stalled,
+    /// The turn ran past its wall-clock limit: `error` with code `time_limit`.
+    TimeLimit,
+    /// The workspace grew past its quota: `error` with code `workspace_full`.
+    WorkspaceFull,
 }
 
 /// A message accepted while another turn ran.
@@ -79,6 +86,8 @@ pub(crate) struct Actor {
     /// sha256 of each transcript file last saved to the store, by name.
     pub(super) saved_transcripts: HashMap<String, String>,
     pub(super) idle_since: Instant,
+    /// The limits of the running sandbox (the defaults until one starts).
+    pub(super) limits: Limits,
 }
 
 impl Actor {
@@ -91,6 +100,7 @@ impl Actor {
     ) -> Self {
         // The manager only loads sessions whose agent it knows.
         let agent = AgentKind::from_id(&record.info.agent).unwrap_or(AgentKind::ClaudeCode);
+        let deps_limits = deps.config.sandbox.limits;
         Actor {
             deps,
             record,
@@ -105,6 +115,7 @@ impl Actor {
             files: BTreeMap::new(),
             saved_transcripts: HashMap::new(),
             idle_since: Instant::now(),
+            limits: deps_limits,
         }
     }
 
@@ -136,6 +147,7 @@ impl Actor {
                     None => break,
                 },
                 line = next_line(self.process.as_mut()) => self.on_line(line).await,
+                hit = limit_hit(self.sandbox.clone()) => self.on_limit_hit(hit).await,
                 _ = sleep_until(turn_deadline) => self.on_turn_deadline().await,
                 _ = sleep_until(idle_deadline) => self.stop_sandbox("idle").await,
                 _ = scan.tick(), if self.turn.is_some() => self.sync_files().await,
@@ -146,7 +158,9 @@ impl Actor {
 
     fn turn_deadline(&self, turn: &ActiveTurn) -> Instant {
         let stall = turn.last_output + self.deps.config.turn_stall_timeout;
-        [turn.interrupt_deadline, turn.exit_deadline]
+        // The wall-clock limit matters only until the turn is being interrupted anyway.
+        let time_limit = turn.time_limit.filter(|_| turn.interrupt_reason.is_none());
+        [turn.interrupt_deadline, turn.exit_deadline, time_limit]
             .into_iter()
             .flatten()
             .fold(stall, Instant::min)
@@ -210,15 +224,16 @@ impl Actor {
     async fn start_sandbox(&mut self) -> Result<Arc<dyn Sandbox>> {
         let store = &self.deps.store;
         let session_id = self.session_id().to_string();
-        let sandbox = self
+        let profile = self.profile().await?;
+        self.limits = self
             .deps
+            .config
             .sandbox
-            .create(SandboxRequest {
-                sandbox_id: session_id.clone(),
-                network: NetworkPolicy::Open,
-                extra_env: BTreeMap::new(),
-            })
-            .await?;
+            .limits
+            .with_profile(&profile.sandbox.limits);
+        let mut request = SandboxRequest::new(session_id.clone());
+        request.limits = self.limits.sandbox();
+        let sandbox = self.deps.sandbox.create(request).await?;
         let restore = async {
             for file in store.list_files(&session_id).await? {
                 if let Some(bytes) = store.get_file(&session_id, &file.path).await? {
@@ -238,7 +253,6 @@ impl Actor {
                 }
             }
             let first_start = transcripts.is_empty();
-            let profile = self.profile().await?;
             let writes = self
                 .agent
                 .profile_files(&profile)
@@ -376,6 +390,47 @@ impl Actor {
         .await;
     }
 
+    /// The kernel enforced a limit on the sandbox. Out of memory ends the running turn with
+    /// error code `oom` and stops the sandbox (whatever the OOM killer left is in no state to
+    /// go on); the next turn starts a fresh one that resumes the conversation. Outside a turn it
+    /// is recorded as a warning.
+    async fn on_limit_hit(&mut self, hit: LimitHit) {
+        let LimitHit::OutOfMemory { kills } = hit;
+        let limit = self
+            .limits
+            .memory_bytes
+            .map_or_else(|| "its limit".to_string(), human_bytes);
+        tracing::warn!(session_id = %self.session_id(), kills, "the sandbox ran out of memory");
+        if self.turn.is_none() {
+            self.emit(vec![SessionEvent::Warning {
+                message: format!("a process in the sandbox was killed: out of memory ({limit})"),
+                raw: None,
+            }])
+            .await;
+            return;
+        }
+        let closing = match self.process.take() {
+            Some(mut process) => {
+                let closing = process
+                    .translator
+                    .close_open_blocks(&crate::time::now_rfc3339());
+                process.kill().await;
+                closing
+            }
+            None => Vec::new(),
+        };
+        self.apply_outputs(closing).await;
+        let error = TurnError {
+            message: format!("the sandbox ran out of memory ({limit}); its processes were stopped"),
+            code: Some("oom".into()),
+            http_status: None,
+            exit_code: None,
+            stderr_tail: None,
+        };
+        self.abandon_turn(TurnEndReason::Error, error).await;
+        self.stop_sandbox("out of memory").await;
+    }
+
     async fn shutdown(&mut self) {
         if self.turn.is_some() {
             self.request_interrupt(InterruptReason::Shutdown).await;
@@ -418,6 +473,14 @@ pub(super) fn shutdown_error() -> TurnError {
 pub(super) async fn next_line(process: Option<&mut AgentProcess>) -> Option<OutputLine> {
     match process {
         Some(process) => process.next_line().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The next limit the kernel enforced on the sandbox, or never when there is none.
+async fn limit_hit(sandbox: Option<Arc<dyn Sandbox>>) -> LimitHit {
+    match sandbox {
+        Some(sandbox) => sandbox.limit_hit().await,
         None => std::future::pending().await,
     }
 }

@@ -6,8 +6,9 @@
 use agent_runtime_protocol::{FileInfo, SessionEvent};
 use agent_runtime_sandbox::Root;
 
-use super::actor::Actor;
+use super::actor::{Actor, InterruptReason};
 use crate::error::{Result, RuntimeError};
+use crate::limits::human_bytes;
 use crate::paths::validate_workspace_path;
 
 impl Actor {
@@ -24,6 +25,13 @@ impl Actor {
                 return;
             }
         };
+        if let Some(quota) = self.limits.workspace_bytes {
+            let total: u64 = scanned.iter().map(|f| f.size).sum();
+            if total > quota {
+                self.on_workspace_full(total, quota).await;
+                return;
+            }
+        }
         let mut events = Vec::new();
         let mut seen = std::collections::BTreeSet::new();
         for stat in scanned {
@@ -77,6 +85,26 @@ impl Actor {
         self.emit(events).await;
     }
 
+    /// The workspace holds more than its quota: nothing of it is saved, and a running turn is
+    /// ended with `workspace_full` (the agent can be asked to clean up in the next one).
+    async fn on_workspace_full(&mut self, total: u64, quota: u64) {
+        tracing::warn!(session_id = %self.session_id(), total, quota, "workspace over its quota");
+        match self.turn.as_ref() {
+            Some(turn) if turn.interrupt_reason.is_none() => {
+                self.request_interrupt(InterruptReason::WorkspaceFull).await;
+            }
+            Some(_) => {}
+            None => {
+                let message = format!(
+                    "the workspace holds {total} bytes, over its quota of {}; changes are not saved",
+                    human_bytes(quota)
+                );
+                self.emit(vec![SessionEvent::Warning { message, raw: None }])
+                    .await;
+            }
+        }
+    }
+
     /// Copies the agent's native transcript files from the sandbox into the store.
     pub(super) async fn save_transcripts(&mut self) {
         let Some(sandbox) = self.sandbox.clone() else {
@@ -125,6 +153,21 @@ impl Actor {
     /// Writes a workspace file on behalf of a client.
     pub(super) async fn write_file(&mut self, path: &str, bytes: &[u8]) -> Result<FileInfo> {
         let path = validate_workspace_path(path)?;
+        if let Some(quota) = self.limits.workspace_bytes {
+            let others: u64 = self
+                .files
+                .values()
+                .filter(|f| f.path != path)
+                .map(|f| f.size)
+                .sum();
+            let total = others.saturating_add(bytes.len() as u64);
+            if total > quota {
+                return Err(RuntimeError::WorkspaceFull(format!(
+                    "the workspace would hold {total} bytes, over its quota of {}",
+                    human_bytes(quota)
+                )));
+            }
+        }
         if let Some(sandbox) = &self.sandbox {
             sandbox.write_file(Root::Workspace, &path, bytes).await?;
         }

@@ -96,6 +96,7 @@ impl Actor {
         self.turn = Some(ActiveTurn {
             id: turn_id.to_string(),
             started: now,
+            time_limit: self.limits.turn_timeout.map(|limit| now + limit),
             last_output: now,
             interrupt_deadline: None,
             interrupt_reason: None,
@@ -216,7 +217,7 @@ impl Actor {
         self.apply_outputs(outputs).await;
     }
 
-    async fn apply_outputs(&mut self, outputs: Vec<AgentOutput>) {
+    pub(super) async fn apply_outputs(&mut self, outputs: Vec<AgentOutput>) {
         let mut events = Vec::new();
         for output in outputs {
             match output {
@@ -311,6 +312,9 @@ impl Actor {
                 stderr_tail: None,
             };
             self.abandon_turn(TurnEndReason::Interrupted, error).await;
+        } else if turn.interrupt_reason.is_none() && turn.time_limit.is_some_and(|d| d <= now) {
+            tracing::warn!(session_id = %self.session_id(), "turn ran out of time; interrupting");
+            self.request_interrupt(InterruptReason::TimeLimit).await;
         } else if turn.last_output + self.deps.config.turn_stall_timeout <= now {
             tracing::warn!(session_id = %self.session_id(), "turn stalled; interrupting");
             self.request_interrupt(InterruptReason::Stalled).await;
@@ -366,6 +370,25 @@ impl Actor {
                 reason = TurnEndReason::Error;
                 error = Some(stall_error(self.deps.config.turn_stall_timeout, error));
             }
+            Some(InterruptReason::TimeLimit) => {
+                reason = TurnEndReason::Error;
+                let limit = self.limits.turn_timeout.unwrap_or_default();
+                error = Some(limit_error(
+                    "time_limit",
+                    format!("the turn ran past its limit of {} s", limit.as_secs_f64()),
+                ));
+            }
+            Some(InterruptReason::WorkspaceFull) => {
+                reason = TurnEndReason::Error;
+                let quota = self.limits.workspace_bytes.unwrap_or_default();
+                error = Some(limit_error(
+                    "workspace_full",
+                    format!(
+                        "the workspace grew past its quota of {}; files written since are not saved",
+                        crate::limits::human_bytes(quota)
+                    ),
+                ));
+            }
         }
         self.emit(vec![SessionEvent::TurnCompleted {
             turn_id,
@@ -409,6 +432,17 @@ impl Actor {
             }])
             .await;
         }
+    }
+}
+
+/// The error of a turn the runtime ended for breaking a limit.
+fn limit_error(code: &str, message: String) -> TurnError {
+    TurnError {
+        message,
+        code: Some(code.into()),
+        http_status: None,
+        exit_code: None,
+        stderr_tail: None,
     }
 }
 

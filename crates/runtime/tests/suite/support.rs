@@ -11,9 +11,10 @@ use agent_runtime_core::{
 };
 use agent_runtime_protocol::{CreateSessionRequest, Envelope, SessionEvent};
 use agent_runtime_sandbox::{
-    ensure_bwrap, BwrapProbe, HostLayout, HostUser, LocalBwrapProvider, LocalSandboxConfig,
+    ensure_bwrap, BwrapProbe, HelperProgram, HostLayout, HostUser, LocalBwrapProvider,
+    LocalSandboxConfig,
 };
-use agent_runtime_testkit::{Scenario, ScriptedModelServer};
+use agent_runtime_testkit::{sandbox_helper_binary, Scenario, ScriptedModelServer};
 use tempfile::TempDir;
 
 /// Upper bound for anything a test waits for.
@@ -68,6 +69,7 @@ pub async fn start_runtime(
         &tools,
         &bwrap,
         HostLayout::discover(),
+        HelperProgram::standalone(sandbox_helper_binary()),
     ))
     .expect("sandbox provider");
     let store = agent_runtime_store::open_store(&format!(

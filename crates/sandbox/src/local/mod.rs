@@ -2,21 +2,36 @@
 //!
 //! This file holds the configuration, the provider and the host layout of a sandbox;
 //! `sandbox.rs` the [`crate::Sandbox`] implementation and its process handles; `kill.rs` how a
-//! bwrap process is killed together with its sandbox.
+//! bwrap process is killed together with its sandbox; `uids.rs` the per-sandbox host uids;
+//! `egress.rs` the unix socket through which a sandbox reaches the runtime's egress proxy.
 //!
 //! # Host state
 //!
 //! `<root_dir>/<sandbox_id>/` holds `workspace/` (mounted at `/workspace`), `home/` (at
-//! `/home/agent`) and `etc/{passwd,group}` (the sandbox user's identity). It is created fresh by
-//! `create` (a leftover from a crashed run is wiped) and deleted by `destroy`.
+//! `/home/agent`), `etc/{passwd,group}` (the sandbox user's identity) and `run/egress.sock`
+//! (bound at [`EGRESS_SOCKET_INSIDE`]). It is created fresh by `create` (a leftover from a
+//! crashed run is wiped) and deleted by `destroy`. `<root_dir>/.seccomp.bpf` is the seccomp
+//! program every sandbox is started with.
+//!
+//! # How a process starts
+//!
+//! `spawn` turns the process's [`LaunchSpec`] into the host command line by three pure
+//! transforms, innermost first:
+//!
+//! 1. the helper's `init` ([`crate::helper::init_spec`]) when the sandbox has an egress proxy:
+//!    it binds `127.0.0.1:`[`EGRESS_PORT`] inside the sandbox's own network namespace and relays
+//!    it to the egress socket, then runs the program;
+//! 2. bubblewrap ([`crate::bwrap_launch_spec`]);
+//! 3. the helper's `launch` ([`crate::helper::launch_spec`]): rlimits, the seccomp program on fd
+//!    3, the switch to the sandbox's host uid, then exec of bwrap (same pid).
 //!
 //! # Ownership
 //!
 //! bwrap maps the sandbox uid (1000 by default) to the host uid that runs bwrap, so a file is
 //! "the agent's" inside exactly when the host uid running bwrap owns it on the host. With
-//! [`HostUser::Unprivileged`] (the default for a root runtime) a root runtime starts bwrap as an
-//! unprivileged host uid (1000 by default, so host and sandbox agree on numbers) with no
-//! supplementary groups:
+//! [`HostUser::Range`] (the default for a root runtime) every sandbox runs as a host uid of its
+//! own from the range (and a gid of the same number), with no supplementary groups; no two live
+//! sandboxes share one (see `uids.rs`):
 //!
 //! - files the agent creates are owned by that host uid; the runtime, being root, can read,
 //!   overwrite and delete them regardless of their mode;
@@ -24,17 +39,19 @@
 //!   `chown`ed to that host uid, and the session directories are created owned by it, so the
 //!   agent can change everything in them;
 //! - the sandboxed processes are not host root: a root-owned file is foreign to them
-//!   (`nobody` inside), `RLIMIT_NPROC` applies, and peer credentials on host sockets say uid
-//!   1000, not 0.
+//!   (`nobody` inside), `RLIMIT_NPROC` counts only this sandbox's tasks, and peer credentials
+//!   on host sockets name this sandbox's uid.
 //!
-//! The price: that host uid must be able to reach the bind sources, so every directory above
-//! `root_dir` and `tools_dir` must be searchable by it (`o+x`); [`LocalBwrapProvider::new`]
-//! checks and says what to change. With [`HostUser::Runtime`] bwrap runs as the runtime's own
-//! user (under a root runtime that means the agent's processes are host uid 0 without
-//! capabilities), and ownership is trivially shared.
+//! The price: those host uids must be able to reach the bind sources, so every directory above
+//! `root_dir`, `tools_dir` and the helper binary must be searchable by others (`o+x`);
+//! [`LocalBwrapProvider::new`] checks and says what to change. With [`HostUser::Runtime`] bwrap
+//! runs as the runtime's own user (under a root runtime that means the agent's processes are
+//! host uid 0 without capabilities), every sandbox shares it, and ownership is trivially shared.
 
+mod egress;
 mod kill;
 mod sandbox;
+mod uids;
 
 use std::collections::{BTreeMap, HashMap};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -45,15 +62,18 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::bwrap::{
-    BwrapPolicy, HostLayout, IdentityFiles, RoMount, DEFAULT_GID, DEFAULT_HOSTNAME, DEFAULT_UID,
-    HOME_DIR,
+    BwrapPolicy, HostLayout, IdentityFiles, RoMount, SocketBind, DEFAULT_GID, DEFAULT_HOSTNAME,
+    DEFAULT_UID, HOME_DIR,
 };
-use crate::ensure::BwrapInfo;
+use crate::ensure::{BwrapFeatures, BwrapInfo};
 use crate::error::SandboxError;
+use crate::helper::{Bridge, HelperProgram};
 use crate::host_fs::{remove_tree, HostDir};
+use crate::limits::Enforcement;
 use crate::provider::{validate_sandbox_id, Sandbox, SandboxProvider, SandboxRequest};
-use crate::rlimit::ResourceLimits;
 use sandbox::LocalSandbox;
+use uids::UidPool;
+pub use uids::DEFAULT_LOCK_DIR as DEFAULT_UID_LOCK_DIR;
 
 /// The `PATH` every sandboxed process starts with: the agent tools first, then the system.
 pub const BASE_PATH: &str = "/opt/agent-tools/bin:/opt/agent-tools/node_modules/.bin:\
@@ -62,43 +82,56 @@ pub const BASE_PATH: &str = "/opt/agent-tools/bin:/opt/agent-tools/node_modules/
 /// The user name of the sandbox uid in the synthetic `/etc/passwd`.
 pub const SANDBOX_USER: &str = "agent";
 
+/// Where a sandbox reaches the runtime's egress proxy: this loopback port inside its own
+/// network namespace (relayed by the helper to [`EGRESS_SOCKET_INSIDE`]).
+pub const EGRESS_PORT: u16 = 3128;
+/// The egress proxy's unix socket as seen inside a sandbox.
+pub const EGRESS_SOCKET_INSIDE: &str = "/run/agent-runtime/egress.sock";
+
+/// The first host uid of [`HostUser::Range::recommended`]: far above the ids of people and
+/// system accounts, and away from the 100000+ blocks `/etc/subuid` usually hands out.
+pub const DEFAULT_UID_RANGE_FIRST: u32 = 600_000;
+/// How many host uids [`HostUser::Range::recommended`] spans.
+pub const DEFAULT_UID_RANGE_COUNT: u32 = 65_536;
+
 /// Which host user runs bwrap, and so owns the sandbox's processes and files on the host.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum HostUser {
-    /// The runtime's own user.
+    /// The runtime's own user, shared by every sandbox.
     Runtime,
-    /// This unprivileged host uid/gid, switched to (with no supplementary groups) when the
-    /// runtime is root. A non-root runtime can only use its own uid here.
-    Unprivileged { uid: u32, gid: u32 },
+    /// Each live sandbox gets a host uid of its own (gid of the same number) from `first ..
+    /// first + count`, switched to with no supplementary groups. Needs a root runtime.
+    Range { first: u32, count: u32 },
 }
 
 impl HostUser {
-    /// `Unprivileged { uid: 1000, gid: 1000 }` when this process is root, else `Runtime`.
+    /// [`HostUser::Range`] from [`DEFAULT_UID_RANGE_FIRST`] when this process is root, else
+    /// [`HostUser::Runtime`].
     pub fn recommended() -> Self {
         if rustix::process::geteuid().is_root() {
-            Self::Unprivileged {
-                uid: DEFAULT_UID,
-                gid: DEFAULT_GID,
+            Self::Range {
+                first: DEFAULT_UID_RANGE_FIRST,
+                count: DEFAULT_UID_RANGE_COUNT,
             }
         } else {
             Self::Runtime
         }
     }
 
-    /// The host uid/gid to switch to before exec, if any.
-    fn switch_to(self) -> Option<(u32, u32)> {
+    /// A host uid/gid this user stands for, to check what it can reach: the first of a range.
+    fn probe_ids(self) -> Option<(u32, u32)> {
         match self {
-            Self::Unprivileged { uid, gid } if rustix::process::geteuid().is_root() => {
-                Some((uid, gid))
+            Self::Range { first, .. } if rustix::process::geteuid().is_root() => {
+                Some((first, first))
             }
             _ => None,
         }
     }
 
-    /// Makes `cmd` run as this host user.
+    /// Makes `cmd` run as this host user (its first uid, for a range): for one-off probes.
     pub(crate) fn apply(self, cmd: &mut tokio::process::Command) {
-        if let Some((uid, gid)) = self.switch_to() {
+        if let Some((uid, gid)) = self.probe_ids() {
             // std drops supplementary groups (setgroups(0)) when root switches uid.
             cmd.uid(uid).gid(gid);
         }
@@ -115,36 +148,47 @@ pub struct LocalSandboxConfig {
     pub tools_dir: PathBuf,
     /// The bubblewrap binary, from [`crate::ensure_bwrap`].
     pub bwrap: PathBuf,
+    /// What this bubblewrap can do, from [`crate::ensure_bwrap`].
+    pub bwrap_features: BwrapFeatures,
+    /// The sandbox helper (see [`crate::helper`]).
+    pub helper: HelperProgram,
     /// uid inside the sandbox (not 0).
     pub uid: u32,
     /// gid inside the sandbox (not 0).
     pub gid: u32,
     pub host_user: HostUser,
+    /// Where uid claims of [`HostUser::Range`] live (host-wide).
+    pub uid_lock_dir: PathBuf,
     /// From [`HostLayout::discover`].
     pub host_layout: HostLayout,
-    /// Applied with the host's `prlimit`; skipped with a warning when it has none.
-    pub limits: ResourceLimits,
+    /// The seccomp program (bytes for bubblewrap's `--seccomp`) every sandbox starts under;
+    /// `None` runs without one (reported by [`LocalBwrapProvider::enforcement`]).
+    pub seccomp_program: Option<Vec<u8>>,
     /// Further read-only mounts, e.g. a Node.js installed outside `/usr`.
     pub extra_ro_mounts: Vec<RoMount>,
 }
 
 impl LocalSandboxConfig {
-    /// Defaults: uid/gid 1000 inside, [`HostUser::recommended`], no core dumps, no extra mounts.
+    /// Defaults: uid/gid 1000 inside, [`HostUser::recommended`], no extra mounts.
     pub fn new(
         root_dir: impl Into<PathBuf>,
         tools_dir: impl Into<PathBuf>,
         bwrap: &BwrapInfo,
         host_layout: HostLayout,
+        helper: HelperProgram,
     ) -> Self {
         Self {
             root_dir: root_dir.into(),
             tools_dir: tools_dir.into(),
             bwrap: bwrap.path.clone(),
+            bwrap_features: bwrap.features,
+            helper,
             uid: DEFAULT_UID,
             gid: DEFAULT_GID,
             host_user: HostUser::recommended(),
+            uid_lock_dir: PathBuf::from(DEFAULT_UID_LOCK_DIR),
             host_layout,
-            limits: ResourceLimits::NO_CORE_DUMPS,
+            seccomp_program: None,
             extra_ro_mounts: Vec::new(),
         }
     }
@@ -154,6 +198,10 @@ impl LocalSandboxConfig {
 /// and the ownership story.
 pub struct LocalBwrapProvider {
     config: LocalSandboxConfig,
+    /// Host uids for [`HostUser::Range`].
+    uids: Option<UidPool>,
+    /// `<root_dir>/.seccomp.bpf`, when there is a program.
+    seccomp_file: Option<PathBuf>,
     /// Sandboxes being created or alive, so one id is never live twice.
     slots: Mutex<HashMap<String, Slot>>,
 }
@@ -171,39 +219,67 @@ impl LocalBwrapProvider {
         if config.uid == 0 || config.gid == 0 {
             return Err(invalid("the sandbox uid and gid must not be 0".into()));
         }
-        if let HostUser::Unprivileged { uid, gid } = config.host_user {
-            let euid = rustix::process::geteuid();
-            if !euid.is_root() && euid.as_raw() != uid {
-                return Err(invalid(format!(
-                    "host user {uid}:{gid} needs a root runtime (this one runs as uid {}); \
-                     use HostUser::Runtime",
-                    euid.as_raw()
-                )));
+        let uids = match config.host_user {
+            HostUser::Range { first, count } => {
+                if !rustix::process::geteuid().is_root() {
+                    return Err(invalid(format!(
+                        "a host uid range needs a root runtime (this one runs as uid {}); \
+                         use HostUser::Runtime",
+                        rustix::process::geteuid().as_raw()
+                    )));
+                }
+                Some(UidPool::new(first, count, &config.uid_lock_dir)?)
             }
-            if uid == 0 {
-                return Err(invalid("HostUser::Unprivileged must not be uid 0".into()));
-            }
-        }
+            HostUser::Runtime => None,
+        };
         config.root_dir = prepare_dir(&config.root_dir, "root_dir")?;
         config.tools_dir = prepare_dir(&config.tools_dir, "tools_dir")?;
-        // Sandbox ids are not listable by the sandbox host uid, only traversable.
+        // Sandbox ids are not listable by the sandbox host uids, only traversable.
         std::fs::set_permissions(&config.root_dir, std::fs::Permissions::from_mode(0o711))
             .map_err(|e| SandboxError::io("restricting the sandbox root dir", e))?;
-        for path in [&config.bwrap, &config.root_dir, &config.tools_dir] {
+        config.helper.path = config.helper.path.canonicalize().map_err(|e| {
+            SandboxError::io(
+                format!(
+                    "finding the sandbox helper {}",
+                    config.helper.path.display()
+                ),
+                e,
+            )
+        })?;
+        for path in [
+            &config.bwrap,
+            &config.root_dir,
+            &config.tools_dir,
+            &config.helper.path,
+        ] {
             if path.to_str().is_none() {
                 return Err(invalid(format!("{} is not valid UTF-8", path.display())));
             }
         }
-        if let Some((uid, gid)) = config.host_user.switch_to() {
+        if let Some((uid, gid)) = config.host_user.probe_ids() {
             for dir in [&config.root_dir, &config.tools_dir] {
                 ensure_traversable(dir, uid, gid).map_err(invalid)?;
             }
+            if let Some(dir) = config.helper.path.parent() {
+                ensure_traversable(dir, uid, gid).map_err(invalid)?;
+            }
         }
-        if !config.limits.is_empty() && config.host_layout.prlimit.is_none() {
-            tracing::warn!("the host has no `prlimit`; sandbox resource limits are not applied");
-        }
+        let seccomp_file = match &config.seccomp_program {
+            Some(program) => {
+                let path = config.root_dir.join(".seccomp.bpf");
+                std::fs::write(&path, program)
+                    .and_then(|()| {
+                        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                    })
+                    .map_err(|e| SandboxError::io(format!("writing {}", path.display()), e))?;
+                Some(path)
+            }
+            None => None,
+        };
         Ok(Self {
             config,
+            uids,
+            seccomp_file,
             slots: Mutex::new(HashMap::new()),
         })
     }
@@ -211,6 +287,70 @@ impl LocalBwrapProvider {
     /// The configuration in force (paths canonicalized).
     pub fn config(&self) -> &LocalSandboxConfig {
         &self.config
+    }
+
+    /// What each protection of a sandbox is enforced by on this host (see [`Enforcement`]).
+    fn enforcement_report(&self) -> Vec<Enforcement> {
+        let features = self.config.bwrap_features;
+        let mut report = vec![Enforcement::by(
+            "network",
+            ["a network namespace per sandbox (loopback only)"],
+        )
+        .with_note(format!(
+            "the one way out is 127.0.0.1:{EGRESS_PORT} inside, relayed to the runtime's egress proxy"
+        ))];
+        let mut userns = Vec::new();
+        if features.disable_userns {
+            userns.push("bwrap --disable-userns");
+        }
+        if self.seccomp_file.is_some() && !features.disable_userns {
+            userns.push("seccomp (unshare/clone with CLONE_NEWUSER, clone3)");
+        }
+        report.push(if userns.is_empty() {
+            Enforcement::missing(
+                "user_namespaces",
+                "this bubblewrap has no --disable-userns and no seccomp program is loaded",
+            )
+        } else {
+            Enforcement::by("user_namespaces", userns)
+        });
+        report.push(match &self.seccomp_file {
+            Some(_) => Enforcement::by("seccomp", ["seccomp-bpf deny list via bwrap --seccomp"]),
+            None => Enforcement::missing("seccomp", "no seccomp program configured"),
+        });
+        report.push(match &self.uids {
+            Some(pool) => Enforcement::by(
+                "host_uid",
+                [format!(
+                    "a host uid of its own per sandbox from {}",
+                    pool.describe()
+                )],
+            ),
+            None => Enforcement::missing(
+                "host_uid",
+                "sandboxes share the runtime's uid (a uid per sandbox needs a root runtime)",
+            ),
+        });
+        report.push(if features.tmpfs_size {
+            Enforcement::by("tmp_size", ["a sized tmpfs (bwrap --size)"])
+        } else {
+            Enforcement::missing(
+                "tmp_size",
+                "this bubblewrap has no --size; /tmp is bounded only by the memory limit",
+            )
+        });
+        report.push(Enforcement::by("file_size", ["RLIMIT_FSIZE"]));
+        report.push(Enforcement::by("open_files", ["RLIMIT_NOFILE"]));
+        report.push(match &self.uids {
+            Some(_) => Enforcement::by("pids", ["RLIMIT_NPROC of the sandbox's own host uid"]),
+            None => Enforcement::missing(
+                "pids",
+                "RLIMIT_NPROC would count every sandbox of the shared uid together",
+            ),
+        });
+        report.push(Enforcement::missing("memory", "no cgroup available"));
+        report.push(Enforcement::missing("cpu", "no cgroup available"));
+        report
     }
 
     /// Reserves `id`, or fails if a sandbox with it is being created or alive.
@@ -273,24 +413,53 @@ impl SandboxProvider for LocalBwrapProvider {
         "local-bwrap"
     }
 
+    fn enforcement(&self) -> Vec<Enforcement> {
+        self.enforcement_report()
+    }
+
     async fn create(&self, req: SandboxRequest) -> Result<Arc<dyn Sandbox>, SandboxError> {
         validate_sandbox_id(&req.sandbox_id)?;
         let reservation = self.reserve(&req.sandbox_id)?;
         let config = &self.config;
         let host_dir = config.root_dir.join(&req.sandbox_id);
-        let owner = config.host_user.switch_to();
+        let lease = match &self.uids {
+            // Non-blocking `flock`s on a tmpfs: microseconds, fine on an async thread.
+            Some(pool) => Some(pool.claim()?),
+            None => None,
+        };
+        let owner = lease.as_ref().map(|lease| (lease.uid, lease.uid));
         let (dir, uid, gid) = (host_dir.clone(), config.uid, config.gid);
         tokio::task::spawn_blocking(move || create_host_dirs(&dir, owner, uid, gid))
             .await
             .map_err(|e| SandboxError::io("preparing the sandbox", std::io::Error::other(e)))?
             .map_err(|e| SandboxError::io(format!("preparing {}", host_dir.display()), e))?;
 
+        let mut env = base_env(config.host_layout.ca_bundle.as_deref());
+        let mut sockets = Vec::new();
+        let mut bridges = Vec::new();
+        let egress = match req.egress {
+            Some(handler) => {
+                let listener = egress::bind(&host_dir, owner)?;
+                sockets.push(SocketBind {
+                    host: host_dir.join(egress::SOCKET_ON_HOST),
+                    inside: EGRESS_SOCKET_INSIDE.into(),
+                });
+                bridges.push(Bridge {
+                    port: EGRESS_PORT,
+                    socket: EGRESS_SOCKET_INSIDE.into(),
+                });
+                env.extend(proxy_env(&egress_url()));
+                Some((listener, handler))
+            }
+            None => None,
+        };
+        env.extend(req.extra_env);
+        let features = config.bwrap_features;
         let policy = BwrapPolicy {
             bwrap: config.bwrap.clone(),
             workspace: host_dir.join("workspace"),
             home: host_dir.join("home"),
             tools: config.tools_dir.clone(),
-            network: req.network,
             uid: config.uid,
             gid: config.gid,
             hostname: DEFAULT_HOSTNAME.to_owned(),
@@ -300,27 +469,64 @@ impl SandboxProvider for LocalBwrapProvider {
                 group: host_dir.join("etc/group"),
             }),
             extra: config.extra_ro_mounts.clone(),
+            helper: Some(config.helper.path.clone()),
+            sockets,
+            disable_userns: features.disable_userns,
+            seccomp_fd: self
+                .seccomp_file
+                .as_ref()
+                .map(|_| crate::helper::SECCOMP_FD),
+            tmp_size: req.limits.tmp_bytes.filter(|_| features.tmpfs_size),
         };
-        let mut env = base_env(config.host_layout.ca_bundle.as_deref());
-        env.extend(req.extra_env);
         let sandbox = Arc::new(LocalSandbox {
             workspace: HostDir::new(policy.workspace.clone(), owner),
             home: HostDir::new(policy.home.clone(), owner),
             id: req.sandbox_id,
             host_dir,
             policy,
-            prlimit: config.host_layout.prlimit.clone(),
-            limits: config.limits,
-            host_user: config.host_user,
+            helper: config.helper.clone(),
+            bridges,
+            seccomp_file: self.seccomp_file.clone(),
+            limits: req.limits,
+            host_ids: owner,
+            uid_lease: lease.map(Arc::new),
             env,
             cancel: Default::default(),
             tasks: Default::default(),
             destroyed: Default::default(),
         });
+        if let Some((listener, handler)) = egress {
+            egress::serve(&sandbox, listener, handler);
+        }
         reservation.complete(&sandbox);
-        tracing::info!(sandbox_id = %sandbox.id, network = ?sandbox.policy.network, "sandbox created");
+        tracing::info!(sandbox_id = %sandbox.id, host_uid = ?owner.map(|(uid, _)| uid), "sandbox created");
         Ok(sandbox)
     }
+}
+
+/// The egress proxy's URL as seen inside a sandbox.
+pub fn egress_url() -> String {
+    format!("http://127.0.0.1:{EGRESS_PORT}")
+}
+
+/// The environment that points every common tool at the egress proxy: both spellings of
+/// `HTTP_PROXY`/`HTTPS_PROXY` (curl reads only the lower-case `http_proxy`), `NO_PROXY` for
+/// loopback (where the model API endpoint is), and Node.js's switch to honour them
+/// (`NODE_USE_ENV_PROXY`, Node >= 24; older Node agents bring their own proxy support).
+pub fn proxy_env(url: &str) -> BTreeMap<String, String> {
+    let no_proxy = "localhost,127.0.0.1,::1";
+    [
+        ("HTTP_PROXY", url),
+        ("HTTPS_PROXY", url),
+        ("http_proxy", url),
+        ("https_proxy", url),
+        ("NO_PROXY", no_proxy),
+        ("no_proxy", no_proxy),
+        ("NODE_USE_ENV_PROXY", "1"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
 }
 
 /// The environment every sandboxed process starts from: `HOME`, `USER`, `LOGNAME`, `PATH`

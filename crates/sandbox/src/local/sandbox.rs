@@ -5,6 +5,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -14,13 +15,15 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::kill::{resume_bwrap, stop_bwrap_and_kill_sandbox};
-use super::HostUser;
+use super::uids::UidLease;
 use crate::bwrap::{bwrap_launch_spec, BwrapPolicy, HOME_DIR, TOOLS_DIR, WORKSPACE_DIR};
 use crate::error::SandboxError;
+use crate::helper::{init_spec, launch_spec, Bridge, HelperProgram, InitArgs, LaunchArgs};
+use crate::helper::{Rlimit, RlimitKind};
 use crate::host_fs::{remove_tree, HostDir, RelPath};
 use crate::launch_spec::LaunchSpec;
-use crate::provider::{ExitInfo, FileStat, ProcessHandle, Root, Sandbox, SandboxProcess};
-use crate::rlimit::{rlimit_launch_spec, ResourceLimits};
+use crate::limits::SandboxLimits;
+use crate::provider::{ExitInfo, FileStat, LimitHit, ProcessHandle, Root, Sandbox, SandboxProcess};
 
 /// How long `destroy` waits for killed processes to be reaped before deleting files anyway.
 const REAP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,9 +38,17 @@ pub(super) struct LocalSandbox {
     pub(super) home: HostDir,
     /// The complete bubblewrap policy of this sandbox.
     pub(super) policy: BwrapPolicy,
-    pub(super) prlimit: Option<PathBuf>,
-    pub(super) limits: ResourceLimits,
-    pub(super) host_user: HostUser,
+    pub(super) helper: HelperProgram,
+    /// Loopback ports inside relayed to sockets bound in (the egress proxy's).
+    pub(super) bridges: Vec<Bridge>,
+    /// The seccomp program handed to bwrap as fd 3.
+    pub(super) seccomp_file: Option<PathBuf>,
+    pub(super) limits: SandboxLimits,
+    /// The sandbox's own host uid and gid, when the runtime switches to one.
+    pub(super) host_ids: Option<(u32, u32)>,
+    /// Holds `host_ids` for this sandbox. Each process's owner task holds it too, so the uid is
+    /// free again only once the sandbox is gone and every process of it has been reaped.
+    pub(super) uid_lease: Option<Arc<UidLease>>,
     /// Base environment plus the request's extra environment.
     pub(super) env: BTreeMap<String, String>,
     /// Parent of every process's kill token: cancelling it kills all of them.
@@ -68,17 +79,48 @@ impl LocalSandbox {
         }
     }
 
-    /// The spec that is actually executed on the host for `spec`.
+    /// The spec that is actually executed on the host for `spec`, innermost first: the
+    /// helper's `init` (when there are bridges), bubblewrap, the helper's `launch`.
     fn host_spec(&self, spec: LaunchSpec) -> (LaunchSpec, LaunchSpec) {
         let mut env = self.env.clone();
         env.extend(spec.env);
         let inner = LaunchSpec { env, ..spec };
-        let mut outer = bwrap_launch_spec(&self.policy, &inner);
-        if let Some(prlimit) = &self.prlimit {
-            outer = rlimit_launch_spec(prlimit, &self.limits, outer);
-        }
-        (inner, outer)
+        let in_sandbox = if self.bridges.is_empty() {
+            inner.clone()
+        } else {
+            let args = InitArgs {
+                bridges: self.bridges.clone(),
+            };
+            init_spec(&self.helper.prefix_args, &args, inner.clone())
+        };
+        let bwrap = bwrap_launch_spec(&self.policy, &in_sandbox);
+        let launch = LaunchArgs {
+            cgroup_procs: Vec::new(),
+            rlimits: rlimits(&self.limits, self.host_ids.is_some()),
+            user: self.host_ids,
+            seccomp: self.seccomp_file.clone(),
+        };
+        (inner, launch_spec(&self.helper, &launch, bwrap))
     }
+}
+
+/// The rlimits of `limits`, and no core dumps (an agent's crash would litter the workspace).
+/// `RLIMIT_NPROC` counts every task of a host uid, so it is set only when the sandbox has a host
+/// uid of its own ([`super::HostUser::Range`]); a shared uid would count the runtime and every
+/// other sandbox too.
+fn rlimits(limits: &SandboxLimits, own_uid: bool) -> Vec<Rlimit> {
+    let mut rlimits = vec![Rlimit::new(RlimitKind::Core, 0)];
+    let optional = [
+        (RlimitKind::Fsize, limits.file_size_bytes),
+        (RlimitKind::Nofile, limits.open_files),
+        (RlimitKind::Nproc, limits.pids.filter(|_| own_uid)),
+    ];
+    for (kind, value) in optional {
+        if let Some(value) = value {
+            rlimits.push(Rlimit::new(kind, value));
+        }
+    }
+    rlimits
 }
 
 /// A dropped sandbox (not destroyed) still kills its processes; its files stay until the id is
@@ -120,7 +162,6 @@ impl Sandbox for LocalSandbox {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        self.host_user.apply(&mut cmd);
         // Spawned from this (runtime) thread on purpose: `--die-with-parent` ties bwrap to the
         // thread that forked it, and tokio's blocking-pool threads exit when idle.
         let mut child = cmd.spawn().map_err(|source| SandboxError::Spawn {
@@ -137,15 +178,20 @@ impl Sandbox for LocalSandbox {
         };
         let pid = child.id();
         let kill = self.cancel.child_token();
+        let handle_kill = kill.clone();
         let (exit_tx, exit_rx) = watch::channel(None);
-        self.tasks.spawn(own_process(child, kill.clone(), exit_tx));
+        let lease = self.uid_lease.clone();
+        self.tasks.spawn(async move {
+            own_process(child, kill, exit_tx).await;
+            drop(lease);
+        });
         Ok(SandboxProcess {
             stdin: Box::pin(stdin),
             stdout: Box::pin(stdout),
             stderr: Box::pin(stderr),
             handle: Box::new(LocalProcess {
                 pid,
-                kill,
+                kill: handle_kill,
                 exit: exit_rx,
             }),
         })
@@ -177,6 +223,14 @@ impl Sandbox for LocalSandbox {
         self.ensure_alive()?;
         let (dir, excludes) = (self.dir(root), exclude_prefixes.to_vec());
         blocking(move || dir.scan(&excludes)).await
+    }
+
+    fn proxy_url(&self) -> Option<String> {
+        (!self.bridges.is_empty()).then(super::egress_url)
+    }
+
+    async fn limit_hit(&self) -> LimitHit {
+        std::future::pending().await
     }
 
     async fn destroy(&self) -> Result<(), SandboxError> {

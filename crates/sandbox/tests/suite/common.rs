@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agent_runtime_sandbox::{
-    ensure_bwrap, BwrapInfo, BwrapProbe, HostLayout, HostUser, LaunchSpec, LocalBwrapProvider,
-    LocalSandboxConfig, NetworkPolicy, Sandbox, SandboxProvider, SandboxRequest,
+    ensure_bwrap, BwrapInfo, BwrapProbe, HelperProgram, HostLayout, HostUser, LaunchSpec,
+    LocalBwrapProvider, LocalSandboxConfig, Sandbox, SandboxProvider, SandboxRequest,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -61,6 +61,7 @@ impl Harness {
             tools,
             &bwrap,
             HostLayout::discover(),
+            helper(),
         );
         config.host_user = host_user;
         adjust(&mut config);
@@ -76,17 +77,24 @@ impl Harness {
         self.provider.clone()
     }
 
-    pub async fn create(&self, id: &str, network: NetworkPolicy) -> Arc<dyn Sandbox> {
-        self.provider
-            .create(SandboxRequest::new(id, network))
-            .await
-            .unwrap()
+    /// A sandbox with no limits and no way out.
+    pub async fn create(&self, id: &str) -> Arc<dyn Sandbox> {
+        self.create_with(SandboxRequest::new(id)).await
+    }
+
+    pub async fn create_with(&self, req: SandboxRequest) -> Arc<dyn Sandbox> {
+        self.provider.create(req).await.unwrap()
     }
 
     /// The host directory of a sandbox.
     pub fn host_dir(&self, id: &str) -> PathBuf {
         self.provider.config().root_dir.join(id)
     }
+}
+
+/// This crate's own helper binary, which cargo builds for these tests.
+pub fn helper() -> HelperProgram {
+    HelperProgram::standalone(env!("CARGO_BIN_EXE_agent-runtime-sandbox-helper"))
 }
 
 pub async fn bwrap(run_as: HostUser) -> BwrapInfo {

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use agent_runtime_sandbox::{
-    FileStat, LaunchSpec, NetworkPolicy, Root, SandboxError, SandboxProvider, SandboxRequest,
+    FileStat, LaunchSpec, Root, SandboxError, SandboxProvider, SandboxRequest,
 };
 use pretty_assertions::assert_eq;
 use sha2::{Digest, Sha256};
@@ -33,7 +33,7 @@ fn sha256(bytes: &[u8]) -> String {
 #[tokio::test]
 async fn processes_run_as_the_sandbox_user_with_exactly_the_given_env() {
     timed(for_each_provider(|provider| async move {
-        let mut req = SandboxRequest::new("env-check", NetworkPolicy::None);
+        let mut req = SandboxRequest::new("env-check");
         req.extra_env
             .insert("ANTHROPIC_API_KEY".into(), "sk-test".into());
         req.extra_env.insert("FROM_REQUEST".into(), "1".into());
@@ -77,7 +77,7 @@ async fn processes_run_as_the_sandbox_user_with_exactly_the_given_env() {
 async fn runtime_and_agent_can_both_change_each_others_files() {
     timed(for_each_provider(|provider| async move {
         let sandbox = provider
-            .create(SandboxRequest::new("owners", NetworkPolicy::None))
+            .create(SandboxRequest::new("owners"))
             .await
             .unwrap();
         sandbox
@@ -144,10 +144,7 @@ async fn runtime_and_agent_can_both_change_each_others_files() {
 #[tokio::test]
 async fn scan_lists_regular_files_with_sha256() {
     timed(for_each_provider(|provider| async move {
-        let sandbox = provider
-            .create(SandboxRequest::new("scan", NetworkPolicy::None))
-            .await
-            .unwrap();
+        let sandbox = provider.create(SandboxRequest::new("scan")).await.unwrap();
         let script = "set -e
             printf hello > hello.txt
             mkdir -p src/deep node_modules/pkg .git
@@ -190,7 +187,7 @@ async fn scan_lists_regular_files_with_sha256() {
 async fn file_operations_reject_bad_paths_and_symlink_escapes() {
     timed(for_each_provider(|provider| async move {
         let sandbox = provider
-            .create(SandboxRequest::new("escapes", NetworkPolicy::None))
+            .create(SandboxRequest::new("escapes"))
             .await
             .unwrap();
         let host_passwd = std::fs::read("/etc/passwd").unwrap();
@@ -247,10 +244,7 @@ async fn file_operations_reject_bad_paths_and_symlink_escapes() {
 #[tokio::test]
 async fn stdio_is_piped_and_exit_codes_are_reported() {
     timed(for_each_provider(|provider| async move {
-        let sandbox = provider
-            .create(SandboxRequest::new("stdio", NetworkPolicy::None))
-            .await
-            .unwrap();
+        let sandbox = provider.create(SandboxRequest::new("stdio")).await.unwrap();
         let mut process = sandbox
             .spawn(LaunchSpec::new("sh").args(["-c", "tr a-z A-Z; echo oops >&2; exit 3"]))
             .await
@@ -276,10 +270,7 @@ async fn stdio_is_piped_and_exit_codes_are_reported() {
 #[tokio::test]
 async fn kill_ends_the_process() {
     timed(for_each_provider(|provider| async move {
-        let sandbox = provider
-            .create(SandboxRequest::new("kill", NetworkPolicy::None))
-            .await
-            .unwrap();
+        let sandbox = provider.create(SandboxRequest::new("kill")).await.unwrap();
         let mut process = sandbox
             .spawn(LaunchSpec::new("sleep").args(["300"]))
             .await
@@ -295,7 +286,7 @@ async fn kill_ends_the_process() {
 #[tokio::test]
 async fn destroy_is_final_and_recreate_starts_empty() {
     timed(for_each_provider(|provider| async move {
-        let req = || SandboxRequest::new("again", NetworkPolicy::None);
+        let req = || SandboxRequest::new("again");
         let sandbox = provider.create(req()).await.unwrap();
         let duplicate = provider.create(req()).await;
         assert!(
@@ -345,9 +336,7 @@ async fn destroy_is_final_and_recreate_starts_empty() {
 async fn invalid_sandbox_ids_are_rejected() {
     timed(for_each_provider(|provider| async move {
         for id in ["", "../escape", "a/b", "-x", "sp ace"] {
-            let result = provider
-                .create(SandboxRequest::new(id, NetworkPolicy::None))
-                .await;
+            let result = provider.create(SandboxRequest::new(id)).await;
             assert!(
                 matches!(result, Err(SandboxError::InvalidSandboxId { .. })),
                 "{id:?}"
@@ -361,7 +350,7 @@ async fn invalid_sandbox_ids_are_rejected() {
 async fn no_network_means_loopback_only() {
     timed(for_each_provider(|provider| async move {
         let sandbox = provider
-            .create(SandboxRequest::new("offline", NetworkPolicy::None))
+            .create(SandboxRequest::new("offline"))
             .await
             .unwrap();
         let interfaces = run(

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path};
 
-use agent_runtime_sandbox::{HostUser, NetworkPolicy, RoMount, Root};
+use agent_runtime_sandbox::{HostUser, RoMount, Root};
 use pretty_assertions::assert_eq;
 
 use super::common::{host_users, run, timed, Harness, SECRET};
@@ -24,7 +24,7 @@ fn first_component(path: &Path) -> String {
 async fn only_the_expected_tree_is_visible() {
     timed(async {
         let harness = Harness::new(HostUser::recommended()).await;
-        let sandbox = harness.create("tree", NetworkPolicy::Open).await;
+        let sandbox = harness.create("tree").await;
         let layout = &harness.provider.config().host_layout;
         let inside = layout.system.iter().map(|mount| match mount {
             RoMount::Bind { inside, .. } | RoMount::Symlink { inside, .. } => inside.clone(),
@@ -43,8 +43,14 @@ async fn only_the_expected_tree_is_visible() {
         etc.extend(["passwd", "group"].map(String::from));
         assert_eq!(lines(&run(&*sandbox, "ls -A /etc").await.ok()), etc);
 
-        let listing = run(&*sandbox, "ls -A /home /opt /tmp").await.ok();
-        assert_eq!(listing, "/home:\nagent\n\n/opt:\nagent-tools\n\n/tmp:\n");
+        let listing = run(&*sandbox, "ls -A /home /opt /opt/agent-runtime /tmp")
+            .await
+            .ok();
+        assert_eq!(
+            listing,
+            "/home:\nagent\n\n/opt:\nagent-runtime\nagent-tools\n\n\
+             /opt/agent-runtime:\nsandbox-helper\n\n/tmp:\n"
+        );
         sandbox.destroy().await.unwrap();
     })
     .await;
@@ -55,10 +61,10 @@ async fn host_data_dir_root_and_other_sandboxes_are_invisible() {
     timed(async {
         for user in host_users() {
             let harness = Harness::new(user).await;
-            let victim = harness.create("victim", NetworkPolicy::Open).await;
+            let victim = harness.create("victim").await;
             victim.write_file(Root::Workspace, "victim.txt", b"victim-data").await.unwrap();
             victim.write_file(Root::Home, ".token", b"victim-data").await.unwrap();
-            let attacker = harness.create("attacker", NetworkPolicy::Open).await;
+            let attacker = harness.create("attacker").await;
 
             let data_dir = harness.data_dir.path();
             let cwd = std::env::current_dir().unwrap();
@@ -94,7 +100,7 @@ async fn system_paths_tools_and_root_are_read_only() {
     timed(async {
         for user in host_users() {
             let harness = Harness::new(user).await;
-            let sandbox = harness.create("readonly", NetworkPolicy::None).await;
+            let sandbox = harness.create("readonly").await;
             let script = "
                 for p in /x /usr/x /bin/x /lib/x /etc/x /etc/passwd /etc/hosts /home/x \
                          /opt/agent-tools/x /opt/agent-tools/bin/hello-tool; do
@@ -117,7 +123,7 @@ async fn namespaces_hide_host_processes_and_capabilities_are_dropped() {
     timed(async {
         for user in host_users() {
             let harness = Harness::new(user).await;
-            let sandbox = harness.create("namespaces", NetworkPolicy::Open).await;
+            let sandbox = harness.create("namespaces").await;
             let script = "echo $$; ls /proc | grep -c '^[0-9]'; hostname
                 grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb)' /proc/self/status | tr -s '\\t' ' '";
             let out = run(&*sandbox, script).await.ok();
@@ -151,7 +157,7 @@ async fn host_ownership_follows_the_host_user() {
     timed(async {
         for user in host_users() {
             let harness = Harness::new(user).await;
-            let sandbox = harness.create("owners", NetworkPolicy::None).await;
+            let sandbox = harness.create("owners").await;
             sandbox
                 .write_file(Root::Workspace, "runtime/dir/file", b"r")
                 .await
@@ -161,11 +167,15 @@ async fn host_ownership_follows_the_host_user() {
                 .ok();
 
             let euid = rustix::process::geteuid();
+            let workspace = harness.host_dir("owners").join("workspace");
             let expected = match user {
-                HostUser::Unprivileged { uid, .. } if euid.is_root() => uid,
+                HostUser::Range { first, count } if euid.is_root() => {
+                    let uid = std::fs::metadata(&workspace).unwrap().uid();
+                    assert!((first..first + count).contains(&uid), "uid {uid}");
+                    uid
+                }
                 _ => euid.as_raw(),
             };
-            let workspace = harness.host_dir("owners").join("workspace");
             let owners: Vec<(String, u32)> = [
                 "",
                 "agent.txt",

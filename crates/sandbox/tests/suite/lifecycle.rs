@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use agent_runtime_sandbox::{HostUser, LaunchSpec, NetworkPolicy, ResourceLimits, Root};
+use agent_runtime_sandbox::{HostUser, LaunchSpec, Root, SandboxLimits, SandboxRequest};
 use pretty_assertions::assert_eq;
 
 use super::common::{eventually, host_pids_with, run, timed, Harness};
@@ -29,7 +29,7 @@ async fn assert_all_gone(marker: &str) {
 async fn kill_takes_the_whole_process_tree_down() {
     timed(async {
         let harness = Harness::new(HostUser::recommended()).await;
-        let sandbox = harness.create("kill-tree", NetworkPolicy::None).await;
+        let sandbox = harness.create("kill-tree").await;
         let marker = "3601.0101";
         let mut process = sandbox.spawn(sleepers(marker)).await.unwrap();
         wait_until_running(marker).await;
@@ -48,7 +48,7 @@ async fn kill_right_after_spawn_leaves_nothing_behind() {
         // A bwrap killed before its sandbox init has armed --die-with-parent must not leave the
         // sandbox running; repeat to hit that window at various points.
         let harness = Harness::new(HostUser::recommended()).await;
-        let sandbox = harness.create("kill-early", NetworkPolicy::None).await;
+        let sandbox = harness.create("kill-early").await;
         let marker = "3601.05";
         for round in 0..40u64 {
             let marker = format!("{marker}{round:02}");
@@ -69,7 +69,7 @@ async fn kill_right_after_spawn_leaves_nothing_behind() {
 async fn dropping_the_handle_kills_the_process() {
     timed(async {
         let harness = Harness::new(HostUser::recommended()).await;
-        let sandbox = harness.create("drop-handle", NetworkPolicy::None).await;
+        let sandbox = harness.create("drop-handle").await;
         let marker = "3601.0202";
         let process = sandbox.spawn(sleepers(marker)).await.unwrap();
         wait_until_running(marker).await;
@@ -84,7 +84,7 @@ async fn dropping_the_handle_kills_the_process() {
 async fn destroy_kills_everything_and_deletes_host_state() {
     timed(async {
         let harness = Harness::new(HostUser::recommended()).await;
-        let sandbox = harness.create("destroy", NetworkPolicy::None).await;
+        let sandbox = harness.create("destroy").await;
         let marker = "3601.0303";
         let _process = sandbox.spawn(sleepers(marker)).await.unwrap();
         wait_until_running(marker).await;
@@ -99,7 +99,7 @@ async fn destroy_kills_everything_and_deletes_host_state() {
 async fn a_dropped_sandbox_is_wiped_when_created_again() {
     timed(async {
         let harness = Harness::new(HostUser::recommended()).await;
-        let sandbox = harness.create("crashed", NetworkPolicy::None).await;
+        let sandbox = harness.create("crashed").await;
         let marker = "3601.0404";
         let _process = sandbox.spawn(sleepers(marker)).await.unwrap();
         wait_until_running(marker).await;
@@ -117,7 +117,7 @@ async fn a_dropped_sandbox_is_wiped_when_created_again() {
             .join("workspace/left-over.txt")
             .exists());
 
-        let again = harness.create("crashed", NetworkPolicy::None).await;
+        let again = harness.create("crashed").await;
         assert_eq!(again.scan(Root::Workspace, &[]).await.unwrap(), vec![]);
         assert_eq!(run(&*again, "ls -A").await.ok(), "");
         again.destroy().await.unwrap();
@@ -126,30 +126,36 @@ async fn a_dropped_sandbox_is_wiped_when_created_again() {
 }
 
 #[tokio::test]
-async fn resource_limits_apply_inside() {
+async fn rlimits_apply_inside() {
     timed(async {
-        let limits = ResourceLimits {
-            nofile: Some(256),
-            nproc: None,
-            core: Some(0),
+        let harness = Harness::new(HostUser::recommended()).await;
+        let mut req = SandboxRequest::new("limits");
+        req.limits = SandboxLimits {
+            open_files: Some(256),
+            file_size_bytes: Some(1 << 20),
+            ..SandboxLimits::default()
         };
-        let harness = Harness::with_config(HostUser::recommended(), |c| c.limits = limits).await;
-        assert!(
-            harness.provider.config().host_layout.prlimit.is_some(),
-            "this host has prlimit"
-        );
-        let sandbox = harness.create("limits", NetworkPolicy::None).await;
-        let out = run(&*sandbox, "ulimit -n; ulimit -Hn; ulimit -c")
+        let sandbox = harness.create_with(req).await;
+        let out = run(&*sandbox, "ulimit -n; ulimit -Hn; ulimit -c; ulimit -f")
             .await
             .ok();
-        assert_eq!(out, "256\n256\n0\n");
+        // dash's `ulimit -f` counts 512-byte blocks.
+        assert_eq!(out, "256\n256\n0\n2048\n");
+        // Writing past the limit fails (SIGXFSZ kills the writer) and leaves at most 1 MiB.
+        let ran = run(
+            &*sandbox,
+            "head -c 3000000 /dev/zero > big; echo status=$?; wc -c < big",
+        )
+        .await;
+        assert!(ran.stdout.contains("1048576"), "{ran:?}");
+        assert!(!ran.stdout.contains("status=0"), "{ran:?}");
         sandbox.destroy().await.unwrap();
     })
     .await;
 }
 
 #[tokio::test]
-async fn nproc_limit_stops_a_fork_bomb_for_an_unprivileged_host_user() {
+async fn the_pids_limit_stops_a_fork_bomb() {
     timed(async {
         if HostUser::recommended() == HostUser::Runtime {
             eprintln!(
@@ -157,20 +163,12 @@ async fn nproc_limit_stops_a_fork_bomb_for_an_unprivileged_host_user() {
             );
             return;
         }
-        // RLIMIT_NPROC counts every process of the host uid, so this test has a host uid of its
-        // own: other tests' sandboxes cannot use up its budget.
-        let user = HostUser::Unprivileged {
-            uid: 1999,
-            gid: 1999,
-        };
-        let limits = ResourceLimits {
-            nofile: None,
-            nproc: Some(32),
-            core: Some(0),
-        };
-        let harness = Harness::with_config(user, |c| c.limits = limits).await;
-        let sandbox = harness.create("forkbomb", NetworkPolicy::None).await;
-        // When the shell exits, bwrap's init ends the pid namespace, so no sleeper outlives it.
+        let harness = Harness::new(HostUser::recommended()).await;
+        let mut req = SandboxRequest::new("forkbomb");
+        req.limits.pids = Some(32);
+        let sandbox = harness.create_with(req).await;
+        // Bounded: at most 100 sleepers; when the shell exits, bwrap's init ends the pid
+        // namespace, so no sleeper outlives it.
         let script = "i=0; while [ $i -lt 100 ]; do sleep 30 & i=$((i+1)); done";
         let ran = run(&*sandbox, script).await;
         assert!(ran.stderr.contains("fork"), "{ran:?}");

@@ -13,3 +13,4 @@ mod contract;
 mod ensure;
 mod isolation;
 mod lifecycle;
+mod network;

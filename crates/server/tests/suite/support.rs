@@ -62,6 +62,11 @@ impl TestServer {
         config.skip_install = true;
         config.limits = TEST_LIMITS;
         config.shutdown_grace = Duration::from_secs(5);
+        // In-process, this test binary is not the server: the real one is the sandbox helper.
+        config.sandbox_helper = Some(agent_runtime_sandbox::HelperProgram::subcommand(
+            env!("CARGO_BIN_EXE_agent-runtime"),
+            agent_runtime_server::server::SANDBOX_HELPER_SUBCOMMAND,
+        ));
         customize(&mut config);
         let server = launch(config.clone()).await;
         TestServer {

@@ -2,7 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use agent_runtime_protocol::{AgentProfile, CommandDef, ProfileFile, SkillDef, SubagentDef};
+use agent_runtime_protocol::{
+    AgentProfile, CommandDef, LimitSettings, NetworkPolicy, NetworkSettings, ProfileFile,
+    ProfileSecret, SandboxSettings, SkillDef, SubagentDef,
+};
 use pretty_assertions::assert_eq;
 use serde_json::json;
 
@@ -171,5 +174,25 @@ pub(crate) fn full_profile(id: &str) -> AgentProfile {
             path: "README.md".into(),
             content: "hello".into(),
         }],
+        // Stored whole, secret values included: only the API hides them.
+        sandbox: SandboxSettings {
+            network: NetworkSettings {
+                policy: Some(NetworkPolicy::Allowlist),
+                allow: Some(vec!["*.github.com".into(), "registry.npmjs.org:443".into()]),
+            },
+            limits: LimitSettings {
+                memory_bytes: Some(1 << 30),
+                cpus: Some(1.5),
+                ..LimitSettings::default()
+            },
+            secrets: vec![ProfileSecret {
+                name: "GITHUB_TOKEN".into(),
+                value: Some("ghp_secret".into()),
+                hosts: vec!["api.github.com".into()],
+                header: None,
+                format: Some("token {value}".into()),
+                env: false,
+            }],
+        },
     }
 }

@@ -61,7 +61,12 @@ export type SessionEvent = { "type": "block_start", conversationId: string, bloc
 /**
  * The thread holding the `subagent` block that links to it.
  */
-parentConversationId: string, subagentType?: string, description?: string, } | { "type": "subagent_completed", subagentId: string, status: SubagentStatus, } | { "type": "file_created" } & FileInfo | { "type": "file_modified" } & FileInfo | { "type": "file_deleted", path: string, } | { "type": "status", sandbox: SandboxState, } | { "type": "warning", message: string, raw?: string, };
+parentConversationId: string, subagentType?: string, description?: string, } | { "type": "subagent_completed", subagentId: string, status: SubagentStatus, } | { "type": "file_created" } & FileInfo | { "type": "file_modified" } & FileInfo | { "type": "file_deleted", path: string, } | { "type": "status", sandbox: SandboxState, } | { "type": "network_denied", host: string, port: number, 
+/**
+ * Stable code: `policy_none`, `not_allowlisted`, `loopback`, `private`, `link_local`,
+ * `metadata`, `runtime_address`, `reserved`, `resolve_failed`, ...
+ */
+reason: string, } | { "type": "warning", message: string, raw?: string, };
 
 export type BlockUpdates = { status?: ToolStatus, 
 /**
@@ -147,9 +152,24 @@ costUsd: number, model?: string, agentSessionId?: string,
 /**
  * The session runs against the built-in demo model.
  */
-demo: boolean, };
+demo: boolean, 
+/**
+ * Connections the sandbox's egress proxy refused, one entry per destination and reason,
+ * most recent last; at most [`MAX_NETWORK_DENIALS`].
+ */
+networkDenied?: Array<NetworkDenial>, };
 
 export type SubagentThread = { parentConversationId: string, status: SubagentStatus, subagentType?: string, description?: string, blocks: Array<Block>, };
+
+export type NetworkDenial = { host: string, port: number, reason: string, 
+/**
+ * How many `network_denied` events named it.
+ */
+count: number, 
+/**
+ * When the last one was appended.
+ */
+lastAt: string, };
 
 export type SessionInfo = { sessionId: string, 
 /**
@@ -189,7 +209,12 @@ costUsd: number, model?: string, agentSessionId?: string,
 /**
  * The session runs against the built-in demo model.
  */
-demo: boolean, };
+demo: boolean, 
+/**
+ * Connections the sandbox's egress proxy refused, one entry per destination and reason,
+ * most recent last; at most [`MAX_NETWORK_DENIALS`].
+ */
+networkDenied?: Array<NetworkDenial>, };
 
 export type CreateSessionRequest = { 
 /**
@@ -261,7 +286,34 @@ export type Health = { status: string, version: string,
 /**
  * The server answers with the built-in demo model instead of a real one.
  */
-demo: boolean, };
+demo: boolean, 
+/**
+ * What confines a sandbox on this host, and what does not.
+ */
+sandbox: Array<Protection>, };
+
+export type Protection = { 
+/**
+ * `network`, `memory`, `pids`, `cpu`, `tmp_size`, `workspace_size`, `file_size`,
+ * `open_files`, `turn_time`, `user_namespaces`, `seccomp`, `host_uid`, `model_credentials`.
+ */
+name: string, 
+/**
+ * Whether anything enforces it on this host.
+ */
+enforced: boolean, 
+/**
+ * The mechanisms, e.g. `cgroup v1 memory`.
+ */
+by: Array<string>, 
+/**
+ * The default the server applies, where it is a quantity (e.g. `2 GiB`).
+ */
+default?: string, 
+/**
+ * Why it is not (or only partly) enforced, or a fact worth knowing.
+ */
+note?: string, };
 
 export type Problem = { 
 /**
@@ -315,7 +367,12 @@ env: { [key in string]: string },
 /**
  * Files placed in the workspace when the session starts.
  */
-files: Array<ProfileFile>, };
+files: Array<ProfileFile>, 
+/**
+ * The sandbox: network policy, resource limits, secrets. Unset fields take the server's
+ * defaults.
+ */
+sandbox?: SandboxSettings, };
 
 export type SkillDef = { name: string, description: string, body: string, };
 
@@ -328,3 +385,76 @@ export type ProfileFile = {
  * Relative to the workspace.
  */
 path: string, content: string, };
+
+export type SandboxSettings = { network?: NetworkSettings, limits?: LimitSettings, 
+/**
+ * Values the egress proxy adds to requests for named hosts, so they never enter the sandbox.
+ */
+secrets?: Array<ProfileSecret>, };
+
+export type NetworkPolicy = "none" | "allowlist" | "open";
+
+export type NetworkSettings = { policy?: NetworkPolicy, 
+/**
+ * Hosts the `allowlist` policy lets through: `host`, `*.suffix` (any subdomain), each
+ * optionally with `:port` or `:*` (without one: ports 80 and 443). Replaces the server's
+ * default list when present.
+ */
+allow?: Array<string>, };
+
+export type LimitSettings = { 
+/**
+ * Memory of every process of the sandbox together (its `/tmp` included).
+ */
+memoryBytes?: number, 
+/**
+ * Processes and threads.
+ */
+pids?: number, 
+/**
+ * CPU cores' worth of time, e.g. `1.5`.
+ */
+cpus?: number, 
+/**
+ * Size of `/tmp`.
+ */
+tmpBytes?: number, 
+/**
+ * Total size of the workspace's files.
+ */
+workspaceBytes?: number, 
+/**
+ * The largest single file.
+ */
+fileSizeBytes?: number, 
+/**
+ * Wall-clock time of one turn.
+ */
+turnTimeoutSecs?: number, };
+
+export type ProfileSecret = { 
+/**
+ * `[A-Za-z_][A-Za-z0-9_]*`; the environment variable when `env` is set.
+ */
+name: string, 
+/**
+ * Write-only: never returned by the API. Omitted on a `PUT`, the stored value is kept.
+ */
+value?: string, 
+/**
+ * Host patterns (as in `network.allow`, without ports) whose requests get the header.
+ */
+hosts: Array<string>, 
+/**
+ * The header; `Authorization` when absent.
+ */
+header?: string, 
+/**
+ * The header's value with `{value}` standing for the secret; `Bearer {value}` when absent.
+ */
+format?: string, 
+/**
+ * Also put the real value into the agent's environment under `name`. Explicit opt-in: the
+ * agent can then read it and send it anywhere the network policy lets it.
+ */
+env?: boolean, };

@@ -1,0 +1,62 @@
+//! The sandbox helper binary for tests of crates that run sandboxes but do not build it.
+//!
+//! The sandbox crate's own tests get `agent-runtime-sandbox-helper` from cargo
+//! (`CARGO_BIN_EXE_*`), and the server's tests use the server binary itself; the runtime's tests
+//! (and anyone else's) call [`sandbox_helper_binary`], which has cargo build it into the same
+//! target directory as the running test, once per test process. Cargo holds no lock while tests
+//! run, and `cargo test --workspace` has already built it, so this is a no-op check there.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The package and binary name.
+const PACKAGE: &str = "agent-runtime-sandbox";
+const BINARY: &str = "agent-runtime-sandbox-helper";
+
+/// The path of a freshly built `agent-runtime-sandbox-helper`. Panics (it is for tests) with
+/// the reason when it cannot be built.
+pub fn sandbox_helper_binary() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(build).clone()
+}
+
+fn build() -> PathBuf {
+    // A test binary lives in <target>/<profile>/deps/.
+    let exe = std::env::current_exe().expect("the test's own path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("the test binary is in <target>/<profile>/deps")
+        .to_path_buf();
+    let target_dir = profile_dir
+        .parent()
+        .expect("<target>/<profile>")
+        .to_path_buf();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            PACKAGE,
+            "--bin",
+            BINARY,
+            "--target-dir",
+        ])
+        .arg(&target_dir);
+    if profile_dir
+        .file_name()
+        .is_some_and(|name| name == "release")
+    {
+        command.arg("--release");
+    }
+    let status = command
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run cargo to build {BINARY}: {e}"));
+    assert!(status.success(), "building {BINARY} failed: {status}");
+    let binary = profile_dir.join(BINARY);
+    assert!(binary.is_file(), "{} was not built", binary.display());
+    binary
+}
