@@ -1,4 +1,5 @@
-//! The router: every route, its auth and body limit, the fallbacks, and request tracing.
+//! The router: every route, its auth and body limit, the fallbacks, the edge checks, and request
+//! tracing.
 //!
 //! [`ROUTES`] lists every route the router serves; the OpenAPI test checks that each one is
 //! documented in `openapi.json` and answered by the router, so the list cannot drift.
@@ -17,6 +18,7 @@ use tokio_util::task::TaskTracker;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::{require_api_key, ApiKeys};
+use crate::edge::{guard_edge, EdgePolicy};
 use crate::error::ApiError;
 use crate::rest::{agents, files, profiles, sessions, transcripts};
 use crate::{openapi, sse, ui, ws};
@@ -47,6 +49,8 @@ impl Default for BodyLimits {
 pub struct AppState {
     pub runtime: Arc<Runtime>,
     pub keys: Arc<ApiKeys>,
+    /// The `Host` and `Origin` rules and CORS (see [`crate::edge`]).
+    pub edge: Arc<EdgePolicy>,
     pub limits: BodyLimits,
     /// Cancelled when the server shuts down: long-lived WebSocket and SSE streams end on it.
     pub shutdown: CancellationToken,
@@ -95,7 +99,8 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/api/agents"),
 ];
 
-/// The whole application.
+/// The whole application. Layers, outermost first: tracing, the edge's `Host` and `Origin`
+/// checks, CORS (when origins are allowed), the JSON body limit, then per route the API key.
 pub fn build_app(state: AppState) -> Router {
     let api = Router::new()
         .route(
@@ -140,7 +145,9 @@ pub fn build_app(state: AppState) -> Router {
             require_api_key,
         ));
 
-    Router::new()
+    let edge = state.edge.clone();
+    let cors = edge.cors_layer();
+    let app = Router::new()
         .route("/healthz", get(healthz))
         .route("/openapi.json", get(openapi::openapi_json))
         // The WebSocket authenticates itself: by query token, header, or first frame.
@@ -149,7 +156,12 @@ pub fn build_app(state: AppState) -> Router {
         // The web UI, which answers 404 problems for everything that is not its own.
         .fallback(ui::serve_ui)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(state.limits.json))
+        .layer(DefaultBodyLimit::max(state.limits.json));
+    let app = match cors {
+        Some(cors) => app.layer(cors),
+        None => app,
+    };
+    app.layer(middleware::from_fn_with_state(edge, guard_edge))
         .layer(
             // Spans carry the path only: the query may hold a token.
             TraceLayer::new_for_http().make_span_with(|request: &Request| {

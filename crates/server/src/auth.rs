@@ -3,7 +3,8 @@
 //! With keys configured, REST requests carry `Authorization: Bearer <key>`; the WebSocket accepts
 //! the key as `?token=<key>` on the upgrade URL, as that header, or in an `auth` frame sent first
 //! (see [`crate::ws`]). With no key configured every request is let through, which is why the
-//! server then binds loopback only (see [`crate::config`]).
+//! server then binds loopback only (see [`crate::config`]) and answers only loopback `Host`s (see
+//! [`crate::edge`]).
 //!
 //! Keys are compared as SHA-256 digests in constant time, so neither the content nor the length
 //! of a configured key leaks through response timing.

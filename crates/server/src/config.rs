@@ -13,7 +13,8 @@
 //! | `--data-dir` | `AGENT_RUNTIME_DATA_DIR` | `data_dir` | as root `/var/lib/agent-runtime`; else `$XDG_DATA_HOME/agent-runtime` or `~/.local/share/agent-runtime` |
 //! | `--store` | `AGENT_RUNTIME_STORE` | `store` | `sqlite://<data-dir>/agent-runtime.db` |
 //! | `--tools-dir` | `AGENT_RUNTIME_TOOLS_DIR` | `tools_dir` | `<data-dir>/tools` |
-//! | `--api-key` (repeatable, or comma-separated) | `AGENT_RUNTIME_API_KEY` (comma-separated) | `api_keys` | none: loopback only |
+//! | `--api-key` (repeatable, or comma-separated) | `AGENT_RUNTIME_API_KEY` (comma-separated) | `api_keys` | none: loopback only, and only loopback `Host`s are served |
+//! | `--allowed-origins` (repeatable, or comma-separated) | `AGENT_RUNTIME_ALLOWED_ORIGINS` (comma-separated) | `allowed_origins` | none: only the server's own origin may change state or open a WebSocket; no CORS |
 //! | `--idle-timeout` | `AGENT_RUNTIME_IDLE_TIMEOUT` | `idle_timeout` | `15m` |
 //! | `--anthropic-base-url` | `ANTHROPIC_BASE_URL` | `anthropic_base_url` | the API's own |
 //! | `--anthropic-api-key` | `ANTHROPIC_API_KEY` | `anthropic_api_key` | none |
@@ -43,6 +44,7 @@ use agent_runtime_sandbox::HelperProgram;
 use crate::app::BodyLimits;
 use crate::config_sandbox::merge_sandbox;
 pub use crate::config_sandbox::{SandboxArgs, SandboxConfig, SandboxFileConfig};
+use crate::edge::Origin;
 
 /// Default idle timeout of a sandbox.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
@@ -66,8 +68,12 @@ pub struct ServerConfig {
     pub store_url: String,
     /// Where the agent CLIs are installed.
     pub tools_dir: PathBuf,
-    /// Accepted API keys; empty means no auth, and then only a loopback bind is allowed.
+    /// Accepted API keys; empty means no auth, and then only a loopback bind is allowed and only
+    /// loopback `Host`s are served.
     pub api_keys: Vec<String>,
+    /// Exact web origins (`http://localhost:5173`) besides the server's own that may change state,
+    /// open WebSockets and read responses through CORS (see [`crate::edge`]).
+    pub allowed_origins: Vec<Origin>,
     pub idle_timeout: Duration,
     pub anthropic_base_url: Option<String>,
     pub anthropic_api_key: Option<String>,
@@ -103,6 +109,7 @@ impl ServerConfig {
             tools_dir: data_dir.join("tools"),
             data_dir,
             api_keys: Vec::new(),
+            allowed_origins: Vec::new(),
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             anthropic_base_url: None,
             anthropic_api_key: None,
@@ -144,6 +151,14 @@ impl std::fmt::Debug for ServerConfig {
             .field("store_url", &redact_url(&self.store_url))
             .field("tools_dir", &self.tools_dir)
             .field("api_keys", &format!("<{} redacted>", self.api_keys.len()))
+            .field(
+                "allowed_origins",
+                &self
+                    .allowed_origins
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>(),
+            )
             .field("idle_timeout", &self.idle_timeout)
             .field("anthropic_base_url", &self.anthropic_base_url)
             .field(
@@ -244,6 +259,10 @@ pub struct ServeArgs {
     /// API key clients must present; repeatable or comma-separated [env: AGENT_RUNTIME_API_KEY]
     #[arg(long = "api-key", value_name = "KEY", value_delimiter = ',')]
     pub api_keys: Vec<String>,
+    /// Web origins besides the server's own that may call the API from a browser, e.g.
+    /// http://localhost:5173; repeatable or comma-separated [env: AGENT_RUNTIME_ALLOWED_ORIGINS]
+    #[arg(long = "allowed-origins", value_name = "ORIGIN", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
     /// Stop an idle sandbox after this long, e.g. 900 or 15m [env: AGENT_RUNTIME_IDLE_TIMEOUT]
     #[arg(long, value_name = "DURATION")]
     pub idle_timeout: Option<String>,
@@ -288,6 +307,7 @@ pub struct FileConfig {
     pub store: Option<String>,
     pub tools_dir: Option<PathBuf>,
     pub api_keys: Option<OneOrMany>,
+    pub allowed_origins: Option<OneOrMany>,
     pub idle_timeout: Option<NumberOrText>,
     pub anthropic_base_url: Option<String>,
     pub anthropic_api_key: Option<String>,
@@ -417,17 +437,18 @@ pub fn merge(
     ) {
         config.tools_dir = absolute(&tools);
     }
-    config.api_keys = if !args.api_keys.is_empty() {
-        split_keys(args.api_keys.iter().map(String::as_str))
-    } else if let Some(keys) = env("AGENT_RUNTIME_API_KEY") {
-        split_keys(std::iter::once(keys.as_str()))
-    } else {
-        match file.api_keys {
-            Some(OneOrMany::One(key)) => split_keys(std::iter::once(key.as_str())),
-            Some(OneOrMany::Many(keys)) => split_keys(keys.iter().map(String::as_str)),
-            None => Vec::new(),
-        }
-    };
+    config.api_keys = pick_list(&args.api_keys, env("AGENT_RUNTIME_API_KEY"), file.api_keys);
+    config.allowed_origins = pick_list(
+        &args.allowed_origins,
+        env("AGENT_RUNTIME_ALLOWED_ORIGINS"),
+        file.allowed_origins,
+    )
+    .iter()
+    .map(|text| {
+        Origin::parse(text)
+            .map_err(|why| ConfigError::invalid("allowed origin", text, &why.to_string()))
+    })
+    .collect::<Result<_, _>>()?;
     if let Some(text) = pick(
         args.idle_timeout.clone(),
         env("AGENT_RUNTIME_IDLE_TIMEOUT"),
@@ -512,7 +533,23 @@ fn pick_bool(
     Ok(file.unwrap_or(false))
 }
 
-fn split_keys<'a>(values: impl Iterator<Item = &'a str>) -> Vec<String> {
+/// A list setting: the flag's values, else the environment's, else the file's; each value may
+/// hold several, comma-separated.
+fn pick_list(flag: &[String], env: Option<String>, file: Option<OneOrMany>) -> Vec<String> {
+    if !flag.is_empty() {
+        split_list(flag.iter().map(String::as_str))
+    } else if let Some(text) = env {
+        split_list(std::iter::once(text.as_str()))
+    } else {
+        match file {
+            Some(OneOrMany::One(text)) => split_list(std::iter::once(text.as_str())),
+            Some(OneOrMany::Many(texts)) => split_list(texts.iter().map(String::as_str)),
+            None => Vec::new(),
+        }
+    }
+}
+
+fn split_list<'a>(values: impl Iterator<Item = &'a str>) -> Vec<String> {
     values
         .flat_map(|v| v.split(','))
         .map(str::trim)

@@ -208,3 +208,71 @@ fn gemini_endpoint_comes_from_flags_env_or_file() {
     .expect("config");
     assert_eq!(config.gemini_api_key.as_deref(), Some("file-key"));
 }
+
+#[test]
+fn allowed_origins_come_from_flags_env_or_file_and_are_validated() {
+    let origins = |config: &ServerConfig| -> Vec<String> {
+        config
+            .allowed_origins
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    };
+    let file = || -> FileConfig {
+        toml::from_str(r#"allowed_origins = ["https://app.example", "http://localhost:5173"]"#)
+            .expect("toml")
+    };
+    let env = env_of(&[(
+        "AGENT_RUNTIME_ALLOWED_ORIGINS",
+        "http://localhost:3000, HTTP://LOCALHOST:80",
+    )]);
+    let args = parse_args(&[
+        "--allowed-origins",
+        "http://localhost:5173,https://a.example:443",
+        "--allowed-origins",
+        "http://[::1]:5173",
+    ]);
+    let config = merge(&args, &env, file(), false).expect("config");
+    assert_eq!(
+        origins(&config),
+        vec![
+            "http://localhost:5173",
+            "https://a.example",
+            "http://[::1]:5173"
+        ]
+    );
+    let config = merge(&ServeArgs::default(), &env, file(), false).expect("config");
+    assert_eq!(
+        origins(&config),
+        vec!["http://localhost:3000", "http://localhost"]
+    );
+    let config = merge(&ServeArgs::default(), &env_of(&[]), file(), false).expect("config");
+    assert_eq!(
+        origins(&config),
+        vec!["https://app.example", "http://localhost:5173"]
+    );
+    let config = merge(
+        &ServeArgs::default(),
+        &env_of(&[]),
+        FileConfig::default(),
+        false,
+    )
+    .expect("config");
+    assert!(config.allowed_origins.is_empty());
+
+    for bad in [
+        "*",
+        "null",
+        "localhost:5173",
+        "http://localhost:5173/",
+        "http://a/b",
+    ] {
+        let env = env_of(&[("AGENT_RUNTIME_ALLOWED_ORIGINS", bad)]);
+        match merge(&ServeArgs::default(), &env, FileConfig::default(), false) {
+            Err(ConfigError::Invalid { key, value, .. }) => {
+                assert_eq!((key.as_str(), value.as_str()), ("allowed origin", bad));
+            }
+            other => panic!("{bad}: expected a config error, got {other:?}"),
+        }
+    }
+}

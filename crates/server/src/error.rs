@@ -41,6 +41,15 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("missing or invalid API key")]
     Unauthorized,
+    /// A `Host` this server does not answer for (see [`crate::edge`]).
+    #[error(
+        "without an API key this server answers only loopback host names (localhost, \
+         *.localhost, 127.0.0.0/8, [::1])"
+    )]
+    MisdirectedRequest,
+    /// An `Origin` that may not change state or open a WebSocket (see [`crate::edge`]).
+    #[error("{0}")]
+    OriginNotAllowed(String),
     /// No route matches the request path.
     #[error("no such route")]
     RouteNotFound,
@@ -80,6 +89,14 @@ impl ApiError {
                 "Request body too large",
             ),
             ApiError::Unauthorized => (S::UNAUTHORIZED, "unauthorized", "Unauthorized"),
+            ApiError::MisdirectedRequest => (
+                S::MISDIRECTED_REQUEST,
+                "misdirected_request",
+                "Misdirected request",
+            ),
+            ApiError::OriginNotAllowed(_) => {
+                (S::FORBIDDEN, "origin_not_allowed", "Origin not allowed")
+            }
             ApiError::RouteNotFound => (S::NOT_FOUND, "not_found", "Not found"),
             ApiError::MethodNotAllowed => (
                 S::METHOD_NOT_ALLOWED,

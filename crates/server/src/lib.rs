@@ -12,6 +12,8 @@
 //! - [`app`]: [`build_app`], the router, [`ROUTES`] and [`AppState`].
 //! - [`error`]: [`ApiError`], the one table from errors to status + problem+json.
 //! - [`extract`]: extractors whose rejections are [`ApiError`]s.
+//! - [`edge`]: what every request passes first: the `Host` check (DNS rebinding), the `Origin`
+//!   check (cross-site requests and WebSockets), CORS for allowed origins, `nosniff`.
 //! - [`auth`]: API keys (constant-time) and the REST middleware.
 //! - [`rest`]: REST handlers: sessions and messages, files, transcripts, agent profiles, agents.
 //! - [`sse`]: `GET /api/sessions/{id}/events`.
@@ -25,6 +27,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod config_sandbox;
+pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod openapi;

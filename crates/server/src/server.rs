@@ -31,6 +31,7 @@ use tokio_util::task::TaskTracker;
 use crate::app::{build_app, AppState};
 use crate::auth::ApiKeys;
 use crate::config::{ConfigError, ServerConfig};
+use crate::edge::EdgePolicy;
 
 /// API key handed to agents in demo mode when none is configured (the demo model ignores it).
 const DEMO_API_KEY: &str = "demo-mode-no-key-needed";
@@ -241,14 +242,27 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
     if keys.is_open() {
         tracing::warn!(
             "no API key configured: requests are not authenticated, so the server listens on \
-             loopback only"
+             loopback only and answers only loopback host names"
         );
+    }
+    let edge = EdgePolicy {
+        loopback_hosts_only: keys.is_open(),
+        allowed_origins: config.allowed_origins.clone(),
+    };
+    if !edge.allowed_origins.is_empty() {
+        let origins: Vec<String> = edge
+            .allowed_origins
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        tracing::info!(origins = %origins.join(", "), "CORS and cross-origin requests allowed");
     }
     let streams = CancellationToken::new();
     let connections = TaskTracker::new();
     let state = AppState {
         runtime: runtime.clone(),
         keys: Arc::new(keys),
+        edge: Arc::new(edge),
         limits: config.limits,
         shutdown: streams.clone(),
         connections: connections.clone(),

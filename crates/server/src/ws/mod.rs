@@ -2,7 +2,9 @@
 //!
 //! Authentication happens at the upgrade (`?token=<key>` or `Authorization: Bearer <key>`; a wrong
 //! one is a 401 before any upgrade) or, for clients that cannot put the key in the URL, with an
-//! `auth` frame sent first (see `connection.rs`).
+//! `auth` frame sent first (see `connection.rs`). Before any of that, the edge has refused an
+//! upgrade whose `Origin` is neither the server's own nor allowed (see [`crate::edge`]), so a page
+//! on another site cannot open a socket here with the user's network position.
 //!
 //! [`ClientFrame`]: agent_runtime_protocol::ClientFrame
 //! [`ServerFrame`]: agent_runtime_protocol::ServerFrame

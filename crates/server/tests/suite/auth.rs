@@ -1,12 +1,19 @@
 //! API keys: REST needs a bearer key; the WebSocket takes it in the URL, a header, or a first
-//! `auth` frame; `/healthz` stays open.
+//! `auth` frame; `/healthz` and `/openapi.json` stay open. Every route of `ROUTES` is probed, so
+//! a new route cannot be forgotten.
 
 use agent_runtime_client::{ClientError, WsAuth};
 use agent_runtime_protocol::ServerFrame;
+use agent_runtime_server::app::EVENTS_ROUTE;
+use agent_runtime_server::ROUTES;
 use pretty_assertions::assert_eq;
 use reqwest::Method;
 
+use super::raw_http::{subscribe_raw, ws_with_origin};
 use super::support::{assert_problem, code_of, next_frame, within, TestServer, WAIT};
+
+/// Routes anyone may call without a key.
+const PUBLIC_ROUTES: &[&str] = &["/healthz", "/openapi.json"];
 
 const KEY: &str = "test-key-1";
 
@@ -150,5 +157,76 @@ async fn sse_accepts_a_query_token() {
     .await
     .expect("send");
     assert_problem(response, 401, "unauthorized").await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn every_route_refuses_a_missing_or_a_wrong_key() {
+    let server = keyed_server().await;
+    let session = server.create_session().await;
+    let addr = server.server().local_addr();
+    let anonymous = server.anonymous_client();
+    let wrong = server.anonymous_client().with_api_key("test-key-3");
+    for route in ROUTES {
+        let path = route
+            .path
+            .replace("{id}", &session)
+            .replace("{*path}", "a.txt")
+            .replace("{*name}", "t.jsonl");
+        let method = Method::from_bytes(route.method.as_bytes()).expect("method");
+        let what = format!("{} {path}", route.method);
+        if PUBLIC_ROUTES.contains(&route.path) {
+            let response = within(anonymous.request(method, &path).send())
+                .await
+                .expect("send");
+            assert_eq!(response.status(), 200, "{what} is public");
+            continue;
+        }
+        if route.path == "/api/ws" {
+            // A wrong key in the URL or header is refused at the upgrade ...
+            assert_eq!(
+                ws_with_origin(addr, None, Some("test-key-3")).await.err(),
+                Some(401),
+                "{what}"
+            );
+            assert_eq!(
+                code_of(within(wrong.connect_ws(WsAuth::Header)).await.map(drop)),
+                (401, "unauthorized".into()),
+                "{what}"
+            );
+            // ... and without one the socket opens but serves nothing until an `auth` frame.
+            let mut socket = ws_with_origin(addr, None, None).await.expect("upgrade");
+            match subscribe_raw(&mut socket, &session).await {
+                ServerFrame::Result {
+                    ok: false,
+                    error: Some(problem),
+                    ..
+                } => assert_eq!(problem.code, "unauthorized", "{what}"),
+                other => panic!("{what}: subscribed without a key: {other:?}"),
+            }
+            continue;
+        }
+        for (client, who) in [(&anonymous, "no key"), (&wrong, "a wrong key")] {
+            let mut request = client.request(method.clone(), &path);
+            if matches!(route.method, "POST" | "PUT" | "PATCH") {
+                request = request
+                    .header("content-type", "application/json")
+                    .body("{}");
+            }
+            let response = within(request.send()).await.expect("send");
+            assert_eq!(response.status(), 401, "{what} with {who}");
+            assert_problem(response, 401, "unauthorized").await;
+        }
+        if route.path == EVENTS_ROUTE {
+            let response = within(
+                anonymous
+                    .request(method, &format!("{path}?token=test-key-3"))
+                    .send(),
+            )
+            .await
+            .expect("send");
+            assert_problem(response, 401, "unauthorized").await;
+        }
+    }
     server.shutdown().await;
 }

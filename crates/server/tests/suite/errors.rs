@@ -191,7 +191,7 @@ async fn file_paths_never_escape_the_workspace() {
 
     // A literal `..` that no client library would send (they normalize it away).
     let request = format!(
-        "GET /api/sessions/{session}/files/../../../../etc/passwd HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+        "GET /api/sessions/{session}/files/../../../../etc/passwd HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n"
     );
     let mut stream = tokio::net::TcpStream::connect(server.server().local_addr())
         .await

@@ -1,4 +1,4 @@
-//! Workspace files over REST.
+//! Workspace files over REST, and served as hostile content (an agent wrote them).
 
 use pretty_assertions::assert_eq;
 use reqwest::Method;
@@ -115,4 +115,73 @@ async fn transcripts_start_empty() {
         (404, "transcript_not_found".into())
     );
     server.shutdown().await;
+}
+
+#[tokio::test]
+async fn agent_written_files_cannot_run_in_the_servers_origin() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    let session = server.create_session().await;
+    let png: &[u8] = b"\x89PNG\r\n\x1a\n";
+    let files: [(&str, &[u8], Option<&str>); 8] = [
+        (
+            "site/index.html",
+            b"<script>fetch('/api/sessions')</script>",
+            Some("index.html"),
+        ),
+        (
+            "logo.svg",
+            b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>",
+            Some("logo.svg"),
+        ),
+        ("app.js", b"alert(1)", Some("app.js")),
+        ("feed.xml", b"<x/>", Some("feed.xml")),
+        ("notes.md", b"# hi", Some("notes.md")),
+        // Sniffing would make this HTML; nosniff keeps it text.
+        ("notes.txt", b"<html><script>alert(1)</script>", None),
+        ("shot.png", png, None),
+        ("photo.jpg", b"\xff\xd8\xff", None),
+    ];
+    for (path, content, _) in &files {
+        within(client.write_file(&session, path, content.to_vec()))
+            .await
+            .expect("write");
+    }
+    for (path, content, attachment) in files {
+        let response = within(
+            client
+                .request(
+                    Method::GET,
+                    &format!("/api/sessions/{session}/files/{path}"),
+                )
+                .send(),
+        )
+        .await
+        .expect("send");
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(
+            header(&response, "x-content-type-options"),
+            Some("nosniff"),
+            "{path}"
+        );
+        assert_eq!(
+            header(&response, "content-security-policy"),
+            Some("default-src 'none'; sandbox"),
+            "{path}"
+        );
+        let disposition = header(&response, "content-disposition").map(str::to_string);
+        let expected = attachment
+            .map(|name| format!("attachment; filename=\"{name}\"; filename*=UTF-8''{name}"));
+        assert_eq!(disposition, expected, "{path}");
+        assert_eq!(
+            response.bytes().await.expect("body").as_ref(),
+            content,
+            "{path}"
+        );
+    }
+    server.shutdown().await;
+}
+
+fn header<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
+    response.headers().get(name).and_then(|v| v.to_str().ok())
 }
