@@ -14,6 +14,7 @@
 //!   pure `bwrap_launch_spec`; its doc explains the mount order.
 //! - [`rlimit`]: `ResourceLimits` and the pure `rlimit_launch_spec` (a `prlimit` wrapper).
 //! - [`ensure`]: `ensure_bwrap`, find bubblewrap, prove it can sandbox, install it if allowed.
+//! - [`seccomp`]: `seccomp_program`, the syscall filter bwrap installs (`--seccomp FD`).
 //! - [`provider`]: the provider-agnostic traits and their data (`Sandbox`, `Root`, `FileStat`).
 //! - [`host_fs`]: `RelPath` validation and symlink-proof file operations on host directories.
 //! - [`local`]: `LocalBwrapProvider`, sandboxes as bubblewrap processes on this host.
@@ -27,6 +28,7 @@ pub mod launch_spec;
 pub mod local;
 pub mod provider;
 pub mod rlimit;
+pub mod seccomp;
 
 pub use bwrap::{
     bwrap_launch_spec, BwrapPolicy, HostLayout, IdentityFiles, NetworkPolicy, RoMount, DEFAULT_GID,
@@ -42,3 +44,4 @@ pub use provider::{
     SandboxProvider, SandboxRequest,
 };
 pub use rlimit::{rlimit_launch_spec, ResourceLimits};
+pub use seccomp::{seccomp_program, SeccompArch, SeccompOptions};
