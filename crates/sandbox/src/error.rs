@@ -61,6 +61,10 @@ pub enum SandboxError {
         source: io::Error,
     },
 
+    /// The seccomp filter could not be assembled within classic BPF's limits.
+    #[error("cannot build the seccomp filter: {0}")]
+    Seccomp(String),
+
     /// Any other I/O failure, with what was being done.
     #[error("{context}: {source}")]
     Io {

@@ -17,6 +17,7 @@
 //!   uid switch; `init` inside: loopback bridges to the egress proxy) and its launch specs.
 //! - [`limits`]: `SandboxLimits`, and `Enforcement`, the report of what enforces each limit.
 //! - [`ensure`]: `ensure_bwrap`, find bubblewrap, prove it can sandbox, install it if allowed.
+//! - [`seccomp`]: `seccomp_program`, the syscall filter bwrap installs (`--seccomp FD`).
 //! - [`provider`]: the provider-agnostic traits and their data (`Sandbox`, `Root`, `FileStat`).
 //! - [`host_fs`]: `RelPath` validation and symlink-proof file operations on host directories.
 //! - [`local`]: `LocalBwrapProvider`, sandboxes as bubblewrap processes on this host.
@@ -31,6 +32,7 @@ pub mod launch_spec;
 pub mod limits;
 pub mod local;
 pub mod provider;
+pub mod seccomp;
 
 pub use bwrap::{
     bwrap_launch_spec, BwrapPolicy, HostLayout, IdentityFiles, RoMount, SocketBind, DEFAULT_GID,
@@ -47,3 +49,4 @@ pub use provider::{
     validate_sandbox_id, EgressHandler, ExitInfo, FileStat, LimitHit, ProcessHandle, Root, Sandbox,
     SandboxProcess, SandboxProvider, SandboxRequest, SandboxStream,
 };
+pub use seccomp::{seccomp_program, SeccompArch, SeccompOptions};

@@ -7,6 +7,8 @@
 //! - `isolation`: what a local bubblewrap sandbox can and cannot see or change on the host.
 //! - `lifecycle`: killing, destroying and re-creating local sandboxes; resource limits.
 //! - `ensure`: `ensure_bwrap` against the real and a broken bubblewrap.
+//! - `seccomp`: the seccomp filter under real bubblewrap: denied syscalls, nested user
+//!   namespaces, ordinary work and the agent CLIs.
 
 mod common;
 mod contract;
@@ -14,3 +16,4 @@ mod ensure;
 mod isolation;
 mod lifecycle;
 mod network;
+mod seccomp;
