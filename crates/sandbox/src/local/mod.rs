@@ -71,6 +71,7 @@ use crate::helper::{Bridge, HelperProgram};
 use crate::host_fs::{remove_tree, HostDir};
 use crate::limits::Enforcement;
 use crate::provider::{validate_sandbox_id, Sandbox, SandboxProvider, SandboxRequest};
+use crate::seccomp::{seccomp_program, SeccompArch, SeccompOptions};
 use sandbox::LocalSandbox;
 use uids::UidPool;
 pub use uids::DEFAULT_LOCK_DIR as DEFAULT_UID_LOCK_DIR;
@@ -162,14 +163,17 @@ pub struct LocalSandboxConfig {
     /// From [`HostLayout::discover`].
     pub host_layout: HostLayout,
     /// The seccomp program (bytes for bubblewrap's `--seccomp`) every sandbox starts under;
-    /// `None` runs without one (reported by [`LocalBwrapProvider::enforcement`]).
+    /// `None` runs without one (and the provider's enforcement report says so).
     pub seccomp_program: Option<Vec<u8>>,
     /// Further read-only mounts, e.g. a Node.js installed outside `/usr`.
     pub extra_ro_mounts: Vec<RoMount>,
 }
 
 impl LocalSandboxConfig {
-    /// Defaults: uid/gid 1000 inside, [`HostUser::recommended`], no extra mounts.
+    /// Defaults: uid/gid 1000 inside, [`HostUser::recommended`], no extra mounts, and the
+    /// seccomp program of [`crate::seccomp`] for this host's architecture (refusing nested user
+    /// namespaces itself when this bubblewrap has no `--disable-userns`); none on an
+    /// architecture it does not know.
     pub fn new(
         root_dir: impl Into<PathBuf>,
         tools_dir: impl Into<PathBuf>,
@@ -188,8 +192,25 @@ impl LocalSandboxConfig {
             host_user: HostUser::recommended(),
             uid_lock_dir: PathBuf::from(DEFAULT_UID_LOCK_DIR),
             host_layout,
-            seccomp_program: None,
+            seccomp_program: default_seccomp_program(bwrap.features),
             extra_ro_mounts: Vec::new(),
+        }
+    }
+}
+
+fn default_seccomp_program(features: BwrapFeatures) -> Option<Vec<u8>> {
+    if !features.seccomp {
+        return None;
+    }
+    let options = SeccompOptions {
+        deny_user_namespaces: !features.disable_userns,
+    };
+    let program = seccomp_program(SeccompArch::host()?, &options);
+    match program {
+        Ok(program) => Some(program),
+        Err(e) => {
+            tracing::error!("building the seccomp program failed: {e}");
+            None
         }
     }
 }

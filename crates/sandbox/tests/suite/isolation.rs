@@ -202,3 +202,19 @@ async fn host_ownership_follows_the_host_user() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_provider_starts_every_process_under_the_seccomp_filter_without_user_namespaces() {
+    timed(async {
+        let harness = Harness::new(HostUser::recommended()).await;
+        let sandbox = harness.create("hardened").await;
+        let script = "grep '^Seccomp:' /proc/self/status | tr -s '\\t' ' '
+            unshare -Ur true 2>/dev/null && echo USERNS || echo NO-USERNS
+            unshare -m true 2>/dev/null && echo MOUNTNS || echo NO-MOUNTNS
+            grep -c . /proc/self/uid_map";
+        let out = run(&*sandbox, script).await.ok();
+        assert_eq!(out, "Seccomp: 2\nNO-USERNS\nNO-MOUNTNS\n1\n");
+        sandbox.destroy().await.unwrap();
+    })
+    .await;
+}
