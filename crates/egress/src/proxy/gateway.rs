@@ -220,9 +220,9 @@ pub(super) async fn handle(inner: &Arc<Inner>, request: Request<Incoming>) -> Re
             .headers()
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
-            .map(|h| h.split(':').next().unwrap_or(h))
-            .unwrap_or("")
-            .to_owned();
+            .and_then(|h| h.parse::<http::uri::Authority>().ok())
+            .map(|authority| authority.host().to_owned())
+            .unwrap_or_default();
         return inner.refuse(
             Denial {
                 host,

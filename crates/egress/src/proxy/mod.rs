@@ -102,6 +102,22 @@ impl EgressConfig {
     }
 }
 
+impl std::fmt::Debug for EgressConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EgressConfig")
+            .field("policy", &self.policy)
+            .field("exceptions", &self.exceptions)
+            .field("runtime_listeners", &self.runtime_listeners)
+            .field("host_addresses", &self.host_addresses)
+            .field("gateway", &self.gateway)
+            .field("secrets", &self.secrets)
+            .field("upstream_roots", &self.upstream_roots.len())
+            .field("limits", &self.limits)
+            .field("inside_port", &self.inside_port)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The Mozilla root certificates, as shipped by the `webpki-roots` crate.
 pub fn webpki_roots() -> RootCertStore {
     RootCertStore {

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use agent_runtime_egress::{DenyReason, EgressPolicy, ModelGateway};
+use agent_runtime_egress::{Denial, DenyReason, EgressPolicy, ModelGateway};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::channel::{Channel, Sender};
@@ -144,12 +144,25 @@ async fn the_gateway_streams_each_chunk_as_it_comes() {
 async fn without_a_gateway_requests_for_the_proxy_are_refused() {
     let proxy = Proxy::start(config(EgressPolicy::open()));
     let mut client = proxy.client().await;
-    let answer = client.fetch(get("/v1/messages")).await;
+    let request = Request::builder()
+        .uri("/v1/messages")
+        .header("host", "127.0.0.1:3128")
+        .body(empty())
+        .unwrap();
+    let answer = client.fetch(request).await;
     assert_eq!(
         (answer.status.as_u16(), answer.denied()),
         (404, Some("no_gateway"))
     );
-    assert_eq!(proxy.denials()[0].reason, DenyReason::NoGateway);
+    assert_eq!(
+        proxy.denials(),
+        vec![Denial {
+            host: "127.0.0.1".into(),
+            port: 3128,
+            reason: DenyReason::NoGateway,
+            address: None,
+        }]
+    );
 }
 
 #[tokio::test]
