@@ -31,6 +31,9 @@
 //! HTTP/1.1 only: HTTP/2 is neither accepted from clients nor offered inside an intercepted
 //! tunnel (ALPN says `http/1.1`). WebSocket upgrades work through blind CONNECT tunnels, not
 //! through plain-HTTP forwarding or an intercepted tunnel. Secrets are injected over TLS only.
+//! Bytes that do not parse as HTTP/1.1 get hyper's own `400` (or `431` for an oversized head)
+//! and the connection is closed; only requests that parse but cannot be served as proxy
+//! requests are reported to `on_denied` (`bad_request`).
 
 pub mod address;
 pub mod decision;

@@ -2,11 +2,11 @@
 //! runtime accepts on the sandbox's socket ([`EgressProxy::serve`]).
 //!
 //! Every request takes one of three paths:
-//! - `CONNECT host:port` ([`tunnel`]): decided, then tunnelled blindly, or intercepted to
-//!   inject a secret when a [`SecretRule`] names the host ([`secrets`]).
-//! - absolute-form `http://host/...` ([`forward`]): decided, then forwarded.
+//! - `CONNECT host:port` (`tunnel.rs`): decided, then tunnelled blindly, or intercepted to
+//!   inject a secret when a [`SecretRule`] names the host (`secrets.rs`).
+//! - absolute-form `http://host/...` (`forward.rs`): decided, then forwarded.
 //! - a request for the proxy itself, origin-form (`POST /v1/messages`) or absolute-form to
-//!   `127.0.0.1`/`localhost` on the inside port: the model gateway ([`gateway`]).
+//!   `127.0.0.1`/`localhost` on the inside port: the model gateway (`gateway.rs`).
 //!
 //! A decision is: the host parses; the policy allows it by name and port; the name resolves;
 //! every address passes the [`AddressGuard`]. The connection then goes to a checked address.
@@ -132,7 +132,8 @@ pub struct ProxyLimits {
     pub max_connections: usize,
     /// For each TCP connect, and each TLS handshake, with an upstream; and for name resolution.
     pub connect_timeout: Duration,
-    /// Time a client has to send a complete request head.
+    /// Time a client has to send a complete request head. The clock starts when the proxy
+    /// waits for the next request, so this is also how long a keep-alive connection may idle.
     pub header_read_timeout: Duration,
     /// Largest request head, in bytes (at least 8 KiB); larger ones get 431.
     pub max_header_bytes: usize,

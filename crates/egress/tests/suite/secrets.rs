@@ -83,11 +83,14 @@ async fn the_secret_is_injected_over_tls_for_the_named_host() {
         .connect_to(&format!("secret.test:{port}"))
         .await
         .expect("CONNECT");
-    // The agent trusts the proxy's CA, as the sandbox will.
-    let tls = tls_over(tunnel, "secret.test", client_tls(roots_from_pem(&ca)))
+    // The agent trusts the proxy's CA, as the sandbox will, and would like HTTP/2: the
+    // interception speaks HTTP/1.1 only, and says so in ALPN.
+    let mut agent_tls = (*client_tls(roots_from_pem(&ca))).clone();
+    agent_tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let tls = tls_over(tunnel, "secret.test", Arc::new(agent_tls))
         .await
         .expect("TLS with the proxy");
-    assert_eq!(tls.get_ref().1.alpn_protocol(), None);
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
     let mut inner = Client::over(tls).await;
 
     // A spoofed Host must not route the secret elsewhere.
