@@ -47,6 +47,14 @@ impl ModelApi {
             ModelApi::Gemini => "gemini",
         }
     }
+
+    /// The API's public endpoint, used when the operator configures no base URL.
+    pub fn default_base_url(&self) -> &'static str {
+        match self {
+            ModelApi::Anthropic => "https://api.anthropic.com",
+            ModelApi::Gemini => "https://generativelanguage.googleapis.com",
+        }
+    }
 }
 
 /// How to install an agent: an npm package at a pinned version, and where its binary lands.

@@ -2,9 +2,11 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use agent_runtime_agents::ModelApi;
+use agent_runtime_egress::{AddressException, Resolver};
 use agent_runtime_protocol::NetworkPolicy;
 
 use crate::limits::Limits;
@@ -49,6 +51,40 @@ pub struct RuntimeConfig {
     pub demo: bool,
     /// What every sandbox gets unless its profile says otherwise.
     pub sandbox: SandboxDefaults,
+    /// The operator's settings of every sandbox's egress proxy.
+    pub egress: EgressSettings,
+}
+
+/// The operator's side of the egress proxies: the private destinations they may reach after
+/// all, what this host is, and how names and certificates are checked.
+#[derive(Clone, Default)]
+pub struct EgressSettings {
+    /// The only way to a loopback, private, link-local or metadata destination.
+    pub exceptions: Vec<AddressException>,
+    /// This host's own interface addresses, refused like loopback.
+    pub host_addresses: Vec<std::net::IpAddr>,
+    /// How the proxies resolve names; `None`: the system resolver.
+    pub resolver: Option<Arc<dyn Resolver>>,
+    /// Roots upstream TLS is verified against (secret injection, an `https` model endpoint);
+    /// `None`: the Mozilla roots.
+    pub upstream_roots: Option<Arc<rustls::RootCertStore>>,
+    /// The host's CA bundle, included in the bundle sandboxes get when secrets are intercepted.
+    pub system_ca_bundle: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for EgressSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EgressSettings")
+            .field("exceptions", &self.exceptions)
+            .field("host_addresses", &self.host_addresses)
+            .field("resolver", &self.resolver.as_ref().map(|_| "custom"))
+            .field(
+                "upstream_roots",
+                &self.upstream_roots.as_ref().map(|r| r.len()),
+            )
+            .field("system_ca_bundle", &self.system_ca_bundle)
+            .finish()
+    }
 }
 
 /// The server-wide defaults of a sandbox, which profiles override.
@@ -83,6 +119,7 @@ impl RuntimeConfig {
             model_endpoints: BTreeMap::new(),
             demo: false,
             sandbox: SandboxDefaults::default(),
+            egress: EgressSettings::default(),
         }
     }
 

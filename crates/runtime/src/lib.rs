@@ -10,6 +10,8 @@
 //! - [`config`]: [`RuntimeConfig`], decided by the binary.
 //! - [`limits`]: [`Limits`] of a sandbox: server defaults, profile overrides, validation.
 //! - [`paths`]: validation of client-supplied workspace paths.
+//! - [`profile_sandbox`]: a profile's sandbox settings at the API's edge: validation, write-only
+//!   secrets.
 //! - `protections`: what confines a sandbox on this host, for the log and `/healthz`.
 //! - [`error`]: the runtime's error enum, [`RuntimeError`].
 //!
@@ -23,11 +25,12 @@ pub mod limits;
 pub mod log;
 pub mod manager;
 pub mod paths;
+pub mod profile_sandbox;
 mod protections;
 mod session;
 mod time;
 
-pub use config::{ModelApi, ModelEndpoint, RuntimeConfig, SandboxDefaults};
+pub use config::{EgressSettings, ModelApi, ModelEndpoint, RuntimeConfig, SandboxDefaults};
 pub use error::{Result, RuntimeError};
 pub use limits::Limits;
 pub use log::{Subscription, SubscriptionItem};

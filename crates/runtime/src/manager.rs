@@ -23,6 +23,7 @@ use crate::error::{Result, RuntimeError};
 use crate::installer::Installer;
 use crate::log::{EventLog, Subscription};
 use crate::paths::validate_workspace_path;
+use crate::profile_sandbox::{keep_stored_secrets, redact_secrets, validate_sandbox_settings};
 use crate::session::{close_abandoned_turn, Command, SessionHandle};
 use crate::time::{new_id, now_rfc3339};
 
@@ -35,6 +36,19 @@ pub(crate) struct Deps {
     pub(crate) sandbox: Arc<dyn SandboxProvider>,
     pub(crate) installer: Installer,
     pub(crate) config: RuntimeConfig,
+    /// Where the server listens, which no sandbox may reach (see
+    /// [`Runtime::set_listen_addresses`]).
+    listeners: std::sync::RwLock<Vec<std::net::SocketAddr>>,
+}
+
+impl Deps {
+    /// The addresses the server listens on.
+    pub(crate) fn runtime_listeners(&self) -> Vec<std::net::SocketAddr> {
+        self.listeners
+            .read()
+            .map(|l| l.clone())
+            .unwrap_or_else(|poisoned| poisoned.into_inner().clone())
+    }
 }
 
 /// The runtime: sessions, their actors, and the tasks they own.
@@ -60,6 +74,7 @@ impl Runtime {
                 sandbox,
                 installer,
                 config,
+                listeners: std::sync::RwLock::new(Vec::new()),
             }),
             sessions: Mutex::new(HashMap::new()),
             cancel: CancellationToken::new(),
@@ -67,6 +82,16 @@ impl Runtime {
         });
         runtime.recover().await?;
         Ok(runtime)
+    }
+
+    /// Tells the runtime where its server listens: every sandbox's egress proxy refuses these
+    /// addresses (on every local address when one is unspecified, e.g. `0.0.0.0:8080`), whatever
+    /// the operator's exceptions say. Sandboxes started afterwards see it.
+    pub fn set_listen_addresses(&self, addresses: Vec<std::net::SocketAddr>) {
+        match self.deps.listeners.write() {
+            Ok(mut listeners) => *listeners = addresses,
+            Err(poisoned) => *poisoned.into_inner() = addresses,
+        }
     }
 
     /// What confines a sandbox on this host and what does not, with the server's defaults.
@@ -297,25 +322,30 @@ impl Runtime {
             .ok_or_else(|| RuntimeError::TranscriptNotFound(name.to_string()))
     }
 
-    /// Every stored agent profile, sorted by id.
+    /// Every stored agent profile, sorted by id, secret values removed.
     pub async fn list_profiles(&self) -> Result<Vec<AgentProfile>> {
-        Ok(self.deps.store.list_profiles().await?)
+        let profiles = self.deps.store.list_profiles().await?;
+        Ok(profiles.into_iter().map(redact_secrets).collect())
     }
 
-    /// One agent profile.
+    /// One agent profile, secret values removed.
     pub async fn get_profile(&self, id: &str) -> Result<AgentProfile> {
         self.deps
             .store
             .get_profile(id)
             .await?
+            .map(redact_secrets)
             .ok_or_else(|| RuntimeError::ProfileNotFound(id.to_string()))
     }
 
-    /// Stores `profile` under `id`, replacing any profile with that id; returns whether it is
-    /// new. `profile.id` must be empty (it becomes `id`) or equal to `id`. Every agent must be
-    /// able to write the profile into a sandbox (skill, subagent and command names, workspace
-    /// file paths), so a bad profile fails here rather than at a session's first turn. Sessions
-    /// already using the profile get the new version at their next sandbox start.
+    /// Stores `profile` under `id`, replacing any profile with that id; returns it as the API
+    /// shows it (secret values removed) and whether it is new. `profile.id` must be empty (it
+    /// becomes `id`) or equal to `id`. Every agent must be able to write the profile into a
+    /// sandbox (skill, subagent and command names, workspace file paths), and its sandbox
+    /// settings must hold (limits, allowlist patterns, secrets; a secret sent without its value
+    /// keeps the stored one), so a bad profile fails here, naming the field, rather than at a
+    /// session's first turn; nothing stored changes then. Sessions already using the profile
+    /// get the new version at their next sandbox start.
     pub async fn put_profile(
         &self,
         id: &str,
@@ -335,9 +365,11 @@ impl Runtime {
                 .profile_files(&profile)
                 .map_err(|e| RuntimeError::InvalidProfile(format!("{}: {e}", agent.id())))?;
         }
-        let created = self.deps.store.get_profile(id).await?.is_none();
+        validate_sandbox_settings(&profile.sandbox).map_err(RuntimeError::InvalidProfile)?;
+        let stored = self.deps.store.get_profile(id).await?;
+        keep_stored_secrets(&mut profile, stored.as_ref()).map_err(RuntimeError::InvalidProfile)?;
         self.deps.store.put_profile(&profile).await?;
-        Ok((profile, created))
+        Ok((redact_secrets(profile), stored.is_none()))
     }
 
     /// Deletes a profile. Sessions created with it keep its id; their next sandbox start fails

@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use agent_runtime_agents::{AgentKind, LaunchContext, TranslatorContext, TurnOutcome};
+use agent_runtime_egress::Denial;
 use agent_runtime_protocol::{
     AgentProfile, Block, BlockUpdates, FileInfo, SandboxState, SendMessageRequest, SessionEvent,
     SessionState, ToolStatus, TurnEndReason, TurnError, Usage, MAIN_CONVERSATION,
@@ -23,6 +24,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::network::{sandbox_network, DenialReports, CA_BUNDLE_PATH};
 use super::process::{AgentProcess, OutputLine};
 use super::Command;
 use crate::error::{Result, RuntimeError};
@@ -88,6 +90,19 @@ pub(crate) struct Actor {
     pub(super) idle_since: Instant,
     /// The limits of the running sandbox (the defaults until one starts).
     pub(super) limits: Limits,
+    /// How the running sandbox's agent reaches the model API.
+    model_access: Option<ModelAccess>,
+    /// Refusals of the running sandbox's egress proxy.
+    denials: Option<mpsc::Receiver<Denial>>,
+    denial_reports: DenialReports,
+}
+
+/// The model API as the agent in a sandbox sees it: the egress proxy inside, and a placeholder
+/// key; plus the secret values its tool output is redacted of.
+struct ModelAccess {
+    base_url: String,
+    placeholder_key: String,
+    redact: Vec<String>,
 }
 
 impl Actor {
@@ -116,6 +131,9 @@ impl Actor {
             saved_transcripts: HashMap::new(),
             idle_since: Instant::now(),
             limits: deps_limits,
+            model_access: None,
+            denials: None,
+            denial_reports: DenialReports::default(),
         }
     }
 
@@ -148,6 +166,7 @@ impl Actor {
                 },
                 line = next_line(self.process.as_mut()) => self.on_line(line).await,
                 hit = limit_hit(self.sandbox.clone()) => self.on_limit_hit(hit).await,
+                Some(denial) = next_denial(self.denials.as_mut()) => self.on_denial(&denial).await,
                 _ = sleep_until(turn_deadline) => self.on_turn_deadline().await,
                 _ = sleep_until(idle_deadline) => self.stop_sandbox("idle").await,
                 _ = scan.tick(), if self.turn.is_some() => self.sync_files().await,
@@ -231,10 +250,41 @@ impl Actor {
             .sandbox
             .limits
             .with_profile(&profile.sandbox.limits);
+        let network = sandbox_network(
+            &self.deps.config,
+            self.deps.runtime_listeners(),
+            &profile,
+            self.agent.model_api(),
+        )?;
         let mut request = SandboxRequest::new(session_id.clone());
         request.limits = self.limits.sandbox();
+        request.extra_env = network.extra_env;
+        request.egress = Some(network.handler);
         let sandbox = self.deps.sandbox.create(request).await?;
+        // Fail closed: without the proxy inside, the agent could reach the model API only with
+        // the real key in its environment, and that never happens.
+        let Some(base_url) = sandbox.proxy_url() else {
+            let _ = sandbox.destroy().await;
+            return Err(RuntimeError::Internal(format!(
+                "the {} provider gave the sandbox no egress proxy",
+                self.deps.sandbox.name()
+            )));
+        };
+        let mut redact = network.secret_values;
+        redact.extend(self.deps.config.endpoint(self.agent.model_api()).api_key);
+        self.model_access = Some(ModelAccess {
+            base_url,
+            placeholder_key: network.placeholder_key,
+            redact,
+        });
+        self.denials = Some(network.denials);
+        let ca_bundle = network.ca_bundle;
         let restore = async {
+            if let Some(bundle) = &ca_bundle {
+                sandbox
+                    .write_file(Root::Home, CA_BUNDLE_PATH, bundle.as_bytes())
+                    .await?;
+            }
             for file in store.list_files(&session_id).await? {
                 if let Some(bytes) = store.get_file(&session_id, &file.path).await? {
                     sandbox
@@ -305,15 +355,18 @@ impl Actor {
             .prepare_resume(sandbox.as_ref(), &agent_session_id)
             .await?;
         let profile = self.profile().await?;
-        let endpoint = self.deps.config.endpoint(self.agent.model_api());
+        let access = self
+            .model_access
+            .as_ref()
+            .ok_or_else(|| RuntimeError::Internal("the sandbox has no model access".into()))?;
         let ctx = LaunchContext {
             program: format!("{}/{}", sandbox.tools_dir(), installed.relative_bin),
             workspace_dir: sandbox.workspace_dir().to_string(),
             home_dir: sandbox.home_dir().to_string(),
             agent_session_id: agent_session_id.clone(),
             resume,
-            base_url: endpoint.base_url.clone(),
-            api_key: endpoint.api_key.clone(),
+            base_url: Some(access.base_url.clone()),
+            api_key: Some(access.placeholder_key.clone()),
             message,
             profile: &profile,
         };
@@ -323,7 +376,7 @@ impl Actor {
         let state: SessionState = self.log.state().await;
         let translator = self.agent.new_translator(TranslatorContext {
             prior_cost_usd: state.cost_usd,
-            redact: endpoint.api_key.iter().cloned().collect(),
+            redact: access.redact.clone(),
         });
         let mut process = AgentProcess::start(spawned, translator, self.session_id());
         if message.is_some() {
@@ -383,11 +436,28 @@ impl Actor {
             tracing::warn!(session_id = %self.session_id(), "destroying the sandbox failed: {e}");
         }
         self.sandbox = None;
+        self.model_access = None;
+        self.denials = None;
         tracing::info!(session_id = %self.session_id(), "sandbox stopped ({why})");
         self.emit(vec![SessionEvent::Status {
             sandbox: SandboxState::Stopped,
         }])
         .await;
+    }
+
+    /// The egress proxy refused a connection: recorded as `network_denied` (repeats within a
+    /// short window once).
+    async fn on_denial(&mut self, denial: &Denial) {
+        tracing::info!(
+            session_id = %self.session_id(),
+            host = %denial.host,
+            port = denial.port,
+            reason = denial.reason.code(),
+            "egress refused"
+        );
+        if let Some(event) = self.denial_reports.event(denial) {
+            self.emit(vec![event]).await;
+        }
     }
 
     /// The kernel enforced a limit on the sandbox. Out of memory ends the running turn with
@@ -473,6 +543,14 @@ pub(super) fn shutdown_error() -> TurnError {
 pub(super) async fn next_line(process: Option<&mut AgentProcess>) -> Option<OutputLine> {
     match process {
         Some(process) => process.next_line().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The next refusal of the sandbox's egress proxy, or never when no sandbox runs.
+async fn next_denial(denials: Option<&mut mpsc::Receiver<Denial>>) -> Option<Denial> {
+    match denials {
+        Some(denials) => denials.recv().await,
         None => std::future::pending().await,
     }
 }

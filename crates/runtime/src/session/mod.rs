@@ -5,6 +5,7 @@
 
 mod actor;
 mod files;
+mod network;
 mod process;
 mod turn;
 
