@@ -10,6 +10,8 @@
 //! # Layout
 //!
 //! - [`launch_spec`]: `LaunchSpec`, plain data with a redacted `Debug`/`Display`.
+//! - [`redact`]: secret detection for logs, by name (`is_secret_env_key`) and by value
+//!   (`redact_secrets`: token shapes, URL passwords, random strings).
 //! - [`bwrap`]: `BwrapPolicy`, `HostLayout` (the host's system paths, discovered once) and the
 //!   pure `bwrap_launch_spec`; its doc explains the mount order.
 //! - [`rlimit`]: `ResourceLimits` and the pure `rlimit_launch_spec` (a `prlimit` wrapper).
@@ -26,6 +28,7 @@ pub mod host_fs;
 pub mod launch_spec;
 pub mod local;
 pub mod provider;
+pub mod redact;
 pub mod rlimit;
 
 pub use bwrap::{
@@ -35,10 +38,11 @@ pub use bwrap::{
 pub use ensure::{ensure_bwrap, BwrapInfo, BwrapProbe};
 pub use error::SandboxError;
 pub use host_fs::RelPath;
-pub use launch_spec::{is_secret_env_key, LaunchSpec, REDACTED};
+pub use launch_spec::LaunchSpec;
 pub use local::{HostUser, LocalBwrapProvider, LocalSandboxConfig};
 pub use provider::{
     validate_sandbox_id, ExitInfo, FileStat, ProcessHandle, Root, Sandbox, SandboxProcess,
     SandboxProvider, SandboxRequest,
 };
+pub use redact::{contains_secret, is_secret_env_key, redact_env_value, redact_secrets, REDACTED};
 pub use rlimit::{rlimit_launch_spec, ResourceLimits};
