@@ -81,8 +81,9 @@ pub enum ProcessMode {
         /// turns: [`crate::TurnOutcome::agent_initiated`] marks their end.
         agent_initiated_turns: bool,
     },
-    /// One process per turn. The user message is part of the launch spec
-    /// ([`LaunchContext::message`]); stdin is closed right after the start. The turn ends with an
+    /// One process per turn. The user message is the process's whole stdin: the runtime writes
+    /// [`AgentKind::per_turn_stdin`] right after the start, without waiting for the agent to
+    /// read it, and then closes stdin. The turn ends with an
     /// [`crate::AgentOutput::TurnFinished`] and the process's exit (whichever comes last; a
     /// process that exits without reporting an outcome ends the turn with
     /// [`crate::Translator::exit_error`]). Interrupting means killing the process: such agents
@@ -144,11 +145,22 @@ impl AgentKind {
     }
 
     /// The stdin line (with its trailing `\n`) that sends `text` as the next user message to a
-    /// [`ProcessMode::Persistent`] agent; `None` for agents that take the message at launch.
+    /// [`ProcessMode::Persistent`] agent; `None` for per-turn agents (see
+    /// [`AgentKind::per_turn_stdin`]).
     pub fn encode_user_message(&self, text: &str) -> Option<String> {
         match self {
             AgentKind::ClaudeCode => Some(claude::encode_user_message(text)),
             AgentKind::GeminiCli => None,
+        }
+    }
+
+    /// The whole stdin of a [`ProcessMode::PerTurn`] agent's process that runs the user message
+    /// `text` (stdin is closed after it); `None` for persistent agents, which get
+    /// [`AgentKind::encode_user_message`] lines instead.
+    pub fn per_turn_stdin(&self, text: &str) -> Option<String> {
+        match self {
+            AgentKind::ClaudeCode => None,
+            AgentKind::GeminiCli => Some(gemini::per_turn_stdin(text)),
         }
     }
 
@@ -241,6 +253,21 @@ impl AgentKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each agent takes user messages on stdin in exactly one way, the one its process mode says.
+    #[test]
+    fn messages_go_over_stdin_in_the_way_of_the_process_mode() {
+        for kind in AgentKind::ALL {
+            let line = kind.encode_user_message("hi");
+            let whole = kind.per_turn_stdin("hi");
+            match kind.process_mode() {
+                ProcessMode::Persistent { .. } => {
+                    assert!(line.is_some() && whole.is_none(), "{kind:?}")
+                }
+                ProcessMode::PerTurn => assert!(line.is_none() && whole.is_some(), "{kind:?}"),
+            }
+        }
+    }
 
     #[test]
     fn ids_round_trip() {

@@ -3,7 +3,11 @@
 //!
 //! The spec describes the process *inside* the sandbox; the sandbox crate wraps it (bwrap argv)
 //! without looking into it. Secrets go in `env` (redacted by `LaunchSpec`'s `Debug`), never in
-//! `args`.
+//! `args`. Nor do user messages and prompts: arguments are world-readable on the host
+//! (`/proc/PID/cmdline`), are logged with the spec, and one argument is capped at 128 KiB by the
+//! kernel (`E2BIG`). Messages go over stdin ([`crate::AgentKind::encode_user_message`],
+//! [`crate::AgentKind::per_turn_stdin`]), prompts into profile files
+//! ([`crate::AgentKind::profile_files`]) that the arguments or the environment name by path.
 
 use agent_runtime_protocol::AgentProfile;
 pub use agent_runtime_sandbox::LaunchSpec;
@@ -25,8 +29,5 @@ pub struct LaunchContext<'a> {
     pub base_url: Option<String>,
     /// API key given to the agent process (in its environment, never in its arguments).
     pub api_key: Option<String>,
-    /// The user message this process runs, for [`crate::ProcessMode::PerTurn`] agents; `None`
-    /// for persistent ones, which receive messages on stdin.
-    pub message: Option<&'a str>,
     pub profile: &'a AgentProfile,
 }

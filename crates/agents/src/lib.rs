@@ -17,8 +17,8 @@
 //!   [`ProfileFileWrite`], [`TranscriptFile`], and the [`ParsedConversation`] a transcript becomes.
 //! - [`error`]: the crate's error type, [`AgentError`].
 //! - [`claude`]: Claude Code 2.1.x (`claude -p`, stream-json over stdin/stdout, JSONL transcripts).
-//! - [`gemini`]: Gemini CLI 0.61 (`gemini -p` once per turn, stream-json on stdout, JSONL chat
-//!   recordings).
+//! - [`gemini`]: Gemini CLI 0.61 (headless `gemini` once per turn, the message on stdin,
+//!   stream-json on stdout, JSONL chat recordings).
 //!
 //! # Lifecycle, as the runtime drives it
 //! 1. Install [`AgentKind::install_spec`] once into the tools dir.
@@ -30,7 +30,8 @@
 //!    returns.
 //! 4. Per [`ProcessMode`]: a persistent agent gets [`AgentKind::encode_user_message`] /
 //!    [`AgentKind::encode_interrupt`] lines on stdin; a per-turn agent gets one process per
-//!    turn with the message in its launch spec, and is interrupted by killing it.
+//!    turn whose whole stdin is [`AgentKind::per_turn_stdin`], and is interrupted by killing it.
+//!    Messages and prompts never travel in a launch spec's arguments (see [`launch`]).
 //! 5. After each turn, save [`AgentKind::transcript_files_to_save`].
 //!
 //! Each agent calls one [`ModelApi`]; the runtime passes it that API's endpoint.

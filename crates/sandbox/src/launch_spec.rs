@@ -1,12 +1,12 @@
 //! `LaunchSpec`: how to start one process, as plain data.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// What redacted environment values are shown as.
-pub const REDACTED: &str = "***";
+use crate::redact::redact_env_value;
 
 /// How to start one process: program, arguments, the **complete** environment and the working
 /// directory, all as the process itself will see them.
@@ -15,8 +15,11 @@ pub const REDACTED: &str = "***";
 /// environment first, so nothing of the runtime's own environment leaks into an agent.
 ///
 /// Environment values may hold secrets (API keys). `Debug` and `Display` redact the values of
-/// keys that look secret (see [`is_secret_env_key`]), so a spec can be logged. Serializing it
-/// does not redact. Arguments are never redacted: pass secrets through `env`, not `args`.
+/// keys that look secret ([`crate::is_secret_env_key`]) and, under any key, the parts of values
+/// that look like secrets ([`crate::redact_secrets`]: token shapes, URL passwords, random
+/// strings), so a spec can be logged. Serializing it does not redact. Arguments are never
+/// redacted and are world-readable on the host (`/proc/PID/cmdline`): secrets, user messages and
+/// prompts go through `env`, files or stdin, never `args`.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LaunchSpec {
     /// Program name or path; a bare name is looked up in `env["PATH"]`.
@@ -58,29 +61,14 @@ impl LaunchSpec {
         self
     }
 
-    /// The environment with secret-looking values replaced by [`REDACTED`].
-    pub fn redacted_env(&self) -> BTreeMap<&str, &str> {
+    /// The environment as it may be logged: secret values and secret-looking parts of values
+    /// replaced by [`crate::REDACTED`] (see [`redact_env_value`]).
+    pub fn redacted_env(&self) -> BTreeMap<&str, Cow<'_, str>> {
         self.env
             .iter()
-            .map(|(k, v)| {
-                let shown = if is_secret_env_key(k) {
-                    REDACTED
-                } else {
-                    v.as_str()
-                };
-                (k.as_str(), shown)
-            })
+            .map(|(k, v)| (k.as_str(), redact_env_value(k, v)))
             .collect()
     }
-}
-
-/// Whether an environment variable's value must never be logged: its name contains `KEY`,
-/// `TOKEN`, `SECRET`, `PASSWORD`, `PASSWD` or `CREDENTIAL` (case-insensitive). Over-redacting
-/// (`KEYBOARD_LAYOUT`) is harmless; under-redacting is not.
-pub fn is_secret_env_key(key: &str) -> bool {
-    const MARKERS: [&str; 6] = ["KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL"];
-    let upper = key.to_ascii_uppercase();
-    MARKERS.iter().any(|m| upper.contains(m))
 }
 
 impl fmt::Debug for LaunchSpec {
@@ -103,7 +91,7 @@ impl fmt::Display for LaunchSpec {
         if !self.env.is_empty() {
             f.write_str("env")?;
             for (k, v) in self.redacted_env() {
-                write!(f, " {}={}", k, shell_quote(v))?;
+                write!(f, " {}={}", k, shell_quote(&v))?;
             }
             f.write_str(" ")?;
         }
@@ -159,18 +147,20 @@ mod tests {
     }
 
     #[test]
-    fn secret_keys_are_recognised() {
-        let secret: Vec<bool> = [
-            "OPENAI_API_KEY",
-            "token",
-            "AWS_SECRET_ACCESS_KEY",
-            "PATH",
-            "HOME",
-        ]
-        .iter()
-        .map(|k| is_secret_env_key(k))
-        .collect();
-        assert_eq!(secret, vec![true, true, true, false, false]);
+    fn secrets_under_innocent_names_are_redacted_by_their_shape() {
+        let spec = LaunchSpec::new("agent")
+            .env("UPSTREAM", "https://bot:hunter2@git.example.com/repo.git")
+            .env("HELPER_CONFIG", "ghp_0123456789abcdefghijABCDEFGHIJ012345")
+            .env("MODEL", "claude-sonnet-4-5-20250929")
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin");
+        assert_eq!(
+            format!("{spec:?}"),
+            r#"LaunchSpec { program: "agent", args: [], env: {"HELPER_CONFIG": "***", "MODEL": "claude-sonnet-4-5-20250929", "PATH": "/usr/local/bin:/usr/bin:/bin", "UPSTREAM": "https://bot:***@git.example.com/repo.git"}, cwd: "" }"#
+        );
+        assert_eq!(
+            spec.to_string(),
+            "env HELPER_CONFIG='***' MODEL=claude-sonnet-4-5-20250929 PATH=/usr/local/bin:/usr/bin:/bin UPSTREAM='https://bot:***@git.example.com/repo.git' agent"
+        );
     }
 
     #[test]

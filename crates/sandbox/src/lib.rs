@@ -11,6 +11,8 @@
 //! # Layout
 //!
 //! - [`launch_spec`]: `LaunchSpec`, plain data with a redacted `Debug`/`Display`.
+//! - [`redact`]: secret detection for logs, by name (`is_secret_env_key`) and by value
+//!   (`redact_secrets`: token shapes, URL passwords, random strings).
 //! - [`bwrap`]: `BwrapPolicy`, `HostLayout` (the host's system paths, discovered once) and the
 //!   pure `bwrap_launch_spec`; its doc explains the mount order.
 //! - [`helper`]: the sandbox helper program (`launch` on the host: cgroups, rlimits, seccomp,
@@ -32,6 +34,7 @@ pub mod launch_spec;
 pub mod limits;
 pub mod local;
 pub mod provider;
+pub mod redact;
 pub mod seccomp;
 
 pub use bwrap::{
@@ -42,11 +45,12 @@ pub use ensure::{ensure_bwrap, BwrapFeatures, BwrapInfo, BwrapProbe};
 pub use error::SandboxError;
 pub use helper::HelperProgram;
 pub use host_fs::RelPath;
-pub use launch_spec::{is_secret_env_key, LaunchSpec, REDACTED};
+pub use launch_spec::LaunchSpec;
 pub use limits::{Enforcement, SandboxLimits};
 pub use local::{HostUser, LocalBwrapProvider, LocalSandboxConfig};
 pub use provider::{
     validate_sandbox_id, EgressHandler, ExitInfo, FileStat, LimitHit, ProcessHandle, Root, Sandbox,
     SandboxProcess, SandboxProvider, SandboxRequest, SandboxStream,
 };
+pub use redact::{contains_secret, is_secret_env_key, redact_env_value, redact_secrets, REDACTED};
 pub use seccomp::{seccomp_program, SeccompArch, SeccompOptions};

@@ -2,6 +2,7 @@
 //! sandbox runs processes and moves files. Both traits are object-safe and held as
 //! `Arc<dyn ...>`; the local bubblewrap provider and future remote ones implement them alike.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::pin::Pin;
@@ -14,6 +15,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use crate::error::SandboxError;
 use crate::launch_spec::LaunchSpec;
 use crate::limits::SandboxLimits;
+use crate::redact::redact_env_value;
 
 /// Creates sandboxes. One per kind of backend (local bubblewrap, Modal, Kubernetes).
 #[async_trait]
@@ -129,16 +131,17 @@ impl SandboxRequest {
     }
 }
 
-/// Redacts `extra_env` values like [`LaunchSpec`] does.
+/// Redacts `extra_env` values like [`LaunchSpec`] does ([`redact_env_value`]).
 impl fmt::Debug for SandboxRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let env = LaunchSpec {
-            env: self.extra_env.clone(),
-            ..LaunchSpec::default()
-        };
+        let env: BTreeMap<&str, Cow<'_, str>> = self
+            .extra_env
+            .iter()
+            .map(|(k, v)| (k.as_str(), redact_env_value(k, v)))
+            .collect();
         f.debug_struct("SandboxRequest")
             .field("sandbox_id", &self.sandbox_id)
-            .field("extra_env", &env.redacted_env())
+            .field("extra_env", &env)
             .field("limits", &self.limits)
             .field("egress", &self.egress.is_some())
             .finish()
@@ -281,10 +284,16 @@ mod tests {
         let mut req = SandboxRequest::new("s1");
         req.extra_env
             .insert("ANTHROPIC_API_KEY".into(), "sk".into());
+        req.extra_env
+            .insert("PROXY".into(), "http://u:hunter2@proxy:3128".into());
+        req.extra_env.insert(
+            "SETTINGS".into(),
+            "AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q".into(),
+        );
         req.limits.pids = Some(7);
         assert_eq!(
             format!("{req:?}"),
-            r#"SandboxRequest { sandbox_id: "s1", extra_env: {"ANTHROPIC_API_KEY": "***"}, limits: SandboxLimits { memory_bytes: None, pids: Some(7), cpu_millicores: None, tmp_bytes: None, file_size_bytes: None, open_files: None }, egress: false }"#
+            r#"SandboxRequest { sandbox_id: "s1", extra_env: {"ANTHROPIC_API_KEY": "***", "PROXY": "http://u:***@proxy:3128", "SETTINGS": "***"}, limits: SandboxLimits { memory_bytes: None, pids: Some(7), cpu_millicores: None, tmp_bytes: None, file_size_bytes: None, open_files: None }, egress: false }"#
         );
     }
 }

@@ -20,6 +20,14 @@ pub const VERSION: &str = "2.1.328";
 /// directory.
 pub const MCP_CONFIG_PATH: &str = ".claude/agent-runtime-mcp.json";
 
+/// Where [`super::profile::profile_files`] writes the profile's system prompt (which replaces
+/// Claude Code's own), relative to the home directory; `--system-prompt-file` names it.
+pub const SYSTEM_PROMPT_PATH: &str = ".claude/agent-runtime-system-prompt.md";
+
+/// Where [`super::profile::profile_files`] writes the profile's text appended to the system
+/// prompt, relative to the home directory; `--append-system-prompt-file` names it.
+pub const APPEND_SYSTEM_PROMPT_PATH: &str = ".claude/agent-runtime-append-system-prompt.md";
+
 /// `PATH` of the agent process.
 const PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
@@ -69,11 +77,14 @@ pub fn install_spec(arch: &str) -> InstallSpec {
 
 /// The launch spec (A.1, A.6, A.7, A.11):
 /// - args: `-p`, stream-json input and output, `--verbose --include-partial-messages
-///   --forward-subagent-text --permission-mode bypassPermissions`, then `--session-id S` (first launch) or `--resume S` (a transcript was
-///   restored), then per profile `--model`, `--system-prompt`, `--append-system-prompt`,
+///   --forward-subagent-text --permission-mode bypassPermissions`, then `--session-id S` (first
+///   launch) or `--resume S` (a transcript was restored), then per profile `--model`,
+///   `--system-prompt-file <home>/`[`SYSTEM_PROMPT_PATH`],
+///   `--append-system-prompt-file <home>/`[`APPEND_SYSTEM_PROMPT_PATH`],
 ///   `--allowedTools <each>`, `--disallowedTools <each>`, and, when it names MCP servers,
-///   `--mcp-config <home>/`[`MCP_CONFIG_PATH`]` --strict-mcp-config` (the file comes with
-///   [`super::profile::profile_files`]);
+///   `--mcp-config <home>/`[`MCP_CONFIG_PATH`]` --strict-mcp-config`. Every file comes with
+///   [`super::profile::profile_files`]; prompts are files, not arguments (see
+///   [`crate::launch`]), and user messages arrive on stdin ([`encode_user_message`]);
 /// - env: `HOME`, `CLAUDE_CONFIG_DIR=<home>/.claude`, `PATH`, `IS_SANDBOX=1`,
 ///   `DISABLE_TELEMETRY=1`, `DISABLE_AUTOUPDATER=1`, `DISABLE_ERROR_REPORTING=1`,
 ///   `ANTHROPIC_BASE_URL` / `ANTHROPIC_API_KEY` when given, then the profile's env minus
@@ -88,15 +99,22 @@ pub fn launch_spec(ctx: &LaunchContext<'_>) -> LaunchSpec {
         "--session-id"
     };
     args.extend([session_flag.to_string(), ctx.agent_session_id.clone()]);
+    let home = ctx.home_dir.trim_end_matches('/');
     let mut flag = |name: &str, value: &str| args.extend([name.to_string(), value.to_string()]);
     if let Some(model) = &profile.model {
         flag("--model", model);
     }
-    if let Some(prompt) = &profile.system_prompt {
-        flag("--system-prompt", prompt);
+    if profile.system_prompt.is_some() {
+        flag(
+            "--system-prompt-file",
+            &format!("{home}/{SYSTEM_PROMPT_PATH}"),
+        );
     }
-    if let Some(prompt) = &profile.append_system_prompt {
-        flag("--append-system-prompt", prompt);
+    if profile.append_system_prompt.is_some() {
+        flag(
+            "--append-system-prompt-file",
+            &format!("{home}/{APPEND_SYSTEM_PROMPT_PATH}"),
+        );
     }
     // Both are variadic in the CLI: one flag, then every rule as its own argument (rules may
     // contain commas and spaces). The next argument is always a flag, which ends the list.
@@ -109,7 +127,6 @@ pub fn launch_spec(ctx: &LaunchContext<'_>) -> LaunchSpec {
             args.extend(rules.iter().cloned());
         }
     }
-    let home = ctx.home_dir.trim_end_matches('/');
     if !profile.mcp_servers.is_empty() {
         // A file, not inline JSON: server configs can carry credentials, and args are logged.
         args.extend([

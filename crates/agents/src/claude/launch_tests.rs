@@ -15,7 +15,6 @@ fn ctx<'a>(profile: &'a AgentProfile, resume: bool) -> LaunchContext<'a> {
         resume,
         base_url: Some("http://10.0.2.2:8080".into()),
         api_key: Some("sk-test-key".into()),
-        message: None,
         profile,
     }
 }
@@ -113,10 +112,10 @@ fn resumed_launch_with_a_full_profile() {
                 "11111111-2222-3333-4444-555555555555",
                 "--model",
                 "claude-sonnet-4-5",
-                "--system-prompt",
-                "You are terse.",
-                "--append-system-prompt",
-                "Always cite files.",
+                "--system-prompt-file",
+                "/home/agent/.claude/agent-runtime-system-prompt.md",
+                "--append-system-prompt-file",
+                "/home/agent/.claude/agent-runtime-append-system-prompt.md",
                 "--allowedTools",
                 "Bash(git log:*)",
                 "Read",
@@ -129,6 +128,59 @@ fn resumed_launch_with_a_full_profile() {
             env,
             cwd: "/workspace".into(),
         }
+    );
+}
+
+/// Prompts travel as files: the spec names them, the profile files hold them.
+#[test]
+fn prompts_are_files_the_arguments_name() {
+    let long = format!("-{}", "prompt \"text\"\n".repeat(300 * 1024 / 14));
+    let profile = AgentProfile {
+        system_prompt: Some(long.clone()),
+        append_system_prompt: Some("--append me".into()),
+        ..AgentProfile::default()
+    };
+    let mut context = ctx(&profile, false);
+    context.home_dir = "/home/agent/".into();
+    let spec = launch_spec(&context);
+    assert_eq!(
+        spec.args,
+        strings(&[
+            "-p",
+            "--input-format",
+            "stream-json",
+            "--output-format",
+            "stream-json",
+            "--verbose",
+            "--include-partial-messages",
+            "--forward-subagent-text",
+            "--permission-mode",
+            "bypassPermissions",
+            "--session-id",
+            "11111111-2222-3333-4444-555555555555",
+            "--system-prompt-file",
+            "/home/agent/.claude/agent-runtime-system-prompt.md",
+            "--append-system-prompt-file",
+            "/home/agent/.claude/agent-runtime-append-system-prompt.md",
+        ])
+    );
+    let mut env = base_env();
+    env.insert("CLAUDE_CONFIG_DIR".into(), "/home/agent/.claude".into());
+    assert_eq!(spec.env, env);
+    let files: Vec<(String, Vec<u8>)> = crate::claude::profile_files(&profile)
+        .unwrap()
+        .into_iter()
+        .map(|f| (f.path, f.bytes))
+        .collect();
+    assert_eq!(
+        files,
+        vec![
+            (SYSTEM_PROMPT_PATH.to_string(), long.into_bytes()),
+            (
+                APPEND_SYSTEM_PROMPT_PATH.to_string(),
+                b"--append me".to_vec()
+            ),
+        ]
     );
 }
 

@@ -9,18 +9,22 @@
 //!   `model`; body = the subagent's system prompt);
 //! - commands -> `.claude/commands/<name>.md` (frontmatter `description`; body with
 //!   `$ARGUMENTS`);
+//! - `systemPrompt` -> `.claude/agent-runtime-system-prompt.md` and `appendSystemPrompt` ->
+//!   `.claude/agent-runtime-append-system-prompt.md`, which the launch spec passes to
+//!   `--system-prompt-file` / `--append-system-prompt-file` (a prompt in an argument would be
+//!   world-readable on the host and capped at 128 KiB);
 //! - MCP servers -> `.claude/agent-runtime-mcp.json` (`{"mcpServers": …}`), which the launch spec
 //!   passes to `--mcp-config`;
 //! - `files` -> the workspace, as given.
 //!
-//! Model, system prompts, tool rules and env are flags and environment, see
-//! [`super::launch::launch_spec`]. Skills, subagents and workspace files are laid out by
-//! [`crate::profile_layout`], shared with Gemini.
+//! Model, tool rules and env are flags and environment, see [`super::launch::launch_spec`].
+//! Skills, subagents and workspace files are laid out by [`crate::profile_layout`], shared with
+//! Gemini.
 
 use agent_runtime_protocol::AgentProfile;
 use serde_json::json;
 
-use super::launch::MCP_CONFIG_PATH;
+use super::launch::{APPEND_SYSTEM_PROMPT_PATH, MCP_CONFIG_PATH, SYSTEM_PROMPT_PATH};
 use crate::error::{validate_file_name, AgentError};
 use crate::files::ProfileFileWrite;
 use crate::profile_layout::{
@@ -33,6 +37,15 @@ pub fn profile_files(profile: &AgentProfile) -> Result<Vec<ProfileFileWrite>, Ag
     let mut files = Vec::new();
     if let Some(instructions) = &profile.instructions {
         files.push(home_file(".claude/CLAUDE.md".into(), instructions.clone()));
+    }
+    if let Some(prompt) = &profile.system_prompt {
+        files.push(home_file(SYSTEM_PROMPT_PATH.to_string(), prompt.clone()));
+    }
+    if let Some(prompt) = &profile.append_system_prompt {
+        files.push(home_file(
+            APPEND_SYSTEM_PROMPT_PATH.to_string(),
+            prompt.clone(),
+        ));
     }
     for skill in &profile.skills {
         files.push(skill_file(".claude", skill)?);
@@ -71,6 +84,8 @@ mod tests {
     fn writes_every_part_of_a_profile() {
         let profile = AgentProfile {
             instructions: Some("Be terse.".into()),
+            system_prompt: Some("You are a reviewer.\n-- not a flag".into()),
+            append_system_prompt: Some("Sign with C.".into()),
             skills: vec![SkillDef {
                 name: "greeting".into(),
                 description: "Greets: \"warmly\"".into(),
@@ -106,6 +121,16 @@ mod tests {
             text(&files),
             vec![
                 (Root::Home, ".claude/CLAUDE.md".into(), "Be terse.".into()),
+                (
+                    Root::Home,
+                    ".claude/agent-runtime-system-prompt.md".into(),
+                    "You are a reviewer.\n-- not a flag".into()
+                ),
+                (
+                    Root::Home,
+                    ".claude/agent-runtime-append-system-prompt.md".into(),
+                    "Sign with C.".into()
+                ),
                 (
                     Root::Home,
                     ".claude/skills/greeting/SKILL.md".into(),

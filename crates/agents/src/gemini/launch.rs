@@ -1,4 +1,5 @@
-//! Installing and starting Gemini CLI: one `gemini -p` process per turn (B.1, B.4).
+//! Installing and starting Gemini CLI: one headless `gemini` process per turn, the user message
+//! on its stdin (B.1, B.4).
 
 use std::collections::BTreeMap;
 
@@ -57,8 +58,8 @@ pub fn install_spec() -> InstallSpec {
 /// - args: `--model <profile model or DEFAULT_MODEL> --output-format stream-json --yolo`
 ///   (headless mode drops every tool that would ask for approval otherwise, B.1), then
 ///   `--session-id S` (first turn) or `--resume S` (the chat file was restored or written by an
-///   earlier turn), then `--prompt=<message>` (one argument, so a message starting with `-` is
-///   not read as a flag);
+///   earlier turn). No `-p`/`--prompt`: the message is stdin ([`per_turn_stdin`]), and the CLI
+///   runs headless because its stdin is not a terminal;
 /// - env: `HOME`, `PATH`, `GEMINI_CLI_NO_RELAUNCH=true` (the CLI would otherwise re-exec itself
 ///   under a second Node process with a larger heap: the runtime's process is the CLI itself, and
 ///   a turn starts one Node, not two), `GOOGLE_GEMINI_BASE_URL` / `GEMINI_API_KEY` when given,
@@ -66,8 +67,8 @@ pub fn install_spec() -> InstallSpec {
 ///   the profile's env minus [`is_reserved_env`] names;
 /// - cwd: the workspace.
 ///
-/// Settings (auth type, trust, telemetry, session retention, MCP servers) are files, see
-/// [`super::profile::profile_files`].
+/// Settings (auth type, trust, telemetry, session retention, MCP servers) and prompts are files,
+/// see [`super::profile::profile_files`].
 pub fn launch_spec(ctx: &LaunchContext<'_>) -> LaunchSpec {
     let profile = ctx.profile;
     let model = profile
@@ -80,7 +81,7 @@ pub fn launch_spec(ctx: &LaunchContext<'_>) -> LaunchSpec {
     } else {
         "--session-id"
     };
-    let mut args: Vec<String> = [
+    let args: Vec<String> = [
         "--model",
         model,
         "--output-format",
@@ -92,7 +93,6 @@ pub fn launch_spec(ctx: &LaunchContext<'_>) -> LaunchSpec {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    args.push(format!("--prompt={}", ctx.message.unwrap_or_default()));
 
     let home = ctx.home_dir.trim_end_matches('/');
     let mut env = BTreeMap::new();
@@ -125,6 +125,17 @@ pub fn launch_spec(ctx: &LaunchContext<'_>) -> LaunchSpec {
     }
 }
 
+/// The whole stdin of a turn's process: the user message, as is. Headless Gemini CLI 0.61 reads
+/// stdin to its end as the prompt (up to 8 MiB; beyond that it truncates with a warning), so a
+/// message of any shape arrives intact: leading `-`, newlines, quotes, far beyond the 128 KiB a
+/// single argument may hold. Two constraints on the writer: the first bytes must be there within
+/// 500 ms of the CLI starting to read (otherwise it takes stdin as empty and exits with "No input
+/// provided"), which writing right after the start satisfies; and no `-p` may be given as well,
+/// or the CLI joins the two (`<stdin>\n\n<prompt>`).
+pub fn per_turn_stdin(text: &str) -> String {
+    text.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use agent_runtime_protocol::AgentProfile;
@@ -132,7 +143,7 @@ mod tests {
 
     use super::*;
 
-    fn ctx<'a>(profile: &'a AgentProfile, resume: bool, message: &'a str) -> LaunchContext<'a> {
+    fn ctx(profile: &AgentProfile, resume: bool) -> LaunchContext<'_> {
         LaunchContext {
             program: "/opt/agent-tools/gemini/node_modules/.bin/gemini".into(),
             workspace_dir: "/workspace".into(),
@@ -141,7 +152,6 @@ mod tests {
             resume,
             base_url: Some("http://10.0.2.2:8080".into()),
             api_key: Some("test-gemini-key".into()),
-            message: Some(message),
             profile,
         }
     }
@@ -149,7 +159,7 @@ mod tests {
     #[test]
     fn first_turn_starts_the_session_with_the_default_model() {
         let profile = AgentProfile::default();
-        let spec = launch_spec(&ctx(&profile, false, "--create hello.txt"));
+        let spec = launch_spec(&ctx(&profile, false));
         assert_eq!(
             spec.args,
             vec![
@@ -160,7 +170,6 @@ mod tests {
                 "--yolo",
                 "--session-id",
                 "11111111-2222-3333-4444-555555555555",
-                "--prompt=--create hello.txt",
             ]
         );
         assert_eq!(spec.cwd, "/workspace");
@@ -186,6 +195,8 @@ mod tests {
         let profile = AgentProfile {
             model: Some("gemini-2.5-flash".into()),
             system_prompt: Some("You are terse.".into()),
+            append_system_prompt: Some("Sign with G.".into()),
+            instructions: Some("Be kind.".into()),
             env: [
                 ("FOO".to_string(), "bar".to_string()),
                 ("GEMINI_API_KEY".to_string(), "stolen".to_string()),
@@ -199,24 +210,45 @@ mod tests {
             .collect(),
             ..AgentProfile::default()
         };
-        let spec = launch_spec(&ctx(&profile, true, "again"));
-        assert_eq!(&spec.args[..2], ["--model", "gemini-2.5-flash"]);
+        let spec = launch_spec(&ctx(&profile, true));
         assert_eq!(
-            &spec.args[5..],
-            [
+            spec.args,
+            vec![
+                "--model",
+                "gemini-2.5-flash",
+                "--output-format",
+                "stream-json",
+                "--yolo",
                 "--resume",
                 "11111111-2222-3333-4444-555555555555",
-                "--prompt=again"
             ]
         );
         assert_eq!(spec.env["FOO"], "bar");
         assert_eq!(spec.env["GEMINI_API_KEY"], "test-gemini-key");
         assert_eq!(spec.env["GOOGLE_GEMINI_BASE_URL"], "http://10.0.2.2:8080");
         assert_eq!(spec.env["HOME"], "/home/agent");
+        // The system prompt is a file the environment names; the others are files too
+        // (`super::profile`): no prompt text in the spec.
         assert_eq!(
             spec.env["GEMINI_SYSTEM_MD"],
             "/home/agent/.gemini/agent-runtime-system.md"
         );
+        let shown = serde_json::to_string(&spec).unwrap();
+        for prompt in ["You are terse.", "Sign with G.", "Be kind."] {
+            assert!(!shown.contains(prompt), "{prompt} in {shown}");
+        }
+    }
+
+    #[test]
+    fn the_message_is_the_whole_stdin_unchanged() {
+        let long = format!("-{}", "x\"'\n".repeat(300 * 1024 / 4));
+        for message in [
+            "--create hello.txt",
+            "line one\n\"two\" 'three'\n",
+            long.as_str(),
+        ] {
+            assert_eq!(per_turn_stdin(message), message);
+        }
     }
 
     #[test]

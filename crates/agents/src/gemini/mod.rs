@@ -1,9 +1,11 @@
-//! Gemini CLI 0.61: `gemini -p` once per turn, stream-json on stdout, JSONL chat recordings.
+//! Gemini CLI 0.61: headless `gemini` once per turn with the message on stdin, stream-json on
+//! stdout, JSONL chat recordings.
 //!
 //! The wire formats are described in `docs/agent-formats.md` part B (and D.3/D.4 for the edge
 //! cases); the fixtures in `shared/fixtures/gemini/` are real captures.
 //!
-//! Unlike Claude Code there is no stdin protocol in `-p` mode, so the runtime drives it as a
+//! Unlike Claude Code there is no stdin protocol in headless mode (stdin is read once, whole, as
+//! the prompt: [`launch::per_turn_stdin`]), so the runtime drives it as a
 //! [`crate::ProcessMode::PerTurn`] agent: one process per turn (`--session-id S` the first time,
 //! `--resume S` afterwards), interrupted by killing it (SIGINT is ignored without a TTY, D.3.12).
 //!
@@ -48,7 +50,7 @@ pub mod profile;
 pub mod transcript;
 pub mod translator;
 
-pub use launch::{install_spec, launch_spec};
+pub use launch::{install_spec, launch_spec, per_turn_stdin};
 pub use profile::profile_files;
 pub use transcript::{
     can_resume, parse_transcript, transcript_files_to_save, transcript_restore_path,

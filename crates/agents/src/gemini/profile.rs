@@ -6,8 +6,9 @@
 //!   and telemetry off, `general.sessionRetention.enabled = false` (0.61.0 otherwise deletes the
 //!   real conversation file on the start after a resume, B.4), and the profile's `mcpServers`
 //!   and `disallowedTools` (as `tools.exclude`);
-//! - `instructions` and `appendSystemPrompt` -> `.gemini/GEMINI.md` (global context, injected
-//!   into the first user message; Gemini has no "append to the system prompt" of its own);
+//! - `instructions` and `appendSystemPrompt` -> `.gemini/GEMINI.md` (global context, which 0.61
+//!   appends to the system instruction, after the system prompt, as `<loaded_context>`; Gemini
+//!   has no "append to the system prompt" flag of its own);
 //! - `systemPrompt` -> `.gemini/agent-runtime-system.md`, which `GEMINI_SYSTEM_MD` names (see
 //!   [`super::launch::launch_spec`]); it replaces the built-in system prompt;
 //! - skills -> `.gemini/skills/<name>/SKILL.md` (frontmatter `name`, `description`);

@@ -1,5 +1,5 @@
-//! [`GeminiTranslator`]: one stdout line of `gemini -p --output-format stream-json` in, session
-//! events out (B.2, D.3); and the stderr lines that say the CLI is retrying an API call.
+//! [`GeminiTranslator`]: one stdout line of headless `gemini --output-format stream-json` in,
+//! session events out (B.2, D.3); and the stderr lines that say the CLI is retrying an API call.
 //!
 //! # Rules
 //! - `init` -> `metadata_update` (model, agent session id); its timestamp names this process in

@@ -343,11 +343,18 @@ impl Actor {
 
     /// Starts the agent process if none runs, resuming the agent's own conversation when its
     /// transcript is present in the sandbox. `message` is the user message of a per-turn agent's
-    /// process (`None` for a persistent agent).
+    /// process (`None` for a persistent agent): it becomes the process's whole stdin, never an
+    /// argument.
     pub(super) async fn ensure_process(&mut self, message: Option<&str>) -> Result<()> {
         if self.process.is_some() {
             return Ok(());
         }
+        let stdin = match message {
+            Some(text) => Some(self.agent.per_turn_stdin(text).ok_or_else(|| {
+                RuntimeError::Internal(format!("{} takes no message at start", self.agent.id()))
+            })?),
+            None => None,
+        };
         let sandbox = self.ensure_sandbox().await?;
         let installed = self.deps.installer.ensure(self.agent).await?;
         let agent_session_id = self.agent_session_id();
@@ -367,10 +374,11 @@ impl Actor {
             resume,
             base_url: Some(access.base_url.clone()),
             api_key: Some(access.placeholder_key.clone()),
-            message,
             profile: &profile,
         };
         let spec = self.agent.launch_spec(&ctx);
+        // The spec holds no message or prompt (those go over stdin and into files), and its
+        // Debug redacts secrets in the environment.
         tracing::info!(session_id = %self.session_id(), agent = self.agent.id(), resume, "starting agent: {spec:?}");
         let spawned = sandbox.spawn(spec).await?;
         let state: SessionState = self.log.state().await;
@@ -379,8 +387,8 @@ impl Actor {
             redact: access.redact.clone(),
         });
         let mut process = AgentProcess::start(spawned, translator, self.session_id());
-        if message.is_some() {
-            process.close_stdin().await;
+        if let Some(stdin) = stdin {
+            process.write_stdin_and_close(stdin.into_bytes());
         }
         self.process = Some(process);
         Ok(())

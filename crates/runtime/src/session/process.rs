@@ -35,7 +35,9 @@ pub(crate) struct AgentProcess {
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
     handle: Box<dyn ProcessHandle>,
     pub(crate) translator: Translator,
-    readers: Vec<JoinHandle<()>>,
+    session_id: String,
+    /// The stdout and stderr readers, and the stdin writer if any; aborted on drop.
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl AgentProcess {
@@ -83,7 +85,8 @@ impl AgentProcess {
             stderr_tail,
             handle: process.handle,
             translator,
-            readers: vec![stdout_reader, stderr_reader],
+            session_id: session_id.to_string(),
+            tasks: vec![stdout_reader, stderr_reader],
         }
     }
 
@@ -101,13 +104,24 @@ impl AgentProcess {
         stdin.flush().await
     }
 
-    /// Closes the agent's stdin (a per-turn agent would otherwise wait for input on it).
-    pub(crate) async fn close_stdin(&mut self) {
-        if let Ok(slot) = self.stdin.get_mut() {
-            if let Some(mut stdin) = slot.take() {
-                let _ = stdin.shutdown().await;
+    /// Writes `bytes` to the agent's stdin and closes it, in a task of the process's own: a
+    /// large input fills the pipe until the agent reads it, and the actor must not wait for that
+    /// (nor deadlock with an agent blocked on a full stdout). A failed write (the process died)
+    /// shows as the process's exit; what was written is never logged.
+    pub(crate) fn write_stdin_and_close(&mut self, bytes: Vec<u8>) {
+        let Some(mut stdin) = self.stdin.get_mut().ok().and_then(Option::take) else {
+            return;
+        };
+        let session = self.session_id.clone();
+        self.tasks.push(tokio::spawn(async move {
+            let written = async {
+                stdin.write_all(&bytes).await?;
+                stdin.shutdown().await
+            };
+            if let Err(e) = written.await {
+                tracing::debug!(session_id = %session, "writing the agent's stdin failed: {e}");
             }
-        }
+        }));
     }
 
     /// The next stdout or stderr line; `None` once both are closed.
@@ -141,8 +155,8 @@ impl AgentProcess {
 
 impl Drop for AgentProcess {
     fn drop(&mut self) {
-        for reader in &self.readers {
-            reader.abort();
+        for task in &self.tasks {
+            task.abort();
         }
     }
 }

@@ -1,3 +1,4 @@
 mod isolation;
+mod messages;
 mod support;
 mod turns;

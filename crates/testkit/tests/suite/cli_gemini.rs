@@ -1,6 +1,6 @@
 //! The real Gemini CLI (the pinned version the runtime installs) against the scripted Gemini
 //! API: the demo turn, a resume in a fresh home with the chat file restored where the agents
-//! crate puts it, and an API error.
+//! crate puts it, an API error, and how the prompt arrives on stdin.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -12,6 +12,7 @@ use agent_runtime_testkit::{
 use pretty_assertions::assert_eq;
 use serde_json::Value;
 use tempfile::TempDir;
+use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
 use super::cli::{request_summary, CLI_TIMEOUT};
@@ -61,8 +62,21 @@ impl GeminiHome {
         self.root.path().join("workspace").canonicalize().unwrap()
     }
 
+    /// One headless turn as the runtime starts it: the prompt on stdin (then closed), not in
+    /// the arguments.
     async fn run(&self, server: &ScriptedModelServer, session_flag: &str, prompt: &str) -> Run {
-        let child = Command::new(gemini_binary())
+        self.run_with_args(server, &[session_flag, SESSION], prompt)
+            .await
+    }
+
+    /// One headless turn with `extra` arguments and `stdin` piped in.
+    async fn run_with_args(
+        &self,
+        server: &ScriptedModelServer,
+        extra: &[&str],
+        stdin: &str,
+    ) -> Run {
+        let mut child = Command::new(gemini_binary())
             .args([
                 "--model",
                 "gemini-2.5-pro",
@@ -70,8 +84,7 @@ impl GeminiHome {
                 "stream-json",
                 "--yolo",
             ])
-            .args([session_flag, SESSION])
-            .arg(format!("--prompt={prompt}"))
+            .args(extra)
             .current_dir(self.workspace())
             .env_clear()
             .env("PATH", "/usr/local/bin:/usr/bin:/bin")
@@ -79,16 +92,24 @@ impl GeminiHome {
             .env("GEMINI_CLI_NO_RELAUNCH", "true")
             .env("GOOGLE_GEMINI_BASE_URL", server.base_url())
             .env("GEMINI_API_KEY", "test-key")
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .expect("spawn gemini");
+        let mut pipe = child.stdin.take().expect("stdin");
+        let bytes = stdin.as_bytes().to_vec();
+        // Written while the output is read: a large input fills the pipe until the CLI reads it.
+        let writer = tokio::spawn(async move {
+            pipe.write_all(&bytes).await?;
+            pipe.shutdown().await
+        });
         let output = tokio::time::timeout(CLI_TIMEOUT, child.wait_with_output())
             .await
             .unwrap_or_else(|_| panic!("gemini hung; requests: {:#?}", request_summary(server)))
             .unwrap();
+        writer.await.unwrap().expect("stdin written");
         let stdout = String::from_utf8_lossy(&output.stdout);
         Run {
             lines: stdout
@@ -196,4 +217,60 @@ async fn an_api_error_ends_the_run_with_the_status_in_the_result_and_the_exit_co
     let message = result[0]["error"]["message"].as_str().unwrap();
     assert!(message.contains("\"code\":400"), "{message}");
     assert!(message.contains("scripted bad request"), "{message}");
+}
+
+/// Every text part of every user content of `request`, unmodified.
+fn user_texts(request: &agent_runtime_testkit::RecordedRequest) -> Vec<String> {
+    request
+        .conversation()
+        .iter()
+        .filter(|c| c["role"] == "user")
+        .filter_map(|c| c["parts"].as_array())
+        .flatten()
+        .filter_map(|p| p["text"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// What `gemini::per_turn_stdin` relies on: without `-p`, headless Gemini CLI takes its whole
+/// stdin as the prompt, byte for byte (a leading `-`, quotes, newlines, 300 KiB: more than one
+/// argument may hold); given `-p` as well, it would join the two.
+///
+/// The answer trickles on purpose: the CLI echoes the prompt as a stdout line, and Node drops
+/// stdout it has not written yet when the CLI exits (stdout is a non-blocking pipe of 64 KiB);
+/// a reader that has not drained a 300 KiB echo by then loses the rest of the output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdin_is_the_whole_prompt_and_p_would_be_joined_to_it() {
+    let answer = Response::text("ok ".repeat(10))
+        .with_chunks(10)
+        .with_chunk_delay_ms(50);
+    let server = ScriptedModelServer::start(Scenario::new(vec![]).with_fallback(answer))
+        .await
+        .unwrap();
+    let mut message = String::from("--create \"hello.txt\"\n'quoted'\n");
+    while message.len() < 300 * 1024 {
+        message.push_str("more text, \"quotes\" and 'more'\n");
+    }
+    let run = GeminiHome::new()
+        .run(&server, "--session-id", &gemini::per_turn_stdin(&message))
+        .await;
+    assert_eq!(run.code, Some(0), "{}", run.describe());
+    let sent = server.message_requests();
+    assert_eq!(sent.len(), 1, "{:#?}", request_summary(&server));
+    let texts = user_texts(&sent[0]);
+    assert_eq!(texts.last(), Some(&message), "{} parts", texts.len());
+
+    server.clear_requests();
+    let run = GeminiHome::new()
+        .run_with_args(
+            &server,
+            &["--session-id", SESSION, "-p", "from the flag"],
+            "from stdin",
+        )
+        .await;
+    assert_eq!(run.code, Some(0), "{}", run.describe());
+    let texts = user_texts(&server.message_requests()[0]);
+    assert_eq!(
+        texts.last().map(String::as_str),
+        Some("from stdin\n\nfrom the flag")
+    );
 }

@@ -6,7 +6,8 @@
 //! * `http_api`: server behaviour over HTTP (routes, SSE, errors, pacing, recording).
 //! * `http_gemini`: the Gemini API over HTTP (same scenarios, Gemini's wire form).
 //! * `cli_demo`, `cli_stdin`, `cli_parallel_tools`, `cli_errors`: the real CLI end to end.
-//! * `cli_gemini`: the real Gemini CLI end to end (demo turn, resume in a fresh home, errors).
+//! * `cli_gemini`: the real Gemini CLI end to end (demo turn, resume in a fresh home, errors,
+//!   the prompt on stdin).
 
 mod cli;
 mod cli_demo;
