@@ -23,6 +23,7 @@
 use std::time::Duration;
 
 use agent_runtime_core::Limits;
+use agent_runtime_egress::{AddressException, HostPattern};
 use agent_runtime_protocol::NetworkPolicy;
 use clap::Args;
 use serde::Deserialize;
@@ -115,9 +116,9 @@ impl CpusValue {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SandboxConfig {
     pub network: NetworkPolicy,
-    /// Unparsed patterns; the server parses them with the egress proxy at startup.
+    /// Host patterns, checked with the egress proxy's parser.
     pub network_allow: Vec<String>,
-    pub egress_allow_private: Vec<String>,
+    pub egress_allow_private: Vec<AddressException>,
     pub limits: Limits,
     /// `(first, count)`; `None`: the recommended range.
     pub uid_range: Option<(u32, u32)>,
@@ -154,11 +155,27 @@ pub fn merge_sandbox(
         env("AGENT_RUNTIME_NETWORK_ALLOW"),
         file.network_allow,
     );
+    for pattern in &config.network_allow {
+        HostPattern::parse(pattern).map_err(|e| ConfigError::Invalid {
+            key: "network allow".into(),
+            value: pattern.clone(),
+            why: e.to_string(),
+        })?;
+    }
     config.egress_allow_private = pick_list(
         &args.egress_allow_private,
         env("AGENT_RUNTIME_EGRESS_ALLOW_PRIVATE"),
         file.egress_allow_private,
-    );
+    )
+    .iter()
+    .map(|text| {
+        AddressException::parse(text).map_err(|e| ConfigError::Invalid {
+            key: "egress allow private".into(),
+            value: text.clone(),
+            why: e.to_string(),
+        })
+    })
+    .collect::<Result<_, _>>()?;
     let limits = &mut config.limits;
     let size = |key: &str, flag: &Option<String>, env_name: &str, file: Option<NumberOrText>| {
         pick(flag.clone(), env(env_name), file.map(|v| v.text()))
@@ -348,7 +365,10 @@ mod tests {
         let config = merge_sandbox(&args, &env, file).unwrap();
         assert_eq!(config.network, NetworkPolicy::Open);
         assert_eq!(config.network_allow, vec!["a.example", "*.b.example:443"]);
-        assert_eq!(config.egress_allow_private, vec!["127.0.0.1:5432"]);
+        assert_eq!(
+            config.egress_allow_private,
+            vec![AddressException::parse("127.0.0.1:5432").unwrap()]
+        );
         assert_eq!(config.limits.memory_bytes, Some(1 << 30));
         assert_eq!(config.limits.pids, None);
         assert_eq!(config.limits.cpu_millicores, Some(1500));
@@ -386,6 +406,16 @@ mod tests {
             ..SandboxArgs::default()
         });
         assert!(error.contains("sandbox uids"), "{error}");
+        let error = bad(SandboxArgs {
+            network_allow: vec!["*".into()],
+            ..SandboxArgs::default()
+        });
+        assert!(error.contains("network allow"), "{error}");
+        let error = bad(SandboxArgs {
+            egress_allow_private: vec!["db.internal:5432".into()],
+            ..SandboxArgs::default()
+        });
+        assert!(error.contains("egress allow private"), "{error}");
         assert!(toml::from_str::<SandboxFileConfig>("memroy = 1").is_err());
     }
 }

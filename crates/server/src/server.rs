@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use agent_runtime_core::{
-    ModelApi, ModelEndpoint, Runtime, RuntimeConfig, RuntimeError, SandboxDefaults,
+    EgressSettings, ModelApi, ModelEndpoint, Runtime, RuntimeConfig, RuntimeError, SandboxDefaults,
 };
 use agent_runtime_sandbox::{
     ensure_bwrap, BwrapProbe, HelperProgram, HostLayout, HostUser, LocalBwrapProvider,
@@ -203,7 +203,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
         None
     };
 
-    let sandbox = start_sandbox_provider(&config).await?;
+    let host_layout = HostLayout::discover();
+    let sandbox = start_sandbox_provider(&config, host_layout.clone()).await?;
     let store = open_store(&config.store_url).await?;
     tracing::info!(backend = store.backend(), "store open");
 
@@ -216,6 +217,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
         network_allow: config.sandbox.network_allow.clone(),
         limits: config.sandbox.limits,
     };
+    runtime_config.egress = egress_settings(&config, host_layout.ca_bundle.clone());
     let runtime = match Runtime::start(runtime_config, store.clone(), sandbox).await {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -237,6 +239,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
         context: "reading the bound address".into(),
         source,
     })?;
+    // No sandbox may reach the server, whatever the operator's egress exceptions say.
+    runtime.set_listen_addresses(vec![addr]);
 
     let keys = ApiKeys::new(&config.api_keys);
     if keys.is_open() {
@@ -346,8 +350,32 @@ fn sandbox_helper(config: &ServerConfig) -> Result<HelperProgram, ServeError> {
 /// The hidden subcommand under which the `agent-runtime` binary is the sandbox helper.
 pub const SANDBOX_HELPER_SUBCOMMAND: &str = "sandbox-helper";
 
+/// The operator's side of every egress proxy: the configured private destinations, this host's
+/// own addresses (refused like loopback), and the system CA bundle for sandboxes whose secrets
+/// are intercepted.
+fn egress_settings(config: &ServerConfig, ca_bundle: Option<std::path::PathBuf>) -> EgressSettings {
+    let host_addresses = match agent_runtime_egress::local_interface_addresses() {
+        Ok(addresses) => addresses,
+        Err(e) => {
+            tracing::warn!("cannot list this host's addresses ({e}); only loopback and private ranges are refused by range");
+            Vec::new()
+        }
+    };
+    for exception in &config.sandbox.egress_allow_private {
+        tracing::warn!(%exception, "sandboxes may reach this private destination (--egress-allow-private)");
+    }
+    EgressSettings {
+        exceptions: config.sandbox.egress_allow_private.clone(),
+        host_addresses,
+        resolver: None,
+        upstream_roots: None,
+        system_ca_bundle: ca_bundle,
+    }
+}
+
 async fn start_sandbox_provider(
     config: &ServerConfig,
+    host_layout: HostLayout,
 ) -> Result<Arc<LocalBwrapProvider>, ServeError> {
     let run_as = match (HostUser::recommended(), config.sandbox.uid_range) {
         (HostUser::Range { .. }, Some((first, count))) => HostUser::Range { first, count },
@@ -364,7 +392,7 @@ async fn start_sandbox_provider(
         config.data_dir.join("sandboxes"),
         config.tools_dir.clone(),
         &bwrap,
-        HostLayout::discover(),
+        host_layout,
         sandbox_helper(config)?,
     );
     sandbox_config.host_user = run_as;
