@@ -133,7 +133,7 @@ pub fn validate_limit_settings(limits: &LimitSettings) -> Result<(), String> {
 /// A size for people: `512 MiB`, `4 GiB`, `100 bytes`.
 pub fn human_bytes(bytes: u64) -> String {
     for (unit, size) in [("GiB", GIB), ("MiB", MIB), ("KiB", KIB)] {
-        if bytes >= size && bytes % size == 0 {
+        if bytes >= size && bytes.is_multiple_of(size) {
             return format!("{} {unit}", bytes / size);
         }
     }

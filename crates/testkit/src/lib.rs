@@ -60,7 +60,7 @@ pub use api::Api;
 pub use demo::demo_scenario;
 pub use error::TestkitError;
 pub use model_request::ModelRequest;
-pub use record::{RecordedRequest, RequestKind, RECORDED_REQUEST_CAPACITY};
+pub use record::{secret_fingerprint, RecordedRequest, RequestKind, RECORDED_REQUEST_CAPACITY};
 pub use request::{messages_of, MessagesRequest};
 pub use sandbox_helper::sandbox_helper_binary;
 pub use scenario::{

@@ -65,15 +65,29 @@ pub struct RecordedRequest {
     pub api: Option<Api>,
 }
 
+/// How a secret header value is recorded: [`REDACTED`] and the first 8 bytes of its SHA-256, so
+/// a test can tell which credential arrived (see [`secret_fingerprint`]) without the log
+/// holding it.
+fn redacted_fingerprint(value: &[u8]) -> String {
+    format!("{REDACTED} {}", secret_fingerprint(value))
+}
+
+/// `sha256:<first 16 hex digits>` of a secret, as recorded in place of its value.
+pub fn secret_fingerprint(value: &[u8]) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(value);
+    format!("sha256:{}", hex::encode(&digest[..8]))
+}
+
 impl RecordedRequest {
-    /// Builds a record, redacting secret header values.
+    /// Builds a record, redacting secret header values (see [`secret_fingerprint`]).
     pub fn new(method: &str, path: &str, headers: &HeaderMap, body: Option<Value>) -> Self {
         let headers = headers
             .iter()
             .map(|(name, value)| {
                 let name = name.as_str().to_ascii_lowercase();
                 let value = if SECRET_HEADERS.contains(&name.as_str()) {
-                    REDACTED.to_owned()
+                    redacted_fingerprint(value.as_bytes())
                 } else {
                     String::from_utf8_lossy(value.as_bytes()).into_owned()
                 };

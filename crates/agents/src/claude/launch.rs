@@ -87,6 +87,7 @@ pub fn install_spec(arch: &str) -> InstallSpec {
 ///   [`crate::launch`]), and user messages arrive on stdin ([`encode_user_message`]);
 /// - env: `HOME`, `CLAUDE_CONFIG_DIR=<home>/.claude`, `PATH`, `IS_SANDBOX=1`,
 ///   `DISABLE_TELEMETRY=1`, `DISABLE_AUTOUPDATER=1`, `DISABLE_ERROR_REPORTING=1`,
+///   `CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1`,
 ///   `ANTHROPIC_BASE_URL` / `ANTHROPIC_API_KEY` when given, then the profile's env minus
 ///   [`is_reserved_env`] names;
 /// - cwd: the workspace.
@@ -147,6 +148,9 @@ pub fn launch_spec(ctx: &LaunchContext<'_>) -> LaunchSpec {
     set("DISABLE_TELEMETRY", "1");
     set("DISABLE_AUTOUPDATER", "1");
     set("DISABLE_ERROR_REPORTING", "1");
+    // Everything but the model API (update checks, feature flags, connectivity probes): in a
+    // sandbox whose one way out is the egress proxy, it would only show up as refusals.
+    set("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1");
     if let Some(url) = &ctx.base_url {
         set("ANTHROPIC_BASE_URL", url);
     }

@@ -29,6 +29,7 @@ fn base_env() -> BTreeMap<String, String> {
         ("ANTHROPIC_BASE_URL", "http://10.0.2.2:8080"),
         ("CLAUDE_CONFIG_DIR", "/home/agent/.claude"),
         ("DISABLE_AUTOUPDATER", "1"),
+        ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
         ("DISABLE_ERROR_REPORTING", "1"),
         ("DISABLE_TELEMETRY", "1"),
         ("HOME", "/home/agent"),

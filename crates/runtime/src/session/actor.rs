@@ -329,6 +329,23 @@ impl Actor {
         Ok(sandbox)
     }
 
+    /// Brings the limits up to date with the profile while no sandbox runs (a running sandbox
+    /// keeps the limits it started with, like the rest of its profile). A missing profile
+    /// keeps the old ones: the next sandbox start fails with the reason.
+    pub(super) async fn refresh_limits(&mut self) {
+        if self.sandbox.is_some() {
+            return;
+        }
+        if let Ok(profile) = self.profile().await {
+            self.limits = self
+                .deps
+                .config
+                .sandbox
+                .limits
+                .with_profile(&profile.sandbox.limits);
+        }
+    }
+
     pub(super) async fn profile(&self) -> Result<AgentProfile> {
         match &self.record.info.profile {
             None => Ok(AgentProfile::default()),

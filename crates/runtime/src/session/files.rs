@@ -153,6 +153,7 @@ impl Actor {
     /// Writes a workspace file on behalf of a client.
     pub(super) async fn write_file(&mut self, path: &str, bytes: &[u8]) -> Result<FileInfo> {
         let path = validate_workspace_path(path)?;
+        self.refresh_limits().await;
         if let Some(quota) = self.limits.workspace_bytes {
             let others: u64 = self
                 .files

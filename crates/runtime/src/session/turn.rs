@@ -68,6 +68,8 @@ impl Actor {
 
     /// Records the turn's start and the user's message.
     async fn begin_turn(&mut self, turn_id: &str, request: &SendMessageRequest) -> Result<()> {
+        // The turn's wall-clock limit is the profile's.
+        self.refresh_limits().await;
         let user_block_id = new_id("user");
         let block = Block::UserMessage(UserMessageBlock {
             id: user_block_id.clone(),

@@ -1,4 +1,5 @@
 mod agent;
+mod attack;
 mod auth;
 mod crash;
 mod e2e;
