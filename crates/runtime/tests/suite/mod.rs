@@ -1,4 +1,5 @@
 mod isolation;
 mod messages;
+mod secrets;
 mod support;
 mod turns;
