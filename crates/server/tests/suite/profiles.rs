@@ -200,6 +200,122 @@ async fn invalid_profiles_are_refused_with_the_reason() {
 }
 
 #[tokio::test]
+async fn invalid_sandbox_settings_name_their_field_and_change_nothing() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    let good = serde_json::json!({
+        "sandbox": {"network": {"policy": "allowlist", "allow": ["registry.npmjs.org"]}}
+    });
+    let response = within(
+        client
+            .request(Method::PUT, "/api/profiles/box")
+            .json(&good)
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 201);
+    let stored = within(client.get_profile("box")).await.unwrap();
+    let cases = [
+        (
+            serde_json::json!({"network": {"allow": ["ok.example", "*"]}}),
+            "sandbox.network.allow[1]",
+        ),
+        (
+            serde_json::json!({"network": {"allow": ["host:99999"]}}),
+            "sandbox.network.allow[0]",
+        ),
+        (
+            serde_json::json!({"limits": {"memoryBytes": 1024}}),
+            "sandbox.limits.memoryBytes",
+        ),
+        (
+            serde_json::json!({"limits": {"cpus": 0}}),
+            "sandbox.limits.cpus",
+        ),
+        (
+            serde_json::json!({"limits": {"pids": 2}}),
+            "sandbox.limits.pids",
+        ),
+        (
+            serde_json::json!({"secrets": [{"name": "T", "value": "v", "hosts": ["10.0.0.1"]}]}),
+            "sandbox.secrets[0].hosts[0]",
+        ),
+        (
+            serde_json::json!({"secrets": [{"name": "T", "hosts": ["api.example"]}]}),
+            "sandbox.secrets[0].value",
+        ),
+        (
+            serde_json::json!({"secrets": [{"name": "T", "value": "v", "hosts": ["a.example"],
+                                             "format": "no placeholder"}]}),
+            "sandbox.secrets[0].format",
+        ),
+    ];
+    for (sandbox, field) in cases {
+        let body = serde_json::json!({"sandbox": sandbox});
+        let response = within(
+            client
+                .request(Method::PUT, "/api/profiles/box")
+                .json(&body)
+                .send(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(response.status(), 400, "{body}");
+        let problem: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(problem["code"], "invalid_profile", "{problem}");
+        let detail = problem["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains(field), "{body}: {detail}");
+        // Nothing stored changed.
+        assert_eq!(within(client.get_profile("box")).await.unwrap(), stored);
+    }
+    // A session created with a bad profile is impossible: the profile was never stored.
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn secret_values_are_write_only() {
+    let server = TestServer::start().await;
+    let client = server.client();
+    let put = |body: serde_json::Value| {
+        let client = client.clone();
+        async move {
+            within(
+                client
+                    .request(Method::PUT, "/api/profiles/s")
+                    .json(&body)
+                    .send(),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let secret = |value: Option<&str>| {
+        let mut secret = serde_json::json!({"name": "GH_TOKEN", "hosts": ["api.github.com"]});
+        if let Some(value) = value {
+            secret["value"] = value.into();
+        }
+        serde_json::json!({"sandbox": {"secrets": [secret]}})
+    };
+    let response = put(secret(Some("ghp_first"))).await;
+    assert_eq!(response.status(), 201);
+    let shown: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(shown["sandbox"]["secrets"][0].get("value"), None, "{shown}");
+    let listed = within(client.list_profiles()).await.unwrap();
+    assert_eq!(listed[0].sandbox.secrets[0].value, None);
+    // Sent back without its value (as GET showed it): kept, not erased.
+    assert_eq!(put(secret(None)).await.status(), 200);
+    let text = within(client.request(Method::GET, "/api/profiles/s").send())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!text.contains("ghp_first"), "{text}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn profiles_and_agents_need_the_api_key() {
     let server = TestServer::start_with(|c| c.api_keys = vec!["k".into()]).await;
     let anonymous = server.anonymous_client();
