@@ -13,6 +13,8 @@
 //! - [`bwrap`]: `BwrapPolicy`, `HostLayout` (the host's system paths, discovered once) and the
 //!   pure `bwrap_launch_spec`; its doc explains the mount order.
 //! - [`rlimit`]: `ResourceLimits` and the pure `rlimit_launch_spec` (a `prlimit` wrapper).
+//! - [`cgroup`]: `Cgroups` (detection, v1/v2) and `SandboxCgroup`, memory/pids/CPU limits per
+//!   sandbox; its doc explains the layout on the host.
 //! - [`ensure`]: `ensure_bwrap`, find bubblewrap, prove it can sandbox, install it if allowed.
 //! - [`provider`]: the provider-agnostic traits and their data (`Sandbox`, `Root`, `FileStat`).
 //! - [`host_fs`]: `RelPath` validation and symlink-proof file operations on host directories.
@@ -20,6 +22,7 @@
 //! - [`error`]: `SandboxError`, the crate's one error enum.
 
 pub mod bwrap;
+pub mod cgroup;
 pub mod ensure;
 pub mod error;
 pub mod host_fs;
@@ -31,6 +34,10 @@ pub mod rlimit;
 pub use bwrap::{
     bwrap_launch_spec, BwrapPolicy, HostLayout, IdentityFiles, NetworkPolicy, RoMount, DEFAULT_GID,
     DEFAULT_HOSTNAME, DEFAULT_UID, HOME_DIR, TOOLS_DIR, WORKSPACE_DIR,
+};
+pub use cgroup::{
+    CgroupConfig, CgroupError, CgroupLimits, CgroupSupport, CgroupVersion, Cgroups, Controller,
+    ControllerSupport, InternalProcesses, SandboxCgroup,
 };
 pub use ensure::{ensure_bwrap, BwrapInfo, BwrapProbe};
 pub use error::SandboxError;

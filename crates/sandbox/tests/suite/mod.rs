@@ -7,7 +7,10 @@
 //! - `isolation`: what a local bubblewrap sandbox can and cannot see or change on the host.
 //! - `lifecycle`: killing, destroying and re-creating local sandboxes; resource limits.
 //! - `ensure`: `ensure_bwrap` against the real and a broken bubblewrap.
+//! - `cgroup`: cgroup limits (pids, memory/OOM, CPU), killing and sweeping, on this host's
+//!   real cgroups.
 
+mod cgroup;
 mod common;
 mod contract;
 mod ensure;
