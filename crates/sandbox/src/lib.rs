@@ -18,6 +18,8 @@
 //! - [`helper`]: the sandbox helper program (`launch` on the host: cgroups, rlimits, seccomp,
 //!   uid switch; `init` inside: loopback bridges to the egress proxy) and its launch specs.
 //! - [`limits`]: `SandboxLimits`, and `Enforcement`, the report of what enforces each limit.
+//! - [`cgroup`]: `Cgroups` (detection, v1/v2) and `SandboxCgroup`, memory/pids/CPU limits per
+//!   sandbox; its doc explains the layout on the host.
 //! - [`ensure`]: `ensure_bwrap`, find bubblewrap, prove it can sandbox, install it if allowed.
 //! - [`seccomp`]: `seccomp_program`, the syscall filter bwrap installs (`--seccomp FD`).
 //! - [`provider`]: the provider-agnostic traits and their data (`Sandbox`, `Root`, `FileStat`).
@@ -26,6 +28,7 @@
 //! - [`error`]: `SandboxError`, the crate's one error enum.
 
 pub mod bwrap;
+pub mod cgroup;
 pub mod ensure;
 pub mod error;
 pub mod helper;
@@ -42,6 +45,11 @@ pub use bwrap::{
     DEFAULT_HOSTNAME, DEFAULT_UID, HOME_DIR, TOOLS_DIR, WORKSPACE_DIR,
 };
 pub use ensure::{ensure_bwrap, BwrapFeatures, BwrapInfo, BwrapProbe};
+pub use cgroup::{
+    CgroupConfig, CgroupError, CgroupLimits, CgroupSupport, CgroupVersion, Cgroups, Controller,
+    ControllerSupport, InternalProcesses, SandboxCgroup,
+};
+pub use ensure::{ensure_bwrap, BwrapInfo, BwrapProbe};
 pub use error::SandboxError;
 pub use helper::HelperProgram;
 pub use host_fs::RelPath;

@@ -9,7 +9,10 @@
 //! - `ensure`: `ensure_bwrap` against the real and a broken bubblewrap.
 //! - `seccomp`: the seccomp filter under real bubblewrap: denied syscalls, nested user
 //!   namespaces, ordinary work and the agent CLIs.
+//! - `cgroup`: cgroup limits (pids, memory/OOM, CPU), killing and sweeping, on this host's
+//!   real cgroups.
 
+mod cgroup;
 mod common;
 mod contract;
 mod ensure;
