@@ -44,12 +44,11 @@ pub use bwrap::{
     bwrap_launch_spec, BwrapPolicy, HostLayout, IdentityFiles, RoMount, SocketBind, DEFAULT_GID,
     DEFAULT_HOSTNAME, DEFAULT_UID, HOME_DIR, TOOLS_DIR, WORKSPACE_DIR,
 };
-pub use ensure::{ensure_bwrap, BwrapFeatures, BwrapInfo, BwrapProbe};
 pub use cgroup::{
     CgroupConfig, CgroupError, CgroupLimits, CgroupSupport, CgroupVersion, Cgroups, Controller,
     ControllerSupport, InternalProcesses, SandboxCgroup,
 };
-pub use ensure::{ensure_bwrap, BwrapInfo, BwrapProbe};
+pub use ensure::{ensure_bwrap, BwrapFeatures, BwrapInfo, BwrapProbe};
 pub use error::SandboxError;
 pub use helper::HelperProgram;
 pub use host_fs::RelPath;

@@ -79,6 +79,11 @@ pub trait Sandbox: Send + Sync {
     /// tell (no memory cgroup). Cancel-safe; each event is reported once.
     async fn limit_hit(&self) -> LimitHit;
 
+    /// Like [`Sandbox::limit_hit`], but looks now and does not wait: for the moments a caller
+    /// must know before it goes on (a turn about to end). Reports each event once, shared with
+    /// `limit_hit`.
+    fn check_limits(&self) -> Option<LimitHit>;
+
     /// Kills every process still running and deletes the sandbox's state. Idempotent; every
     /// operation after it fails with [`SandboxError::Destroyed`].
     async fn destroy(&self) -> Result<(), SandboxError>;

@@ -491,17 +491,14 @@ impl Actor {
     /// is recorded as a warning.
     async fn on_limit_hit(&mut self, hit: LimitHit) {
         let LimitHit::OutOfMemory { kills } = hit;
-        let limit = self
-            .limits
-            .memory_bytes
-            .map_or_else(|| "its limit".to_string(), human_bytes);
         tracing::warn!(session_id = %self.session_id(), kills, "the sandbox ran out of memory");
         if self.turn.is_none() {
-            self.emit(vec![SessionEvent::Warning {
-                message: format!("a process in the sandbox was killed: out of memory ({limit})"),
-                raw: None,
-            }])
-            .await;
+            let message = format!(
+                "a process in the sandbox was killed: out of memory ({})",
+                self.memory_limit()
+            );
+            self.emit(vec![SessionEvent::Warning { message, raw: None }])
+                .await;
             return;
         }
         let closing = match self.process.take() {
@@ -515,15 +512,29 @@ impl Actor {
             None => Vec::new(),
         };
         self.apply_outputs(closing).await;
-        let error = TurnError {
-            message: format!("the sandbox ran out of memory ({limit}); its processes were stopped"),
+        let error = self.oom_error();
+        self.abandon_turn(TurnEndReason::Error, error).await;
+        self.stop_sandbox("out of memory").await;
+    }
+
+    fn memory_limit(&self) -> String {
+        self.limits
+            .memory_bytes
+            .map_or_else(|| "its limit".to_string(), human_bytes)
+    }
+
+    /// The error of a turn during which the sandbox ran out of memory.
+    pub(super) fn oom_error(&self) -> TurnError {
+        TurnError {
+            message: format!(
+                "the sandbox ran out of memory ({}); its processes were stopped",
+                self.memory_limit()
+            ),
             code: Some("oom".into()),
             http_status: None,
             exit_code: None,
             stderr_tail: None,
-        };
-        self.abandon_turn(TurnEndReason::Error, error).await;
-        self.stop_sandbox("out of memory").await;
+        }
     }
 
     async fn shutdown(&mut self) {

@@ -10,6 +10,7 @@ use agent_runtime_protocol::{
     Block, IfBusy, SendMessageRequest, SendMessageResponse, SessionEvent, TurnEndReason, TurnError,
     Usage, UserMessageBlock, MAIN_CONVERSATION,
 };
+use agent_runtime_sandbox::LimitHit;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
@@ -343,6 +344,12 @@ impl Actor {
         } else {
             self.turn.take()
         };
+        // An out-of-memory kill during the turn decides how it ended, whatever the agent says
+        // (it may well have carried on after its tool was killed).
+        let oom = turn
+            .as_ref()
+            .and(self.sandbox.as_ref())
+            .and_then(|s| s.check_limits());
         self.sync_files().await;
         self.save_transcripts().await;
         let (turn_id, duration_ms, interrupt_reason) = match &turn {
@@ -392,6 +399,10 @@ impl Actor {
                 ));
             }
         }
+        if let Some(LimitHit::OutOfMemory { .. }) = oom {
+            reason = TurnEndReason::Error;
+            error = Some(self.oom_error());
+        }
         self.emit(vec![SessionEvent::TurnCompleted {
             turn_id,
             reason,
@@ -402,6 +413,10 @@ impl Actor {
         }])
         .await;
         self.idle_since = Instant::now();
+        if oom.is_some() {
+            // Whatever the OOM killer left is in no state to go on.
+            self.stop_sandbox("out of memory").await;
+        }
     }
 
     /// Starts the next queued message once no turn runs.

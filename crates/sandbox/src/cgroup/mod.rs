@@ -107,7 +107,7 @@ use instance::Owner;
 static SETUP_LOCK: Mutex<()> = Mutex::new(());
 
 /// Where and how to detect cgroups.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CgroupConfig {
     /// Prefix of every cgroup mount point found in mountinfo: `/` on a host; a temp dir
     /// holding a fake cgroup tree in tests.

@@ -65,6 +65,7 @@ use crate::bwrap::{
     BwrapPolicy, HostLayout, IdentityFiles, RoMount, SocketBind, DEFAULT_GID, DEFAULT_HOSTNAME,
     DEFAULT_UID, HOME_DIR,
 };
+use crate::cgroup::{CgroupConfig, CgroupLimits, Cgroups, Controller, ControllerSupport};
 use crate::ensure::{BwrapFeatures, BwrapInfo};
 use crate::error::SandboxError;
 use crate::helper::{Bridge, HelperProgram};
@@ -167,6 +168,9 @@ pub struct LocalSandboxConfig {
     pub seccomp_program: Option<Vec<u8>>,
     /// Further read-only mounts, e.g. a Node.js installed outside `/usr`.
     pub extra_ro_mounts: Vec<RoMount>,
+    /// How to find the cgroups that limit memory, tasks and CPU per sandbox; `None` uses none
+    /// (rlimits only, and the enforcement report says so).
+    pub cgroups: Option<CgroupConfig>,
 }
 
 impl LocalSandboxConfig {
@@ -194,6 +198,7 @@ impl LocalSandboxConfig {
             host_layout,
             seccomp_program: default_seccomp_program(bwrap.features),
             extra_ro_mounts: Vec::new(),
+            cgroups: Some(CgroupConfig::default()),
         }
     }
 }
@@ -223,6 +228,8 @@ pub struct LocalBwrapProvider {
     uids: Option<UidPool>,
     /// `<root_dir>/.seccomp.bpf`, when there is a program.
     seccomp_file: Option<PathBuf>,
+    /// The cgroups sandboxes are limited by, when the host has usable ones.
+    cgroups: Option<Cgroups>,
     /// Sandboxes being created or alive, so one id is never live twice.
     slots: Mutex<HashMap<String, Slot>>,
 }
@@ -297,10 +304,16 @@ impl LocalBwrapProvider {
             }
             None => None,
         };
+        let cgroups = config
+            .cgroups
+            .as_ref()
+            .map(Cgroups::detect)
+            .filter(|cgroups| cgroups.support().any_enforced());
         Ok(Self {
             config,
             uids,
             seccomp_file,
+            cgroups,
             slots: Mutex::new(HashMap::new()),
         })
     }
@@ -362,15 +375,37 @@ impl LocalBwrapProvider {
         });
         report.push(Enforcement::by("file_size", ["RLIMIT_FSIZE"]));
         report.push(Enforcement::by("open_files", ["RLIMIT_NOFILE"]));
-        report.push(match &self.uids {
-            Some(_) => Enforcement::by("pids", ["RLIMIT_NPROC of the sandbox's own host uid"]),
-            None => Enforcement::missing(
-                "pids",
-                "RLIMIT_NPROC would count every sandbox of the shared uid together",
-            ),
-        });
-        report.push(Enforcement::missing("memory", "no cgroup available"));
-        report.push(Enforcement::missing("cpu", "no cgroup available"));
+        for controller in Controller::ALL {
+            let mut by = Vec::new();
+            let mut notes = Vec::new();
+            match self.cgroups.as_ref().map(|c| c.support().get(controller)) {
+                Some(ControllerSupport::Enforced {
+                    version, caveats, ..
+                }) => {
+                    by.push(format!("{version} {controller}"));
+                    notes.extend(caveats.iter().cloned());
+                }
+                Some(ControllerSupport::NotEnforced { reason }) => notes.push(reason.clone()),
+                None => notes.push(match &self.config.cgroups {
+                    Some(_) => "no usable cgroup on this host".to_string(),
+                    None => "cgroups are turned off".to_string(),
+                }),
+            }
+            if controller == Controller::Pids {
+                match &self.uids {
+                    Some(_) => by.push("RLIMIT_NPROC of the sandbox's own host uid".to_string()),
+                    None => notes.push(
+                        "no RLIMIT_NPROC: it would count every sandbox of the shared uid together"
+                            .to_string(),
+                    ),
+                }
+            }
+            let mut entry = Enforcement::by(controller.name(), by);
+            if !notes.is_empty() {
+                entry = entry.with_note(notes.join("; "));
+            }
+            report.push(entry);
+        }
         report
     }
 
@@ -455,6 +490,26 @@ impl SandboxProvider for LocalBwrapProvider {
             .map_err(|e| SandboxError::io("preparing the sandbox", std::io::Error::other(e)))?
             .map_err(|e| SandboxError::io(format!("preparing {}", host_dir.display()), e))?;
 
+        let cgroup = match &self.cgroups {
+            Some(cgroups) => {
+                let (cgroups, name) = (cgroups.clone(), req.sandbox_id.clone());
+                let limits = CgroupLimits {
+                    memory_bytes: req.limits.memory_bytes,
+                    pids: req.limits.pids,
+                    cpu_millicores: req.limits.cpu_millicores,
+                };
+                let created = tokio::task::spawn_blocking(move || cgroups.create(&name, &limits))
+                    .await
+                    .map_err(|e| {
+                        SandboxError::io("creating the cgroup", std::io::Error::other(e))
+                    })?;
+                // Fail closed: a sandbox the report says is limited is never started without.
+                Some(created.map_err(|e| {
+                    SandboxError::io("creating the sandbox's cgroup", std::io::Error::other(e))
+                })?)
+            }
+            None => None,
+        };
         let mut env = base_env(config.host_layout.ca_bundle.as_deref());
         let mut sockets = Vec::new();
         let mut bridges = Vec::new();
@@ -511,6 +566,8 @@ impl SandboxProvider for LocalBwrapProvider {
             limits: req.limits,
             host_ids: owner,
             uid_lease: lease.map(Arc::new),
+            oom: sandbox::OomWatch::new(cgroup.as_ref()),
+            cgroup: Arc::new(Mutex::new(cgroup)),
             env,
             cancel: Default::default(),
             tasks: Default::default(),
@@ -519,6 +576,7 @@ impl SandboxProvider for LocalBwrapProvider {
         if let Some((listener, handler)) = egress {
             egress::serve(&sandbox, listener, handler);
         }
+        sandbox.watch_oom();
         reservation.complete(&sandbox);
         tracing::info!(sandbox_id = %sandbox.id, host_uid = ?owner.map(|(uid, _)| uid), "sandbox created");
         Ok(sandbox)

@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -17,6 +18,7 @@ use tokio_util::task::TaskTracker;
 use super::kill::{resume_bwrap, stop_bwrap_and_kill_sandbox};
 use super::uids::UidLease;
 use crate::bwrap::{bwrap_launch_spec, BwrapPolicy, HOME_DIR, TOOLS_DIR, WORKSPACE_DIR};
+use crate::cgroup::SandboxCgroup;
 use crate::error::SandboxError;
 use crate::helper::{init_spec, launch_spec, Bridge, HelperProgram, InitArgs, LaunchArgs};
 use crate::helper::{Rlimit, RlimitKind};
@@ -49,6 +51,11 @@ pub(super) struct LocalSandbox {
     /// Holds `host_ids` for this sandbox. Each process's owner task holds it too, so the uid is
     /// free again only once the sandbox is gone and every process of it has been reaped.
     pub(super) uid_lease: Option<Arc<UidLease>>,
+    /// The cgroup every process of the sandbox is born in; taken and removed by `destroy`
+    /// (dropped, it removes itself).
+    pub(super) cgroup: Arc<Mutex<Option<SandboxCgroup>>>,
+    /// Out-of-memory kills in that cgroup.
+    pub(super) oom: OomWatch,
     /// Base environment plus the request's extra environment.
     pub(super) env: BTreeMap<String, String>,
     /// Parent of every process's kill token: cancelling it kills all of them.
@@ -94,13 +101,88 @@ impl LocalSandbox {
             init_spec(&self.helper.prefix_args, &args, inner.clone())
         };
         let bwrap = bwrap_launch_spec(&self.policy, &in_sandbox);
+        let cgroup_procs = self
+            .cgroup
+            .lock()
+            .ok()
+            .and_then(|cgroup| cgroup.as_ref().map(SandboxCgroup::procs_files))
+            .unwrap_or_default();
         let launch = LaunchArgs {
-            cgroup_procs: Vec::new(),
+            cgroup_procs,
             rlimits: rlimits(&self.limits, self.host_ids.is_some()),
             user: self.host_ids,
             seccomp: self.seccomp_file.clone(),
         };
         (inner, launch_spec(&self.helper, &launch, bwrap))
+    }
+}
+
+/// How often the cgroup's out-of-memory counter is read.
+const OOM_POLL: Duration = Duration::from_millis(250);
+
+/// Out-of-memory kills in a sandbox's cgroup, as its monitor task saw them, and how many
+/// [`Sandbox::limit_hit`] has reported.
+pub(super) struct OomWatch {
+    /// Whether the cgroup counts OOM kills at all.
+    enabled: bool,
+    seen: watch::Sender<u64>,
+    reported: AtomicU64,
+}
+
+impl OomWatch {
+    pub(super) fn new(cgroup: Option<&SandboxCgroup>) -> Self {
+        let baseline = cgroup.and_then(|c| c.oom_kills().ok().flatten());
+        OomWatch {
+            enabled: baseline.is_some(),
+            seen: watch::Sender::new(baseline.unwrap_or(0)),
+            reported: AtomicU64::new(baseline.unwrap_or(0)),
+        }
+    }
+}
+
+impl OomWatch {
+    /// The event for a count of `kills`, once: `None` when it was reported already.
+    fn report(&self, kills: u64) -> Option<LimitHit> {
+        let before = self.reported.fetch_max(kills, Ordering::AcqRel);
+        (kills > before).then_some(LimitHit::OutOfMemory { kills })
+    }
+}
+
+impl LocalSandbox {
+    /// Starts the task that reads the cgroup's OOM counter until the sandbox goes away.
+    pub(super) fn watch_oom(&self) {
+        if !self.oom.enabled {
+            return;
+        }
+        let (cgroup, seen, cancel) = (
+            self.cgroup.clone(),
+            self.oom.seen.clone(),
+            self.cancel.clone(),
+        );
+        self.tasks.spawn(async move {
+            let mut tick = tokio::time::interval(OOM_POLL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
+                // A read of a small cgroupfs file: microseconds, fine on an async thread.
+                let kills = cgroup
+                    .lock()
+                    .ok()
+                    .and_then(|c| c.as_ref().and_then(|c| c.oom_kills().ok().flatten()));
+                if let Some(kills) = kills {
+                    seen.send_if_modified(|known| {
+                        let more = kills > *known;
+                        if more {
+                            *known = kills;
+                        }
+                        more
+                    });
+                }
+            }
+        });
     }
 }
 
@@ -230,7 +312,28 @@ impl Sandbox for LocalSandbox {
     }
 
     async fn limit_hit(&self) -> LimitHit {
-        std::future::pending().await
+        let mut seen = self.oom.seen.subscribe();
+        loop {
+            let kills = *seen.borrow_and_update();
+            if let Some(hit) = self.oom.report(kills) {
+                return hit;
+            }
+            if seen.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    fn check_limits(&self) -> Option<LimitHit> {
+        if !self.oom.enabled {
+            return None;
+        }
+        let kills = self
+            .cgroup
+            .lock()
+            .ok()
+            .and_then(|c| c.as_ref().and_then(|c| c.oom_kills().ok().flatten()))?;
+        self.oom.report(kills)
     }
 
     async fn destroy(&self) -> Result<(), SandboxError> {
@@ -242,6 +345,18 @@ impl Sandbox for LocalSandbox {
             .is_err()
         {
             tracing::warn!(sandbox_id = %self.id, "sandbox processes not reaped in time");
+        }
+        let cgroup = self.cgroup.lock().ok().and_then(|mut c| c.take());
+        if let Some(cgroup) = cgroup {
+            let removed = blocking(move || {
+                cgroup
+                    .remove()
+                    .map_err(|e| SandboxError::io("removing the cgroup", std::io::Error::other(e)))
+            })
+            .await;
+            if let Err(e) = removed {
+                tracing::warn!(sandbox_id = %self.id, "{e}");
+            }
         }
         let dir = self.host_dir.clone();
         blocking(move || {

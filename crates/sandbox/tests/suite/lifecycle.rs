@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use agent_runtime_sandbox::{HostUser, LaunchSpec, Root, SandboxLimits, SandboxRequest};
+use agent_runtime_sandbox::{
+    HostUser, LaunchSpec, LimitHit, Root, SandboxLimits, SandboxProvider, SandboxRequest,
+};
 use pretty_assertions::assert_eq;
 
 use super::common::{eventually, host_pids_with, run, timed, Harness};
@@ -172,6 +174,50 @@ async fn the_pids_limit_stops_a_fork_bomb() {
         let script = "i=0; while [ $i -lt 100 ]; do sleep 30 & i=$((i+1)); done";
         let ran = run(&*sandbox, script).await;
         assert!(ran.stderr.contains("fork"), "{ran:?}");
+        sandbox.destroy().await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_memory_hog_is_killed_by_the_sandbox_cgroup_and_reported_once() {
+    timed(async {
+        let harness = Harness::new(HostUser::recommended()).await;
+        let memory = harness
+            .provider
+            .enforcement()
+            .into_iter()
+            .find(|e| e.name == "memory")
+            .unwrap();
+        assert!(
+            memory.is_enforced(),
+            "this host must limit memory by cgroup: {memory:?}"
+        );
+        let mut req = SandboxRequest::new("hog");
+        req.limits.memory_bytes = Some(64 << 20);
+        let sandbox = harness.create_with(req).await;
+        // 300 MiB touched in a 64 MiB sandbox: bounded, and killed long before.
+        let ran = run(
+            &*sandbox,
+            "perl -e '$x = \"a\" x (300 * 1024 * 1024); print \"ALLOCATED\\n\"'; echo exit=$?",
+        )
+        .await;
+        assert_eq!(ran.stdout, "exit=137\n", "{ran:?}");
+        let hit = tokio::time::timeout(Duration::from_secs(5), sandbox.limit_hit())
+            .await
+            .expect("the OOM kill is reported");
+        assert!(
+            matches!(hit, LimitHit::OutOfMemory { kills } if kills >= 1),
+            "{hit:?}"
+        );
+        // Reported once: nothing more until another kill.
+        assert!(
+            tokio::time::timeout(Duration::from_millis(600), sandbox.limit_hit())
+                .await
+                .is_err()
+        );
+        // The sandbox still works.
+        assert_eq!(run(&*sandbox, "echo alive").await.ok(), "alive\n");
         sandbox.destroy().await.unwrap();
     })
     .await;
