@@ -222,3 +222,79 @@ async fn a_memory_hog_is_killed_by_the_sandbox_cgroup_and_reported_once() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn every_process_is_born_in_the_sandboxs_cgroup_with_its_limits() {
+    timed(async {
+        let harness = Harness::new(HostUser::recommended()).await;
+        let mut req = SandboxRequest::new("cgrouped");
+        req.limits = SandboxLimits {
+            memory_bytes: Some(256 << 20),
+            pids: Some(77),
+            cpu_millicores: Some(500),
+            ..SandboxLimits::default()
+        };
+        let sandbox = harness.create_with(req).await;
+        let mut process = sandbox
+            .spawn(LaunchSpec::new("sh").args(["-c", "echo started; exec sleep 30"]))
+            .await
+            .unwrap();
+        let mut line = String::new();
+        tokio::io::AsyncBufReadExt::read_line(
+            &mut tokio::io::BufReader::new(&mut process.stdout),
+            &mut line,
+        )
+        .await
+        .unwrap();
+        // From the host: the process's cgroups, and the limits written there.
+        let pid = process.handle.id().unwrap();
+        let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+        let path_of = |controller: &str| -> Option<String> {
+            cgroups.lines().find_map(|line| {
+                let mut parts = line.splitn(3, ':');
+                let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+                controllers
+                    .split(',')
+                    .any(|c| c == controller)
+                    .then(|| path.to_string())
+            })
+        };
+        let read = |controller: &str, file: &str| -> String {
+            let path =
+                path_of(controller).unwrap_or_else(|| panic!("no {controller} in {cgroups}"));
+            assert!(path.ends_with("/cgrouped"), "{controller}: {path}");
+            std::fs::read_to_string(format!("/sys/fs/cgroup/{controller}{path}/{file}"))
+                .unwrap()
+                .trim()
+                .to_string()
+        };
+        if path_of("memory").is_some() {
+            // cgroup v1: a hierarchy per controller.
+            assert_eq!(
+                read("memory", "memory.limit_in_bytes"),
+                (256u64 << 20).to_string()
+            );
+            assert_eq!(read("pids", "pids.max"), "77");
+            assert_eq!(read("cpu", "cpu.cfs_quota_us"), "50000");
+            assert_eq!(read("cpu", "cpu.cfs_period_us"), "100000");
+        } else {
+            // cgroup v2: one unified directory.
+            let path = cgroups
+                .lines()
+                .find_map(|line| line.strip_prefix("0::"))
+                .expect("a cgroup");
+            assert!(path.ends_with("/cgrouped"), "{path}");
+            let read = |file: &str| {
+                std::fs::read_to_string(format!("/sys/fs/cgroup{path}/{file}"))
+                    .unwrap()
+                    .trim()
+                    .to_string()
+            };
+            assert_eq!(read("memory.max"), (256u64 << 20).to_string());
+            assert_eq!(read("pids.max"), "77");
+            assert_eq!(read("cpu.max"), "50000 100000");
+        }
+        sandbox.destroy().await.unwrap();
+    })
+    .await;
+}
