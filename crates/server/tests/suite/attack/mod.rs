@@ -242,3 +242,62 @@ impl Drop for LoopbackService {
         self.task.abort();
     }
 }
+
+/// `/healthz` says what confines a sandbox on this host, and never claims what does not hold:
+/// each protection is enforced exactly when a mechanism is named, and the ones this (root,
+/// cgroup, bubblewrap 0.8) host can provide are enforced.
+#[tokio::test]
+async fn healthz_reports_every_protection_truthfully() {
+    let server = TestServer::start().await;
+    let health = within(server.anonymous_client().health()).await.unwrap();
+    let names: Vec<&str> = health.sandbox.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        names,
+        vec![
+            "network",
+            "user_namespaces",
+            "seccomp",
+            "host_uid",
+            "tmp_size",
+            "file_size",
+            "open_files",
+            "memory",
+            "pids",
+            "cpu",
+            "workspace_size",
+            "turn_time",
+        ]
+    );
+    for protection in &health.sandbox {
+        assert_eq!(
+            protection.enforced,
+            !protection.by.is_empty(),
+            "{protection:?}"
+        );
+    }
+    let root = matches!(
+        agent_runtime_sandbox::HostUser::recommended(),
+        agent_runtime_sandbox::HostUser::Range { .. }
+    );
+    let cgroups = agent_runtime_sandbox::Cgroups::detect(&Default::default());
+    for protection in &health.sandbox {
+        let expected = match protection.name.as_str() {
+            "host_uid" => root,
+            "memory" => cgroups.support().memory.is_enforced(),
+            "cpu" => cgroups.support().cpu.is_enforced(),
+            "pids" => root || cgroups.support().pids.is_enforced(),
+            _ => true,
+        };
+        assert_eq!(protection.enforced, expected, "{protection:?}");
+    }
+    let default = |name: &str| {
+        health
+            .sandbox
+            .iter()
+            .find(|p| p.name == name)
+            .and_then(|p| p.default.clone())
+    };
+    assert_eq!(default("memory").as_deref(), Some("4 GiB"));
+    assert_eq!(default("pids").as_deref(), Some("1024"));
+    assert_eq!(default("network").as_deref(), Some("allowlist"));
+}
