@@ -48,7 +48,11 @@ async fn demo_turn_streams_text_and_writes_the_requested_file() {
     let sent = server.message_requests();
     assert_eq!(sent.len(), 2, "{:#?}", super::cli::request_summary(&server));
     assert_eq!(sent[0].last_user_text(), "create hello.txt");
-    assert_eq!(sent[0].header("x-api-key"), Some("[redacted]"));
+    let redacted = format!(
+        "[redacted] {}",
+        agent_runtime_testkit::secret_fingerprint(b"test-key")
+    );
+    assert_eq!(sent[0].header("x-api-key"), Some(redacted.as_str()));
     let working_directory = sent[0]
         .as_messages_request()
         .and_then(|r| r.working_directory());

@@ -158,8 +158,22 @@ async fn extra_routes_answer_and_everything_is_recorded_with_secrets_redacted() 
         ]
     );
     let models = &recorded[2];
-    assert_eq!(models.header("x-api-key"), Some("[redacted]"));
-    assert_eq!(models.header("Authorization"), Some("[redacted]"));
+    // Redacted, with a fingerprint that tells which secret it was.
+    let redacted = |secret: &str| {
+        format!(
+            "[redacted] {}",
+            agent_runtime_testkit::secret_fingerprint(secret.as_bytes())
+        )
+    };
+    assert_eq!(
+        models.header("x-api-key"),
+        Some(redacted("sk-very-secret").as_str())
+    );
+    assert_eq!(
+        models.header("Authorization"),
+        Some(redacted("Bearer sk-very-secret").as_str())
+    );
+    assert!(!format!("{models:?}").contains("sk-very-secret"));
     assert_eq!(models.header("anthropic-version"), Some("2023-06-01"));
     let everything = format!("{recorded:?}");
     assert!(!everything.contains("sk-very-secret"));

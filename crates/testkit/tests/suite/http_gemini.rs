@@ -92,7 +92,14 @@ async fn the_demo_scenario_streams_a_write_file_call_to_gemini() {
     let recorded = server.message_requests();
     assert_eq!(recorded.len(), 1);
     assert_eq!(recorded[0].api, Some(Api::Gemini));
-    assert_eq!(recorded[0].header("x-goog-api-key"), Some("[redacted]"));
+    let redacted = format!(
+        "[redacted] {}",
+        agent_runtime_testkit::secret_fingerprint(b"secret-key")
+    );
+    assert_eq!(
+        recorded[0].header("x-goog-api-key"),
+        Some(redacted.as_str())
+    );
     assert_eq!(recorded[0].last_user_text(), "create hello.txt");
     assert_eq!(recorded[0].conversation().len(), 1);
     let view = recorded[0].as_model_request().unwrap();
