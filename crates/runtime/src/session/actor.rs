@@ -244,12 +244,7 @@ impl Actor {
         let store = &self.deps.store;
         let session_id = self.session_id().to_string();
         let profile = self.profile().await?;
-        self.limits = self
-            .deps
-            .config
-            .sandbox
-            .limits
-            .with_profile(&profile.sandbox.limits);
+        self.limits = self.limits_of(&profile);
         let network = sandbox_network(
             &self.deps.config,
             self.deps.runtime_listeners(),
@@ -337,13 +332,17 @@ impl Actor {
             return;
         }
         if let Ok(profile) = self.profile().await {
-            self.limits = self
-                .deps
-                .config
-                .sandbox
-                .limits
-                .with_profile(&profile.sandbox.limits);
+            self.limits = self.limits_of(&profile);
         }
+    }
+
+    /// The server's limits with `profile`'s overrides.
+    fn limits_of(&self, profile: &AgentProfile) -> Limits {
+        self.deps
+            .config
+            .sandbox
+            .limits
+            .with_profile(&profile.sandbox.limits)
     }
 
     pub(super) async fn profile(&self) -> Result<AgentProfile> {

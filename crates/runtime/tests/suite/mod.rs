@@ -2,4 +2,5 @@ mod isolation;
 mod messages;
 mod secrets;
 mod support;
+mod tools;
 mod turns;

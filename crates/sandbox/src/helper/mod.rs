@@ -77,32 +77,45 @@ impl HelperProgram {
 /// environment and working directory are those of `inner`: the helper execs `inner.program`
 /// with the environment it was started with.
 pub fn launch_spec(helper: &HelperProgram, args: &LaunchArgs, inner: LaunchSpec) -> LaunchSpec {
-    let mut argv = helper.prefix_args.clone();
-    argv.push("launch".to_owned());
-    argv.extend(args.to_args());
-    argv.push("--".to_owned());
-    argv.push(inner.program);
-    argv.extend(inner.args);
-    LaunchSpec {
-        program: helper.path.to_string_lossy().into_owned(),
-        args: argv,
-        env: inner.env,
-        cwd: inner.cwd,
-    }
+    let program = helper.path.to_string_lossy().into_owned();
+    wrap(
+        program,
+        &helper.prefix_args,
+        "launch",
+        args.to_args(),
+        inner,
+    )
 }
 
 /// Wraps `inner` (the program to run inside a sandbox) in the helper's `init` mode, run from
 /// [`HELPER_INSIDE`]. `prefix_args` are those of the [`HelperProgram`] mounted there.
 pub fn init_spec(prefix_args: &[String], args: &InitArgs, inner: LaunchSpec) -> LaunchSpec {
-    let mut argv = prefix_args.to_vec();
-    argv.push("init".to_owned());
-    argv.extend(args.to_args());
-    argv.push("--".to_owned());
-    argv.push(inner.program);
-    argv.extend(inner.args);
+    wrap(
+        HELPER_INSIDE.to_owned(),
+        prefix_args,
+        "init",
+        args.to_args(),
+        inner,
+    )
+}
+
+/// `program PREFIX... MODE OPTIONS... -- INNER...`, with `inner`'s environment and directory.
+fn wrap(
+    program: String,
+    prefix_args: &[String],
+    mode: &str,
+    options: Vec<String>,
+    inner: LaunchSpec,
+) -> LaunchSpec {
+    let mut args = prefix_args.to_vec();
+    args.push(mode.to_owned());
+    args.extend(options);
+    args.push("--".to_owned());
+    args.push(inner.program);
+    args.extend(inner.args);
     LaunchSpec {
-        program: HELPER_INSIDE.to_owned(),
-        args: argv,
+        program,
+        args,
         env: inner.env,
         cwd: inner.cwd,
     }
