@@ -51,3 +51,54 @@ export function agentLabel(id: string): string {
 export function sessionTitle(name: string | undefined | null): string {
   return name?.trim() || 'Untitled session';
 }
+
+/** What a `network_denied` reason code means, in words (the codes are the egress proxy's; a
+ * code this UI does not know yet is shown as it is). */
+const DENIAL_REASONS: Record<string, string> = {
+  policy_none: 'network access is off for this session',
+  not_allowlisted: 'not on the allowlist',
+  loopback: 'a loopback address',
+  private: 'a private network address',
+  link_local: 'a link-local address',
+  metadata: 'the cloud metadata service',
+  runtime_address: "the runtime's own address",
+  host_address: "an address of the runtime's host",
+  unspecified: 'the unspecified address',
+  multicast: 'a multicast address',
+  reserved: 'a reserved address',
+  resolve_failed: 'the name did not resolve',
+  bad_request: 'not a valid proxy request',
+  no_gateway: 'no model gateway',
+};
+
+export function denialReasonText(code: string): string {
+  return DENIAL_REASONS[code] ?? code.replace(/_/g, ' ');
+}
+
+/** `host:port`, with IPv6 hosts in brackets; the proxy reports an unknown host as empty and an
+ * unknown port as 0. */
+export function formatDestination(host: string, port: number): string {
+  const name = host === '' ? 'unknown host' : host.includes(':') ? `[${host}]` : host;
+  return port === 0 ? name : `${name}:${port}`;
+}
+
+/** A `/healthz` protection name, in words. */
+const PROTECTIONS: Record<string, string> = {
+  network: 'Network',
+  memory: 'Memory',
+  pids: 'Processes',
+  cpu: 'CPU',
+  tmp_size: '/tmp size',
+  workspace_size: 'Workspace size',
+  file_size: 'File size',
+  open_files: 'Open files',
+  turn_time: 'Turn time',
+  user_namespaces: 'No nested namespaces',
+  seccomp: 'Seccomp filter',
+  host_uid: 'Own host uid',
+  model_credentials: 'Model key kept out',
+};
+
+export function protectionLabel(name: string): string {
+  return PROTECTIONS[name] ?? name.replace(/_/g, ' ');
+}

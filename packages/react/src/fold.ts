@@ -11,6 +11,7 @@ import type {
   BlockUpdates,
   Envelope,
   FileInfo,
+  NetworkDenial,
   SessionEvent,
   SessionState,
   SubagentThread,
@@ -19,6 +20,9 @@ import type {
 
 /** The thread id of a session's main conversation. */
 export const MAIN_CONVERSATION = 'main';
+
+/** How many distinct refused destinations a session's state keeps (Rust's `MAX_NETWORK_DENIALS`). */
+export const MAX_NETWORK_DENIALS = 50;
 
 /** A session before any event (the Rust `SessionState::default()`). */
 export function emptySessionState(): SessionState {
@@ -41,7 +45,7 @@ function emptyUsage(): Usage {
 /** Folds one envelope into `state`. Pure and total: an event about something unknown changes
  * nothing but `seq`. */
 export function fold(state: SessionState, envelope: Envelope): SessionState {
-  const applied = apply(state, envelope.event);
+  const applied = apply(state, envelope.event, envelope.at);
   return applied.seq === envelope.seq ? applied : { ...applied, seq: envelope.seq };
 }
 
@@ -52,7 +56,7 @@ export function foldAll(envelopes: Iterable<Envelope>): SessionState {
   return state;
 }
 
-function apply(state: SessionState, event: SessionEvent): SessionState {
+function apply(state: SessionState, event: SessionEvent, at: string): SessionState {
   switch (event.type) {
     case 'block_start':
     case 'block_complete':
@@ -113,6 +117,8 @@ function apply(state: SessionState, event: SessionEvent): SessionState {
     }
     case 'status':
       return { ...state, runtime: { ...state.runtime, sandbox: event.sandbox } };
+    case 'network_denied':
+      return { ...state, networkDenied: noteDenial(state.networkDenied ?? [], event, at) };
     case 'warning':
       return state;
     default:
@@ -120,6 +126,22 @@ function apply(state: SessionState, event: SessionEvent): SessionState {
       // have compiled, we keep the state and move on.
       return state;
   }
+}
+
+/** Counts a refusal on its destination's entry, moved to the end; the oldest entry goes when
+ * there are more than {@link MAX_NETWORK_DENIALS} (Rust's `note_denial`). */
+function noteDenial(
+  denials: readonly NetworkDenial[],
+  refused: { host: string; port: number; reason: string },
+  at: string,
+): NetworkDenial[] {
+  const { host, port, reason } = refused;
+  const index = denials.findIndex((d) => d.host === host && d.port === port && d.reason === reason);
+  const count = index < 0 ? 1 : (denials[index] as NetworkDenial).count + 1;
+  const next = index < 0 ? denials.slice() : [...denials.slice(0, index), ...denials.slice(index + 1)];
+  next.push({ host, port, reason, count, lastAt: at });
+  if (next.length > MAX_NETWORK_DENIALS) next.shift();
+  return next;
 }
 
 function withoutActiveTurn(runtime: SessionState['runtime']): SessionState['runtime'] {

@@ -13,7 +13,7 @@
 // - react/                 provider and hooks
 
 export * from './generated/protocol.js';
-export { MAIN_CONVERSATION, emptySessionState, fold, foldAll } from './fold.js';
+export { MAIN_CONVERSATION, MAX_NETWORK_DENIALS, emptySessionState, fold, foldAll } from './fold.js';
 export { AgentRuntimeError, type ErrorKind } from './errors.js';
 export { RestClient, type FileContent, type RestClientOptions, type TokenGetter } from './rest.js';
 export {
@@ -68,6 +68,7 @@ export {
   useFileContent,
   useHealth,
   useMessages,
+  useNetworkDenials,
   useOptimisticMessage,
   useSessionList,
   useSubagent,
@@ -80,6 +81,7 @@ export {
   type UseConnectionResult,
   type UseFileContentResult,
   type UseMessagesResult,
+  type UseNetworkDenialsResult,
   type UseSessionListResult,
   type UseSubagentsResult,
   type UseWorkspaceFilesResult,

@@ -16,7 +16,7 @@ export function reconcileState(prev: SessionState | null, next: SessionState): S
     if (merged !== before) sameSubagents = false;
     subagents[id] = merged;
   }
-  return {
+  const merged: SessionState = {
     ...next,
     runtime: deepEqual(prev.runtime, next.runtime) ? prev.runtime : next.runtime,
     blocks: reconcileBlocks(prev.blocks, next.blocks),
@@ -24,6 +24,9 @@ export function reconcileState(prev: SessionState | null, next: SessionState): S
     files: deepEqual(prev.files, next.files) ? prev.files : next.files,
     usage: deepEqual(prev.usage, next.usage) ? prev.usage : next.usage,
   };
+  // Absent when empty, as on the wire: never set to `undefined`.
+  if (next.networkDenied && deepEqual(prev.networkDenied, next.networkDenied)) merged.networkDenied = prev.networkDenied;
+  return merged;
 }
 
 function reconcileThread(prev: SubagentThread, next: SubagentThread): SubagentThread {

@@ -10,6 +10,7 @@ import type {
   ClientFrame,
   Envelope,
   FileInfo,
+  Health,
   Problem,
   ServerFrame,
   SessionEvent,
@@ -50,6 +51,17 @@ export class FakeServer {
   /** When set, REST and WebSocket require this key. */
   apiKey: string | null = null;
   private nextId = 1;
+
+  /** What `GET /healthz` answers. */
+  static readonly health: Health = {
+    status: 'ok',
+    version: 'test',
+    demo: true,
+    sandbox: [
+      { name: 'network', enforced: true, by: ['network namespace', 'egress proxy'], default: 'allowlist' },
+      { name: 'memory', enforced: false, by: [], note: 'no memory cgroup controller' },
+    ],
+  };
 
   // ---- driving the agent -------------------------------------------------------------------
 
@@ -237,7 +249,7 @@ export class FakeServer {
       return problem(401, 'unauthorized', 'Unauthorized');
     }
     const body = typeof init.body === 'string' && init.body ? JSON.parse(init.body) : {};
-    if (path === '/healthz') return json(200, { status: 'ok', version: 'test', demo: true });
+    if (path === '/healthz') return json(200, FakeServer.health);
     if (path === '/api/sessions' && method === 'GET') {
       const sessions = Array.from(this.sessions.values()).map((s) => s.info).reverse();
       return json(200, { sessions });

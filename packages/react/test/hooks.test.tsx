@@ -13,7 +13,9 @@ import {
   useConnection,
   useEvents,
   useFileContent,
+  useHealth,
   useMessages,
+  useNetworkDenials,
   useSessionList,
   useSubagents,
   useWorkspaceFiles,
@@ -302,6 +304,58 @@ describe('other hooks', () => {
     await serverDoes(() => server.startTurn(id, 'x'));
     expect(result.current.events.map((e) => e.seq)).toEqual([2, 3, 4]);
     expect(called).toEqual([2, 3, 4]);
+  });
+
+  it('useNetworkDenials shows refusals live and after a reload, and re-renders only for them', async () => {
+    const { server, client: c, wrapper } = setup();
+    const id = server.createSession();
+    let renders = 0;
+    const { result } = renderHook(
+      () => {
+        renders++;
+        return useNetworkDenials(id);
+      },
+      { wrapper },
+    );
+    await waitFor(() => expect(c.store.getState().sessions[id]?.live).toBe(true));
+    expect(result.current).toStrictEqual({ denials: [], total: 0, latest: null });
+    await serverDoes(() =>
+      server.append(id, [
+        { type: 'network_denied', host: 'blocked.example', port: 443, reason: 'not_allowlisted' },
+        { type: 'network_denied', host: '169.254.169.254', port: 80, reason: 'metadata' },
+        { type: 'network_denied', host: 'blocked.example', port: 443, reason: 'not_allowlisted' },
+      ]),
+    );
+    expect(result.current.total).toBe(3);
+    expect(result.current.latest).toMatchObject({ host: 'blocked.example', port: 443, count: 2 });
+    expect(result.current.denials.map((d) => d.host)).toEqual(['169.254.169.254', 'blocked.example']);
+    // Streamed text does not re-render it.
+    const before = renders;
+    const shown = result.current;
+    await serverDoes(() => server.append(id, FakeServer.textBlock('a1', 'unrelated text', 4)));
+    expect(renders).toBe(before);
+    expect(result.current).toBe(shown);
+
+    // A fresh client (a reload) gets them from the snapshot.
+    const reloaded = clientFor(server);
+    try {
+      const { result: after } = renderHook(() => useNetworkDenials(id), {
+        wrapper: ({ children }: { children: ReactNode }) => (
+          <AgentServiceProvider client={reloaded}>{children}</AgentServiceProvider>
+        ),
+      });
+      await waitFor(() => expect(after.current.total).toBe(3));
+      expect(JSON.parse(JSON.stringify(after.current.denials))).toStrictEqual(server.snapshot(id).networkDenied);
+    } finally {
+      reloaded.dispose();
+    }
+  });
+
+  it('useHealth has the sandbox protections of the server', async () => {
+    const { wrapper } = setup();
+    const { result } = renderHook(() => useHealth(), { wrapper });
+    await waitFor(() => expect(result.current.health).not.toBeNull());
+    expect(result.current.health?.sandbox).toStrictEqual(FakeServer.health.sandbox);
   });
 
   it('works under StrictMode (double effects)', async () => {

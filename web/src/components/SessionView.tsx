@@ -5,6 +5,7 @@ import { agentLabel, formatCost, formatTokens, sessionTitle } from '../format';
 import { navigate } from '../router';
 import { Composer } from './Composer';
 import { AlertIcon, PanelIcon, TrashIcon } from './icons';
+import { NetworkNotice } from './NetworkNotice';
 import { SidePanel } from './SidePanel';
 import { StatusPill } from './StatusPill';
 import { Transcript } from './Transcript';
@@ -30,6 +31,7 @@ export function SessionView({ sessionId }: { sessionId: string }) {
     <div className={`session${panelOpen ? ' with-panel' : ''}`} data-testid="session" data-status={session.status}>
       <div className="session-main">
         <SessionHeader session={session} panelOpen={panelOpen} onTogglePanel={() => setPanelOpen((open) => !open)} />
+        <NetworkNotice sessionId={sessionId} />
         <Transcript sessionId={sessionId} session={session} />
         <Composer session={session} />
       </div>

@@ -1,6 +1,7 @@
 import {
   useEvents,
   useFileContent,
+  useHealth,
   useWorkspaceFiles,
   type Envelope,
   type FileInfo,
@@ -9,7 +10,7 @@ import {
 } from '@agent-runtime/react';
 import { useEffect, useRef, useState } from 'react';
 
-import { formatBytes, formatCost, formatDuration, formatTokens } from '../format';
+import { formatBytes, formatCost, formatDestination, formatDuration, formatTokens, protectionLabel } from '../format';
 import { Dialog } from './Dialog';
 import { ChevronDownIcon, ChevronRightIcon, DownloadIcon, FileIcon, FolderIcon } from './icons';
 
@@ -228,7 +229,30 @@ function DetailsTab({ session }: { session: UseAgentSessionResult }) {
         </>
       ) : null}
       {session.demo ? <p className="muted small">This session talks to the built-in demo model: the numbers are scripted.</p> : null}
+      <SandboxProtections />
     </div>
+  );
+}
+
+/** What confines a sandbox on this server's host (`GET /healthz`), enforced or not. */
+function SandboxProtections() {
+  const { health } = useHealth();
+  const protections = health?.sandbox ?? [];
+  if (protections.length === 0) return null;
+  return (
+    <>
+      <div className="details-heading">Sandbox on this server</div>
+      <dl className="details-list protections" data-testid="sandbox-protections">
+        {protections.map((p) => (
+          <div key={p.name} data-name={p.name} data-enforced={p.enforced} title={[p.by.join(', '), p.note].filter(Boolean).join(' · ') || undefined}>
+            <dt>{protectionLabel(p.name)}</dt>
+            <dd className={p.enforced ? 'enforced' : 'not-enforced'}>
+              {p.enforced ? (p.default ?? 'on') : 'not enforced'}
+            </dd>
+          </div>
+        ))}
+      </dl>
+    </>
   );
 }
 
@@ -270,6 +294,8 @@ function describe(envelope: Envelope): string {
       return event.path;
     case 'file_deleted':
       return event.path;
+    case 'network_denied':
+      return `${formatDestination(event.host, event.port)} ${event.reason}`;
     default:
       return '';
   }

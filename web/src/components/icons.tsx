@@ -128,3 +128,9 @@ export const InfoIcon = icon(
     <path d="M12 11v5M12 8h.01" />
   </>,
 );
+export const ShieldIcon = icon(
+  <>
+    <path d="M12 3 5 6v5.5c0 4.3 2.9 7.7 7 9.5 4.1-1.8 7-5.2 7-9.5V6z" />
+    <path d="m9.5 9.5 5 5M14.5 9.5l-5 5" />
+  </>,
+);

@@ -15,6 +15,7 @@ import type {
   FileInfo,
   Health,
   InterruptResponse,
+  NetworkDenial,
   SandboxState,
   SendMessageResponse,
   SessionInfo,
@@ -85,7 +86,8 @@ export function useConnection(): UseConnectionResult {
   );
 }
 
-/** `GET /healthz`, fetched once per client (`demo` tells whether the server runs the demo model). */
+/** `GET /healthz`, fetched once per client: `demo` tells whether the server runs the demo model,
+ * `sandbox` what confines a sandbox on this host (each protection, enforced or not, and by what). */
 export function useHealth(): { health: Health | null; error: AgentRuntimeError | null; refresh: () => Promise<void> } {
   const client = useAgentClient();
   const health = useAgentSelector((s) => s.health);
@@ -495,6 +497,36 @@ export function useFileContent(sessionId: string | null | undefined, path: strin
     missing: Boolean(sessionId && path) && sha256 === null,
   };
 }
+
+// ---- network denials --------------------------------------------------------------------------
+
+export interface UseNetworkDenialsResult {
+  /** Refused destinations, one per `(host, port, reason)`, the most recently refused last; at
+   * most `MAX_NETWORK_DENIALS` (the oldest go first). */
+  denials: readonly NetworkDenial[];
+  /** Refused connections in all, repeats included. */
+  total: number;
+  /** The most recently refused destination. */
+  latest: NetworkDenial | null;
+}
+
+/** Connections the sandbox's egress proxy refused (`network_denied` events, folded into the
+ * session's `networkDenied`): live as they happen and after a reload, from the snapshot.
+ * Re-renders only when a refusal arrives. */
+export function useNetworkDenials(sessionId: string | null | undefined): UseNetworkDenialsResult {
+  useWatchSession(sessionId);
+  const denials = useView(sessionId, (view) => view?.state?.networkDenied ?? NO_DENIALS);
+  return useMemo(
+    () => ({
+      denials,
+      total: denials.reduce((sum, d) => sum + d.count, 0),
+      latest: denials[denials.length - 1] ?? null,
+    }),
+    [denials],
+  );
+}
+
+const NO_DENIALS: readonly NetworkDenial[] = Object.freeze([]);
 
 // ---- session list -----------------------------------------------------------------------------
 
