@@ -70,6 +70,15 @@ fn golden_folds_are_current() {
             &synthetic_events(),
         ),
     );
+    expected.insert(
+        "synthetic-network-denied.json".into(),
+        render_timed(
+            "synthetic network_denied log: dedupe, move to end, other port or reason, cap \
+             (crates/agents/tests/golden_fold.rs)",
+            &network_denied_events(),
+            |seq| format!("2026-01-01T00:{:02}:{:02}Z", seq / 60, seq % 60),
+        ),
+    );
 
     let dir = golden_dir();
     if std::env::var_os("UPDATE_GENERATED").is_some() {
@@ -187,6 +196,38 @@ fn stream_events(agent: AgentKind, path: &Path) -> Vec<SessionEvent> {
 /// metadata), and the fold's edge cases: events about unknown blocks and threads, subagent
 /// output before its discovery, a tool call's input streamed as text, paths that sort
 /// differently by UTF-8 bytes than by UTF-16 units.
+/// Refusals of the egress proxy: repeats (counted, moved to the end), the same host on another
+/// port or for another reason (entries of their own), other events between them, more distinct
+/// destinations than the state keeps (the oldest dropped), and a dropped one coming back.
+fn network_denied_events() -> Vec<SessionEvent> {
+    let denied = |host: &str, port: u16, reason: &str| SessionEvent::NetworkDenied {
+        host: host.into(),
+        port,
+        reason: reason.into(),
+    };
+    let mut events = vec![
+        SessionEvent::Status {
+            sandbox: SandboxState::Ready,
+        },
+        denied("api.evil.example", 443, "not_allowlisted"),
+        denied("169.254.169.254", 80, "metadata"),
+        denied("api.evil.example", 443, "not_allowlisted"),
+        denied("api.evil.example", 80, "not_allowlisted"),
+        denied("api.evil.example", 443, "resolve_failed"),
+        SessionEvent::Warning {
+            message: "something else happened".into(),
+            raw: None,
+        },
+        denied("127.0.0.1", 8080, "loopback"),
+    ];
+    for i in 0..agent_runtime_protocol::MAX_NETWORK_DENIALS {
+        events.push(denied(&format!("host-{i}.example"), 443, "not_allowlisted"));
+    }
+    events.push(denied("169.254.169.254", 80, "metadata"));
+    events.push(denied("api.evil.example", 443, "not_allowlisted"));
+    events
+}
+
 fn synthetic_events() -> Vec<SessionEvent> {
     let main = || MAIN_CONVERSATION.to_string();
     let file = |path: &str, size: u64| FileInfo {
@@ -456,13 +497,18 @@ fn synthetic_events() -> Vec<SessionEvent> {
 
 /// One golden file: the envelopes one per line (reviewable diffs), then the folded state.
 fn render(source: &str, events: &[SessionEvent]) -> String {
+    render_timed(source, events, |_| AT.to_string())
+}
+
+/// Like [`render`], with the envelope of seq `n` appended at `at(n)`.
+fn render_timed(source: &str, events: &[SessionEvent], at: impl Fn(u64) -> String) -> String {
     let envelopes: Vec<Envelope> = events
         .iter()
         .enumerate()
         .map(|(i, event)| Envelope {
             session_id: SESSION.into(),
             seq: i as u64 + 1,
-            at: AT.into(),
+            at: at(i as u64 + 1),
             event: event.clone(),
         })
         .collect();
