@@ -36,6 +36,19 @@ pub(crate) fn protections(config: &RuntimeConfig, provider: Vec<Enforcement>) ->
         })
         .collect();
     report.push(Protection {
+        name: "model_credentials".into(),
+        enforced: true,
+        by: vec![
+            "the egress proxy's model gateway: the agent holds a per-sandbox placeholder, the \
+             proxy adds the key"
+                .into(),
+        ],
+        default: None,
+        note: Some(
+            "profile secrets likewise: headers the proxy sets for the hosts they name".into(),
+        ),
+    });
+    report.push(Protection {
         name: "workspace_size".into(),
         enforced: limits.workspace_bytes.is_some(),
         by: vec![

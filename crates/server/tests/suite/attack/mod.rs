@@ -264,6 +264,7 @@ async fn healthz_reports_every_protection_truthfully() {
             "memory",
             "pids",
             "cpu",
+            "model_credentials",
             "workspace_size",
             "turn_time",
         ]
