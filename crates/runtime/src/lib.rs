@@ -4,7 +4,8 @@
 //! - [`manager`]: [`Runtime`], the session manager every interface (REST, WebSocket, SSE) calls.
 //! - `session`: one actor task per loaded session owning its sandbox and agent process
 //!   (`actor.rs` the loop and sandbox/process start, `turn.rs` turns and interrupts, `files.rs`
-//!   workspace and transcript sync, `process.rs` the agent child process).
+//!   workspace and transcript sync, `process.rs` the agent child process, `network.rs` the
+//!   sandbox's egress proxy, model gateway and `network_denied` reports).
 //! - [`log`]: the per-session event log: durable append, fold, ring, fan-out, subscriptions.
 //! - [`installer`]: installs the pinned agent CLIs from npm.
 //! - [`config`]: [`RuntimeConfig`], decided by the binary.
