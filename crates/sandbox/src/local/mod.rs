@@ -288,8 +288,15 @@ impl LocalBwrapProvider {
             for dir in [&config.root_dir, &config.tools_dir] {
                 ensure_traversable(dir, uid, gid).map_err(invalid)?;
             }
-            if let Some(dir) = config.helper.path.parent() {
-                ensure_traversable(dir, uid, gid).map_err(invalid)?;
+            // The sandbox uids run the helper inside; where they cannot reach it (a checkout under
+            // a private home, say), they get a copy in the root dir they can reach.
+            let reachable = config
+                .helper
+                .path
+                .parent()
+                .is_some_and(|dir| ensure_traversable(dir, uid, gid).is_ok());
+            if !reachable {
+                config.helper.path = copy_helper(&config.helper.path, &config.root_dir)?;
             }
         }
         let seccomp_file = match &config.seccomp_program {
@@ -644,6 +651,40 @@ fn prepare_dir(path: &Path, what: &str) -> Result<PathBuf, SandboxError> {
     std::fs::create_dir_all(path)
         .and_then(|()| path.canonicalize())
         .map_err(|e| SandboxError::io(format!("preparing {what} {}", path.display()), e))
+}
+
+/// Copies the helper binary to `<root_dir>/.helper/`, readable and executable by everyone,
+/// unless an identical copy is there already; returns the copy's path.
+fn copy_helper(helper: &Path, root_dir: &Path) -> Result<PathBuf, SandboxError> {
+    let dir = root_dir.join(".helper");
+    let name = helper
+        .file_name()
+        .unwrap_or_else(|| "sandbox-helper".as_ref());
+    let copy = dir.join(name);
+    let same = |a: &Path, b: &Path| -> bool {
+        let len = |p: &Path| std::fs::metadata(p).map(|m| m.len()).ok();
+        len(a).is_some() && len(a) == len(b) && std::fs::read(a).ok() == std::fs::read(b).ok()
+    };
+    let install = || -> std::io::Result<()> {
+        std::fs::create_dir_all(&dir)?;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))?;
+        if !same(helper, &copy) {
+            // Written beside and renamed, so a running sandbox never sees half a binary.
+            let partial = dir.join(".partial");
+            std::fs::copy(helper, &partial)?;
+            std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o755))?;
+            std::fs::rename(&partial, &copy)?;
+        }
+        Ok(())
+    };
+    install().map_err(|e| {
+        SandboxError::io(
+            format!("copying the sandbox helper to {}", dir.display()),
+            e,
+        )
+    })?;
+    tracing::info!(helper = %copy.display(), "the sandbox helper is copied where sandbox users can reach it");
+    Ok(copy)
 }
 
 /// Checks that host `uid:gid` may search every directory from `/` down to `dir`, which bwrap

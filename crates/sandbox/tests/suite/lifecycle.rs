@@ -298,3 +298,40 @@ async fn every_process_is_born_in_the_sandboxs_cgroup_with_its_limits() {
     })
     .await;
 }
+
+/// A helper binary the sandbox users cannot reach (a checkout in a private home) is copied where
+/// they can, and sandboxes start.
+#[tokio::test]
+async fn an_unreachable_helper_is_copied_where_sandbox_users_reach_it() {
+    timed(async {
+        let HostUser::Range { .. } = HostUser::recommended() else {
+            eprintln!(
+                "not root: the sandbox runs as the runtime's own user, who reaches the helper"
+            );
+            return;
+        };
+        let private = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(
+            private.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap();
+        let helper = private.path().join("agent-runtime-sandbox-helper");
+        std::fs::copy(super::common::helper().path, &helper).unwrap();
+        let harness = Harness::with_config(HostUser::recommended(), |config| {
+            config.helper = agent_runtime_sandbox::HelperProgram::standalone(&helper);
+        })
+        .await;
+        let used = &harness.provider.config().helper.path;
+        assert!(
+            used.starts_with(harness.provider.config().root_dir.join(".helper")),
+            "{used:?}"
+        );
+        let mut req = SandboxRequest::new("copied-helper");
+        req.egress = None;
+        let sandbox = harness.create_with(req).await;
+        assert_eq!(run(&*sandbox, "echo ok").await.ok(), "ok\n");
+        sandbox.destroy().await.unwrap();
+    })
+    .await;
+}
