@@ -318,6 +318,8 @@ impl Actor {
         };
         if let Err(e) = restore.await {
             let _ = sandbox.destroy().await;
+            self.model_access = None;
+            self.denials = None;
             return Err(e);
         }
         tracing::info!(session_id = %session_id, "sandbox started");
