@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use agent_runtime_agents::AgentKind;
 use agent_runtime_egress::{AddressException, StaticResolver};
-use agent_runtime_protocol::{AgentProfile, Block, CreateSessionRequest};
-use agent_runtime_testkit::{Block as Reply, Matcher, Response, Rule, Scenario};
+use agent_runtime_protocol::{AgentProfile, CreateSessionRequest};
+use agent_runtime_testkit::Scenario;
 use pretty_assertions::assert_eq;
 use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -16,7 +16,6 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::support::*;
-use super::turns::message;
 
 const HOST: &str = "api.secret-host.test";
 const SECRET: &str = "s3cret-token-only-the-proxy-sends";
@@ -163,47 +162,8 @@ async fn a_secret_reaches_only_the_host_it_names_and_never_the_sandbox() {
             "printf %s \"$EXPOSED_TOKEN\" | sha256sum | cut -c1-16".to_string(),
         ),
     ];
-    let calls = probes
-        .iter()
-        .map(|(name, command)| {
-            Reply::tool_use("Bash", json!({"command": command, "description": name}))
-        })
-        .collect();
-    h.model.set_scenario(Scenario::new(vec![
-        Rule::new(Matcher::tool_result(Some("Bash")), Response::text("done")),
-        Rule::new(
-            Matcher::last_user_text_contains("go"),
-            Response::blocks(calls),
-        ),
-    ]));
-    let mut sub = h.runtime.subscribe(&session, 0).await.unwrap();
-    h.runtime
-        .send_message(&session, message("go"))
-        .await
-        .unwrap();
-    collect_until(&mut sub, is_turn_completed).await;
-
-    let snapshot = h.runtime.snapshot(&session).await.unwrap();
-    let output = |name: &str| -> String {
-        let id = snapshot
-            .state
-            .blocks
-            .iter()
-            .find_map(|b| match b {
-                Block::ToolUse(t) if t.input["description"] == name => Some(t.id.clone()),
-                _ => None,
-            })
-            .unwrap();
-        snapshot
-            .state
-            .blocks
-            .iter()
-            .find_map(|b| match b {
-                Block::ToolResult(r) if r.tool_use_id == id => Some(r.output.trim().to_string()),
-                _ => None,
-            })
-            .unwrap()
-    };
+    let out = run_bash_probes(&h, &session, &probes).await;
+    let output = |name: &str| out[name].clone();
     assert_eq!(output("call the API"), "authorized");
     assert_eq!(output("forge the header"), "authorized");
     assert_eq!(output("look for the secret"), "0\n0\nsearched");

@@ -169,3 +169,59 @@ pub async fn collect_until(
 pub fn is_turn_completed(envelope: &Envelope) -> bool {
     matches!(envelope.event, SessionEvent::TurnCompleted { .. })
 }
+
+/// Runs each `(name, command)` as a `Bash` tool call of one turn of `session` ("go"), the
+/// scripted model asking for all of them at once; returns each call's output, trimmed, by name.
+pub async fn run_bash_probes(
+    h: &Harness,
+    session: &str,
+    probes: &[(&str, String)],
+) -> std::collections::BTreeMap<String, String> {
+    use agent_runtime_protocol::Block;
+    use agent_runtime_testkit::{Block as Reply, Matcher, Response, Rule};
+    let calls = probes
+        .iter()
+        .map(|(name, command)| {
+            Reply::tool_use(
+                "Bash",
+                serde_json::json!({"command": command, "description": name}),
+            )
+        })
+        .collect();
+    h.model.set_scenario(Scenario::new(vec![
+        Rule::new(Matcher::tool_result(Some("Bash")), Response::text("done")),
+        Rule::new(
+            Matcher::last_user_text_contains("go"),
+            Response::blocks(calls),
+        ),
+    ]));
+    let mut sub = h.runtime.subscribe(session, 0).await.unwrap();
+    h.runtime
+        .send_message(session, super::turns::message("go"))
+        .await
+        .unwrap();
+    collect_until(&mut sub, is_turn_completed).await;
+    let blocks = h.runtime.snapshot(session).await.unwrap().state.blocks;
+    probes
+        .iter()
+        .map(|(name, _)| {
+            let id = blocks
+                .iter()
+                .find_map(|b| match b {
+                    Block::ToolUse(t) if t.input["description"] == *name => Some(t.id.clone()),
+                    _ => None,
+                })
+                .unwrap_or_else(|| panic!("no tool call for {name}"));
+            let output = blocks
+                .iter()
+                .find_map(|b| match b {
+                    Block::ToolResult(r) if r.tool_use_id == id => {
+                        Some(r.output.trim().to_string())
+                    }
+                    _ => None,
+                })
+                .unwrap_or_else(|| panic!("no result for {name}"));
+            (name.to_string(), output)
+        })
+        .collect()
+}

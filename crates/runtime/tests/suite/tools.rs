@@ -7,14 +7,13 @@ use std::sync::{Arc, Mutex};
 
 use agent_runtime_agents::AgentKind;
 use agent_runtime_egress::{AddressException, StaticResolver};
-use agent_runtime_protocol::{AgentProfile, Block, CreateSessionRequest};
-use agent_runtime_testkit::{Block as Reply, Matcher, Response, Rule, Scenario};
+use agent_runtime_protocol::{AgentProfile, CreateSessionRequest};
+use agent_runtime_testkit::Scenario;
 use pretty_assertions::assert_eq;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::support::*;
-use super::turns::message;
 
 const MIRROR: &str = "mirror.test";
 
@@ -117,46 +116,8 @@ async fn common_tools_reach_an_allowed_host_through_the_proxy_by_the_environment
             ),
         ),
     ];
-    let calls = probes
-        .iter()
-        .map(|(name, command)| {
-            Reply::tool_use("Bash", json!({"command": command, "description": name}))
-        })
-        .collect();
-    h.model.set_scenario(Scenario::new(vec![
-        Rule::new(Matcher::tool_result(Some("Bash")), Response::text("done")),
-        Rule::new(
-            Matcher::last_user_text_contains("go"),
-            Response::blocks(calls),
-        ),
-    ]));
-    let mut sub = h.runtime.subscribe(&session, 0).await.unwrap();
-    h.runtime
-        .send_message(&session, message("go"))
-        .await
-        .unwrap();
-    collect_until(&mut sub, is_turn_completed).await;
-    let snapshot = h.runtime.snapshot(&session).await.unwrap();
-    let output = |name: &str| -> String {
-        let id = snapshot
-            .state
-            .blocks
-            .iter()
-            .find_map(|b| match b {
-                Block::ToolUse(t) if t.input["description"] == name => Some(t.id.clone()),
-                _ => None,
-            })
-            .unwrap();
-        snapshot
-            .state
-            .blocks
-            .iter()
-            .find_map(|b| match b {
-                Block::ToolResult(r) if r.tool_use_id == id => Some(r.output.trim().to_string()),
-                _ => None,
-            })
-            .unwrap()
-    };
+    let out = run_bash_probes(&h, &session, &probes).await;
+    let output = |name: &str| out[name].clone();
     assert_eq!(output("curl"), "mirror:/curl");
     assert_eq!(output("python"), "mirror:/python");
     assert_eq!(output("git"), "git-ran");

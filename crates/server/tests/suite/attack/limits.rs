@@ -11,6 +11,16 @@ use super::{profile, Probe, Target};
 
 const MIB: u64 = 1024 * 1024;
 
+/// A next turn of `session` completes (in a fresh process or sandbox, after a bomb).
+async fn assert_the_session_carries_on(target: &Target, session: &str) {
+    target.model.set_scenario(
+        agent_runtime_testkit::Scenario::new(vec![])
+            .with_fallback(agent_runtime_testkit::Response::text("still here")),
+    );
+    let events = target.turn(session, "are you there?").await;
+    assert_eq!(outcome(&events), (TurnEndReason::Completed, None));
+}
+
 /// The `turn_completed` of a turn's events: its reason and error code.
 fn outcome(events: &[SessionEvent]) -> (TurnEndReason, Option<String>) {
     match events.last() {
@@ -116,12 +126,7 @@ async fn a_fork_bomb_runs_into_the_task_limit() {
         .await
         .expect("healthy");
     // The session carries on, in a fresh process.
-    target.model.set_scenario(
-        agent_runtime_testkit::Scenario::new(vec![])
-            .with_fallback(agent_runtime_testkit::Response::text("still here")),
-    );
-    let events = target.turn(&session, "are you there?").await;
-    assert_eq!(outcome(&events), (TurnEndReason::Completed, None));
+    assert_the_session_carries_on(&target, &session).await;
 }
 
 /// Every task (thread) on the host whose real uid is `uid`.
@@ -179,12 +184,7 @@ async fn a_memory_bomb_ends_the_turn_with_oom_and_the_server_stays_healthy() {
         .await
         .expect("healthy");
     // The session goes on in a fresh sandbox.
-    target.model.set_scenario(
-        agent_runtime_testkit::Scenario::new(vec![])
-            .with_fallback(agent_runtime_testkit::Response::text("still here")),
-    );
-    let events = target.turn(&session, "are you there?").await;
-    assert_eq!(outcome(&events), (TurnEndReason::Completed, None));
+    assert_the_session_carries_on(&target, &session).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
