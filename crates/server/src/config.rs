@@ -513,7 +513,8 @@ pub fn merge(
     Ok(config)
 }
 
-fn pick<T>(flag: Option<T>, env: Option<T>, file: Option<T>) -> Option<T> {
+/// The first of flag, environment and file that is set.
+pub(crate) fn pick<T>(flag: Option<T>, env: Option<T>, file: Option<T>) -> Option<T> {
     flag.or(env).or(file)
 }
 

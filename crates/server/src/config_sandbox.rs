@@ -28,7 +28,7 @@ use agent_runtime_protocol::NetworkPolicy;
 use clap::Args;
 use serde::Deserialize;
 
-use crate::config::{parse_duration, parse_size, ConfigError, NumberOrText};
+use crate::config::{parse_duration, parse_size, pick, ConfigError, NumberOrText};
 
 /// Flags of the sandbox part (flattened into `serve`).
 #[derive(Debug, Default, Clone, Args)]
@@ -248,10 +248,6 @@ pub fn merge_sandbox(
         config.uid_range = Some(parse_uid_range(&text)?);
     }
     Ok(config)
-}
-
-fn pick<T>(flag: Option<T>, env: Option<T>, file: Option<T>) -> Option<T> {
-    flag.or(env).or(file)
 }
 
 fn pick_list(flag: &[String], env: Option<String>, file: Option<Vec<String>>) -> Vec<String> {
