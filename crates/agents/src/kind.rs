@@ -4,7 +4,7 @@
 //! agent-specific cases. Adding an agent: a variant here, a module beside [`crate::claude`] and
 //! [`crate::gemini`].
 
-use agent_runtime_protocol::AgentProfile;
+use agent_runtime_protocol::{AgentCapabilities, AgentProfile, PermissionMode};
 use serde::{Deserialize, Serialize};
 
 use crate::claude;
@@ -114,6 +114,25 @@ impl AgentKind {
         match self {
             AgentKind::ClaudeCode => claude::install_spec(std::env::consts::ARCH),
             AgentKind::GeminiCli => gemini::install_spec(),
+        }
+    }
+
+    /// What the agent can do beyond running turns. Claude Code asks over its control protocol
+    /// (`can_use_tool`), questions included (`AskUserQuestion`). Gemini CLI cannot ask in
+    /// headless mode (it removes the tools that would need confirmation), so it runs either
+    /// without asking or read-only in its own plan mode.
+    pub fn capabilities(&self) -> AgentCapabilities {
+        match self {
+            AgentKind::ClaudeCode => AgentCapabilities {
+                approvals: true,
+                questions: true,
+                permission_modes: PermissionMode::ALL.to_vec(),
+            },
+            AgentKind::GeminiCli => AgentCapabilities {
+                approvals: false,
+                questions: false,
+                permission_modes: vec![PermissionMode::Bypass, PermissionMode::Plan],
+            },
         }
     }
 

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::approval::{Budget, PermissionMode, SessionStatus};
 use crate::event::FileInfo;
 use crate::profile::AgentProfile;
 use crate::state::SessionState;
@@ -23,6 +24,10 @@ pub struct SessionInfo {
     pub name: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// What the session is doing (derived from its log, never stored): `requires_action` while
+    /// a permission request or question waits for an answer or a budget was reached.
+    #[serde(default)]
+    pub status: SessionStatus,
 }
 
 /// `GET /api/sessions/:id`: the session and its folded state.
@@ -48,6 +53,15 @@ pub struct CreateSessionRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub name: Option<String>,
+    /// Overrides the profile's permission mode. Modes that ask need an agent that can ask
+    /// (`capabilities.approvals` in `GET /api/agents`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub permission_mode: Option<PermissionMode>,
+    /// Each limit set here replaces the profile's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub budget: Option<Budget>,
 }
 
 /// `GET /api/sessions`: one page, newest first.
@@ -68,6 +82,11 @@ pub struct PatchSessionRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub name: Option<String>,
+    /// Replaces the session's own budget (each limit set here replaces the profile's). A budget
+    /// above what was spent lets held messages run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub budget: Option<Budget>,
 }
 
 /// What to do with a message that arrives while a turn runs.
@@ -160,6 +179,19 @@ pub struct AgentInfo {
     pub version: String,
     /// Whether that version is installed in the tools dir (otherwise the first turn installs it).
     pub installed: bool,
+    pub capabilities: AgentCapabilities,
+}
+
+/// What an agent can do beyond running turns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentCapabilities {
+    /// It can ask for permission before running a tool (`permission_requested`).
+    pub approvals: bool,
+    /// It can ask the user questions (`question_requested`).
+    pub questions: bool,
+    /// The permission modes a session of this agent may use.
+    pub permission_modes: Vec<PermissionMode>,
 }
 
 /// `GET /api/agents`.
@@ -216,6 +248,10 @@ pub struct Problem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub detail: Option<String>,
+    /// For `already_resolved`: how the request was closed (the answer that won).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub resolution: Option<serde_json::Value>,
 }
 
 impl Problem {
@@ -227,6 +263,7 @@ impl Problem {
             status,
             code: code.to_string(),
             detail,
+            resolution: None,
         }
     }
 }

@@ -6,6 +6,10 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::approval::{
+    BudgetApproval, BudgetExceeded, PermissionRequest, PermissionResolution, QuestionRequest,
+    QuestionResolution, SessionSettings,
+};
 use crate::block::{Block, SubagentStatus, ToolStatus};
 
 /// The thread id of a session's main conversation.
@@ -107,6 +111,20 @@ pub enum SessionEvent {
         /// `metadata`, `runtime_address`, `reserved`, `resolve_failed`, ...
         reason: String,
     },
+    /// The agent asks whether it may run a tool; pending until `permission_resolved`.
+    PermissionRequested(PermissionRequest),
+    /// A permission request was answered, timed out, or closed with its turn.
+    PermissionResolved(PermissionResolution),
+    /// The agent asks the user questions; pending until `question_resolved`.
+    QuestionRequested(QuestionRequest),
+    /// Questions were answered, timed out, or closed with their turn.
+    QuestionResolved(QuestionResolution),
+    /// A budget limit was reached; the agent stopped at a boundary.
+    BudgetExceeded(BudgetExceeded),
+    /// The user let the session go on past the limit that was reached (once).
+    BudgetApproved(BudgetApproval),
+    /// The session's own settings changed (permission mode, budget). Absent fields are unset.
+    SettingsChanged(SessionSettings),
     /// Agent output the runtime could not interpret, kept rather than dropped.
     Warning {
         message: String,

@@ -4,6 +4,7 @@
 //! these types.
 //!
 //! # Layout
+//! - [`approval`]: permission modes and rules, permission requests, questions, budgets.
 //! - [`block`]: the blocks a conversation thread is made of.
 //! - [`event`]: session events and the numbered [`Envelope`] that carries them.
 //! - [`state`]: the folded [`SessionState`] and the one pure [`fold`].
@@ -13,6 +14,7 @@
 //! - [`typescript`]: generation of `packages/react/src/generated/protocol.ts`.
 
 pub mod api;
+pub mod approval;
 pub mod block;
 pub mod event;
 pub mod profile;
@@ -21,6 +23,7 @@ pub mod typescript;
 pub mod ws;
 
 pub use api::*;
+pub use approval::*;
 pub use block::*;
 pub use event::*;
 pub use profile::*;

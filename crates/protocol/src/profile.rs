@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use ts_rs::TS;
 
+use crate::approval::{Budget, PermissionMode, PermissionRules};
+
 /// A named, reusable agent setup.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase", default)]
@@ -50,6 +52,23 @@ pub struct AgentProfile {
     #[serde(skip_serializing_if = "SandboxSettings::is_default")]
     #[ts(as = "Option<SandboxSettings>", optional)]
     pub sandbox: SandboxSettings,
+    /// What the agent may do without asking; `bypass` (never ask) when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub permission_mode: Option<PermissionMode>,
+    /// Allow, deny and ask rules applied before anyone is asked.
+    #[serde(skip_serializing_if = "PermissionRules::is_empty")]
+    #[ts(as = "Option<PermissionRules>", optional)]
+    pub permissions: PermissionRules,
+    /// How long a permission request or question waits for an answer before it is denied;
+    /// 1800 (30 minutes) when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "number")]
+    pub approval_timeout_secs: Option<u64>,
+    /// Spending limits of each session.
+    #[serde(skip_serializing_if = "Budget::is_default")]
+    #[ts(as = "Option<Budget>", optional)]
+    pub budget: Budget,
 }
 
 /// How a profile's sandbox is confined. Every field is optional; the server's defaults fill in.

@@ -9,6 +9,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::approval::{
+    BudgetExceeded, PermissionRecord, QuestionRecord, SessionSettings, SessionStatus,
+};
 use crate::block::{Block, SubagentStatus};
 use crate::event::{
     BlockUpdates, Envelope, FileInfo, RuntimeState, SessionEvent, Usage, MAIN_CONVERSATION,
@@ -46,6 +49,59 @@ pub struct SessionState {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[ts(as = "Option<Vec<NetworkDenial>>", optional)]
     pub network_denied: Vec<NetworkDenial>,
+    /// What the session is doing: `requires_action` while a request waits for an answer or a
+    /// budget was reached, else `running` while a turn runs, else `idle`.
+    #[serde(default)]
+    pub status: SessionStatus,
+    /// Turns started so far.
+    #[serde(default)]
+    #[ts(type = "number")]
+    pub turns: u64,
+    /// Every permission request, in the order asked, with how it was closed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[ts(as = "Option<Vec<PermissionRecord>>", optional)]
+    pub permissions: Vec<PermissionRecord>,
+    /// Every question request, in the order asked, with how it was closed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[ts(as = "Option<Vec<QuestionRecord>>", optional)]
+    pub questions: Vec<QuestionRecord>,
+    /// Allow rules the user added with "allow always".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[ts(as = "Option<Vec<String>>", optional)]
+    pub session_rules: Vec<String>,
+    /// The session's own settings over its profile's.
+    #[serde(default, skip_serializing_if = "SessionSettings::is_default")]
+    #[ts(as = "Option<SessionSettings>", optional)]
+    pub settings: SessionSettings,
+    /// The budget limit reached, until the budget is raised or the overrun approved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub budget_exceeded: Option<BudgetExceeded>,
+}
+
+impl SessionState {
+    /// The permission requests nobody has answered yet.
+    pub fn pending_permissions(&self) -> impl Iterator<Item = &PermissionRecord> {
+        self.permissions.iter().filter(|r| r.resolution.is_none())
+    }
+
+    /// The question requests nobody has answered yet.
+    pub fn pending_questions(&self) -> impl Iterator<Item = &QuestionRecord> {
+        self.questions.iter().filter(|r| r.resolution.is_none())
+    }
+
+    fn derive_status(&self) -> SessionStatus {
+        if self.budget_exceeded.is_some()
+            || self.pending_permissions().next().is_some()
+            || self.pending_questions().next().is_some()
+        {
+            SessionStatus::RequiresAction
+        } else if self.runtime.active_turn_id.is_some() {
+            SessionStatus::Running
+        } else {
+            SessionStatus::Idle
+        }
+    }
 }
 
 /// How many distinct refused destinations a session's state keeps.
@@ -97,6 +153,7 @@ impl SubagentThread {
 pub fn fold(state: &mut SessionState, envelope: &Envelope) {
     state.seq = envelope.seq;
     apply(state, &envelope.event, &envelope.at);
+    state.status = state.derive_status();
 }
 
 /// Folds a whole log, in order, over an empty state.
@@ -139,6 +196,7 @@ fn apply(state: &mut SessionState, event: &SessionEvent, at: &str) {
         } => upsert_block(thread_mut(state, conversation_id), block.clone()),
         SessionEvent::TurnStarted { turn_id, .. } => {
             state.runtime.active_turn_id = Some(turn_id.clone());
+            state.turns += 1;
         }
         SessionEvent::TurnCompleted {
             turn_id,
@@ -203,6 +261,50 @@ fn apply(state: &mut SessionState, event: &SessionEvent, at: &str) {
         SessionEvent::Status { sandbox } => state.runtime.sandbox = *sandbox,
         SessionEvent::NetworkDenied { host, port, reason } => {
             note_denial(&mut state.network_denied, host, *port, reason, at);
+        }
+        SessionEvent::PermissionRequested(request) => {
+            state.permissions.push(PermissionRecord {
+                request: request.clone(),
+                resolution: None,
+            });
+        }
+        SessionEvent::PermissionResolved(resolution) => {
+            let record = state
+                .permissions
+                .iter_mut()
+                .rev()
+                .find(|r| r.request.request_id == resolution.request_id);
+            if let Some(record) = record.filter(|r| r.resolution.is_none()) {
+                record.resolution = Some(resolution.clone());
+                if let Some(rule) = resolution.rule.as_ref().filter(|_| resolution.remember) {
+                    if !state.session_rules.contains(rule) {
+                        state.session_rules.push(rule.clone());
+                    }
+                }
+            }
+        }
+        SessionEvent::QuestionRequested(request) => {
+            state.questions.push(QuestionRecord {
+                request: request.clone(),
+                resolution: None,
+            });
+        }
+        SessionEvent::QuestionResolved(resolution) => {
+            let record = state
+                .questions
+                .iter_mut()
+                .rev()
+                .find(|r| r.request.request_id == resolution.request_id);
+            if let Some(record) = record.filter(|r| r.resolution.is_none()) {
+                record.resolution = Some(resolution.clone());
+            }
+        }
+        SessionEvent::BudgetExceeded(exceeded) => state.budget_exceeded = Some(exceeded.clone()),
+        SessionEvent::BudgetApproved(_) => state.budget_exceeded = None,
+        SessionEvent::SettingsChanged(settings) => {
+            state.settings = settings.clone();
+            // A new budget is checked again at the next boundary.
+            state.budget_exceeded = None;
         }
         SessionEvent::Warning { .. } => {}
     }

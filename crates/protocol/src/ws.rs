@@ -7,7 +7,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use ts_rs::TS;
 
+use std::collections::BTreeMap;
+
 use crate::api::{IfBusy, Problem};
+use crate::approval::{PermissionDecision, QuestionAnswer};
 use crate::event::Envelope;
 
 /// Frames a client sends.
@@ -50,6 +53,30 @@ pub enum ClientFrame {
         id: String,
         session_id: String,
     },
+    /// Answers a permission request, as `POST /api/sessions/:id/permissions/:requestId`.
+    AnswerPermission {
+        id: String,
+        session_id: String,
+        request_id: String,
+        decision: PermissionDecision,
+        #[serde(default)]
+        remember: bool,
+        #[serde(default)]
+        save_to_profile: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        message: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        option_id: Option<String>,
+    },
+    /// Answers questions, as `POST /api/sessions/:id/questions/:requestId`.
+    AnswerQuestion {
+        id: String,
+        session_id: String,
+        request_id: String,
+        answers: BTreeMap<String, QuestionAnswer>,
+    },
     Ping {
         id: String,
     },
@@ -64,6 +91,8 @@ impl ClientFrame {
             | ClientFrame::Unsubscribe { id, .. }
             | ClientFrame::SendMessage { id, .. }
             | ClientFrame::Interrupt { id, .. }
+            | ClientFrame::AnswerPermission { id, .. }
+            | ClientFrame::AnswerQuestion { id, .. }
             | ClientFrame::Ping { id } => id,
         }
     }

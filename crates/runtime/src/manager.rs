@@ -150,6 +150,7 @@ impl Runtime {
             name,
             created_at: now.clone(),
             updated_at: now,
+            status: Default::default(),
         };
         let record = SessionRecord {
             info: info.clone(),
@@ -393,6 +394,7 @@ impl Runtime {
                     npm_package: spec.npm_package,
                     version: spec.version,
                     installed: self.deps.installer.installed(*agent).is_some(),
+                    capabilities: agent.capabilities(),
                 }
             })
             .collect()

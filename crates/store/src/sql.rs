@@ -33,6 +33,7 @@ impl From<SessionRow> for SessionRecord {
                 name,
                 created_at,
                 updated_at,
+                status: Default::default(),
             },
             agent_session_id,
         }

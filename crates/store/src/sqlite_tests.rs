@@ -11,6 +11,7 @@ fn record(id: &str) -> SessionRecord {
         name: None,
         created_at: "2026-01-01T00:00:00.000000Z".into(),
         updated_at: "2026-01-01T00:00:00.000000Z".into(),
+        status: Default::default(),
     })
 }
 

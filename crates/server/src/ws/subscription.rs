@@ -119,6 +119,7 @@ mod tests {
             name: None,
             created_at: "2026-01-01T00:00:00.000000Z".into(),
             updated_at: "2026-01-01T00:00:00.000000Z".into(),
+            status: Default::default(),
         };
         store
             .create_session(&SessionRecord::new(info))

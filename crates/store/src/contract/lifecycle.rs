@@ -3,8 +3,9 @@
 use std::collections::BTreeMap;
 
 use agent_runtime_protocol::{
-    AgentProfile, CommandDef, LimitSettings, NetworkPolicy, NetworkSettings, ProfileFile,
-    ProfileSecret, SandboxSettings, SkillDef, SubagentDef,
+    AgentProfile, Budget, CommandDef, LimitSettings, NetworkPolicy, NetworkSettings,
+    PermissionMode, PermissionRules, ProfileFile, ProfileSecret, SandboxSettings, SkillDef,
+    SubagentDef,
 };
 use pretty_assertions::assert_eq;
 use serde_json::json;
@@ -193,6 +194,18 @@ pub(crate) fn full_profile(id: &str) -> AgentProfile {
                 format: Some("token {value}".into()),
                 env: false,
             }],
+        },
+        permission_mode: Some(PermissionMode::AcceptEdits),
+        permissions: PermissionRules {
+            allow: vec!["Bash(git status*)".into()],
+            deny: vec!["Bash(rm *)".into()],
+            ask: vec!["Write(src/**)".into()],
+        },
+        approval_timeout_secs: Some(600),
+        budget: Budget {
+            max_cost_usd: Some(2.5),
+            max_turns: Some(40),
+            max_turn_secs: None,
         },
     }
 }

@@ -232,6 +232,7 @@ pub(crate) fn session(id: &str, created_at: &str) -> SessionRecord {
         name: None,
         created_at: created_at.to_string(),
         updated_at: created_at.to_string(),
+        status: Default::default(),
     })
 }
 

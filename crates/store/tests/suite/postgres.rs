@@ -190,6 +190,7 @@ async fn nul_in_a_text_field_is_invalid_not_a_backend_error() {
         name: Some("nul \0 name".into()),
         created_at: "2026-01-01T00:00:00.000Z".into(),
         updated_at: "2026-01-01T00:00:00.000Z".into(),
+        status: Default::default(),
     });
     assert!(matches!(
         store.create_session(&record).await,

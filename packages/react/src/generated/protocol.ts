@@ -66,7 +66,7 @@ parentConversationId: string, subagentType?: string, description?: string, } | {
  * Stable code: `policy_none`, `not_allowlisted`, `loopback`, `private`, `link_local`,
  * `metadata`, `runtime_address`, `reserved`, `resolve_failed`, ...
  */
-reason: string, } | { "type": "warning", message: string, raw?: string, };
+reason: string, } | { "type": "permission_requested" } & PermissionRequest | { "type": "permission_resolved" } & PermissionResolution | { "type": "question_requested" } & QuestionRequest | { "type": "question_resolved" } & QuestionResolution | { "type": "budget_exceeded" } & BudgetExceeded | { "type": "budget_approved" } & BudgetApproval | { "type": "settings_changed" } & SessionSettings | { "type": "warning", message: string, raw?: string, };
 
 export type BlockUpdates = { status?: ToolStatus, 
 /**
@@ -157,7 +157,36 @@ demo: boolean,
  * Connections the sandbox's egress proxy refused, one entry per destination and reason,
  * most recent last; at most [`MAX_NETWORK_DENIALS`].
  */
-networkDenied?: Array<NetworkDenial>, };
+networkDenied?: Array<NetworkDenial>, 
+/**
+ * What the session is doing: `requires_action` while a request waits for an answer or a
+ * budget was reached, else `running` while a turn runs, else `idle`.
+ */
+status: SessionStatus, 
+/**
+ * Turns started so far.
+ */
+turns: number, 
+/**
+ * Every permission request, in the order asked, with how it was closed.
+ */
+permissions?: Array<PermissionRecord>, 
+/**
+ * Every question request, in the order asked, with how it was closed.
+ */
+questions?: Array<QuestionRecord>, 
+/**
+ * Allow rules the user added with "allow always".
+ */
+sessionRules?: Array<string>, 
+/**
+ * The session's own settings over its profile's.
+ */
+settings?: SessionSettings, 
+/**
+ * The budget limit reached, until the budget is raised or the overrun approved.
+ */
+budgetExceeded?: BudgetExceeded, };
 
 export type SubagentThread = { parentConversationId: string, status: SubagentStatus, subagentType?: string, description?: string, blocks: Array<Block>, };
 
@@ -179,7 +208,12 @@ agent: string,
 /**
  * The agent profile the session was created with.
  */
-profile?: string, name?: string, createdAt: string, updatedAt: string, };
+profile?: string, name?: string, createdAt: string, updatedAt: string, 
+/**
+ * What the session is doing (derived from its log, never stored): `requires_action` while
+ * a permission request or question waits for an answer or a budget was reached.
+ */
+status: SessionStatus, };
 
 export type SessionSnapshot = { session: SessionInfo, 
 /**
@@ -214,13 +248,51 @@ demo: boolean,
  * Connections the sandbox's egress proxy refused, one entry per destination and reason,
  * most recent last; at most [`MAX_NETWORK_DENIALS`].
  */
-networkDenied?: Array<NetworkDenial>, };
+networkDenied?: Array<NetworkDenial>, 
+/**
+ * What the session is doing: `requires_action` while a request waits for an answer or a
+ * budget was reached, else `running` while a turn runs, else `idle`.
+ */
+status: SessionStatus, 
+/**
+ * Turns started so far.
+ */
+turns: number, 
+/**
+ * Every permission request, in the order asked, with how it was closed.
+ */
+permissions?: Array<PermissionRecord>, 
+/**
+ * Every question request, in the order asked, with how it was closed.
+ */
+questions?: Array<QuestionRecord>, 
+/**
+ * Allow rules the user added with "allow always".
+ */
+sessionRules?: Array<string>, 
+/**
+ * The session's own settings over its profile's.
+ */
+settings?: SessionSettings, 
+/**
+ * The budget limit reached, until the budget is raised or the overrun approved.
+ */
+budgetExceeded?: BudgetExceeded, };
 
 export type CreateSessionRequest = { 
 /**
  * Agent architecture; defaults to `claude-code`.
  */
-agent?: string, profile?: string, name?: string, };
+agent?: string, profile?: string, name?: string, 
+/**
+ * Overrides the profile's permission mode. Modes that ask need an agent that can ask
+ * (`capabilities.approvals` in `GET /api/agents`).
+ */
+permissionMode?: PermissionMode, 
+/**
+ * Each limit set here replaces the profile's.
+ */
+budget?: Budget, };
 
 export type SessionList = { sessions: Array<SessionInfo>, 
 /**
@@ -228,7 +300,12 @@ export type SessionList = { sessions: Array<SessionInfo>,
  */
 nextCursor?: string, };
 
-export type PatchSessionRequest = { name?: string, };
+export type PatchSessionRequest = { name?: string, 
+/**
+ * Replaces the session's own budget (each limit set here replaces the profile's). A budget
+ * above what was spent lets held messages run.
+ */
+budget?: Budget, };
 
 export type IfBusy = "reject" | "queue" | "interrupt";
 
@@ -278,7 +355,7 @@ version: string,
 /**
  * Whether that version is installed in the tools dir (otherwise the first turn installs it).
  */
-installed: boolean, };
+installed: boolean, capabilities: AgentCapabilities, };
 
 export type AgentList = { agents: Array<AgentInfo>, };
 
@@ -323,9 +400,13 @@ type: string, title: string, status: number,
 /**
  * Stable machine-readable error code, e.g. `session_not_found`.
  */
-code: string, detail?: string, };
+code: string, detail?: string, 
+/**
+ * For `already_resolved`: how the request was closed (the answer that won).
+ */
+resolution?: JsonValue, };
 
-export type ClientFrame = { "type": "auth", id: string, token: string, } | { "type": "subscribe", id: string, sessionId: string, since?: number, } | { "type": "unsubscribe", id: string, sessionId: string, } | { "type": "send_message", id: string, sessionId: string, text: string, ifBusy?: IfBusy, clientMessageId?: string, } | { "type": "interrupt", id: string, sessionId: string, } | { "type": "ping", id: string, };
+export type ClientFrame = { "type": "auth", id: string, token: string, } | { "type": "subscribe", id: string, sessionId: string, since?: number, } | { "type": "unsubscribe", id: string, sessionId: string, } | { "type": "send_message", id: string, sessionId: string, text: string, ifBusy?: IfBusy, clientMessageId?: string, } | { "type": "interrupt", id: string, sessionId: string, } | { "type": "answer_permission", id: string, sessionId: string, requestId: string, decision: PermissionDecision, remember: boolean, saveToProfile: boolean, message?: string, optionId?: string, } | { "type": "answer_question", id: string, sessionId: string, requestId: string, answers: { [key in string]: QuestionAnswer }, } | { "type": "ping", id: string, };
 
 export type ServerFrame = { "type": "result", id: string, ok: boolean, data?: JsonValue, error?: Problem, } | { "type": "event", envelope: Envelope, } | { "type": "resync_required", sessionId: string, latestSeq: number, reason: string, };
 
@@ -372,7 +453,24 @@ files: Array<ProfileFile>,
  * The sandbox: network policy, resource limits, secrets. Unset fields take the server's
  * defaults.
  */
-sandbox?: SandboxSettings, };
+sandbox?: SandboxSettings, 
+/**
+ * What the agent may do without asking; `bypass` (never ask) when absent.
+ */
+permissionMode?: PermissionMode, 
+/**
+ * Allow, deny and ask rules applied before anyone is asked.
+ */
+permissions?: PermissionRules, 
+/**
+ * How long a permission request or question waits for an answer before it is denied;
+ * 1800 (30 minutes) when absent.
+ */
+approvalTimeoutSecs?: number, 
+/**
+ * Spending limits of each session.
+ */
+budget?: Budget, };
 
 export type SkillDef = { name: string, description: string, body: string, };
 
@@ -458,3 +556,185 @@ format?: string,
  * agent can then read it and send it anywhere the network policy lets it.
  */
 env?: boolean, };
+
+export type AgentCapabilities = { 
+/**
+ * It can ask for permission before running a tool (`permission_requested`).
+ */
+approvals: boolean, 
+/**
+ * It can ask the user questions (`question_requested`).
+ */
+questions: boolean, 
+/**
+ * The permission modes a session of this agent may use.
+ */
+permissionModes: Array<PermissionMode>, };
+
+export type PermissionMode = "bypass" | "default" | "acceptEdits" | "plan";
+
+export type PermissionRules = { allow?: Array<string>, deny?: Array<string>, ask?: Array<string>, };
+
+export type Budget = { 
+/**
+ * Cost of the whole session, in US dollars, as the agent reports it.
+ */
+maxCostUsd?: number, 
+/**
+ * Turns of the whole session.
+ */
+maxTurns?: number, 
+/**
+ * Wall-clock time of one turn, waiting for answers included.
+ */
+maxTurnSecs?: number, };
+
+export type BudgetKind = "cost" | "turns" | "turn_time";
+
+export type SessionSettings = { permissionMode?: PermissionMode, 
+/**
+ * Each limit set here replaces the profile's.
+ */
+budget?: Budget, };
+
+export type SessionStatus = "idle" | "running" | "requires_action";
+
+export type PermissionOption = { 
+/**
+ * What to send as `optionId` (`allow_once`, `allow_always`, `deny`, or a suggestion's id).
+ */
+id: string, kind: PermissionOptionKind, label: string, 
+/**
+ * The rule `allow_always` adds to the session.
+ */
+rule?: string, 
+/**
+ * The agent's own suggestion, verbatim (Claude: a permission update).
+ */
+suggestion?: JsonValue, };
+
+export type PermissionOptionKind = "allow_once" | "allow_always" | "deny" | "suggestion";
+
+export type PermissionRequest = { requestId: string, 
+/**
+ * The `tool_use` block the request is about, when the agent names it.
+ */
+toolUseId?: string, tool: string, input: JsonValue, 
+/**
+ * The agent's short description of the call.
+ */
+description?: string, options: Array<PermissionOption>, 
+/**
+ * When the request is denied if nobody answers (RFC 3339, UTC).
+ */
+expiresAt: string, 
+/**
+ * The turn that asked.
+ */
+turnId?: string, };
+
+export type PermissionDecision = "allow" | "deny";
+
+export type ResolvedBy = "user" | "timeout" | "runtime";
+
+export type Continuation = "resumed" | "expired";
+
+export type PermissionResolution = { requestId: string, decision: PermissionDecision, 
+/**
+ * The answer became a rule of the session (`rule`), applied without asking next time.
+ */
+remember: boolean, by: ResolvedBy, at: string, 
+/**
+ * The option chosen.
+ */
+optionId?: string, 
+/**
+ * The rule remembered.
+ */
+rule?: string, 
+/**
+ * The reason the agent sees on a deny.
+ */
+message?: string, 
+/**
+ * Set when the request was from before a server restart.
+ */
+continuation?: Continuation, };
+
+export type Question = { 
+/**
+ * The question; its answer is keyed by this text.
+ */
+question: string, 
+/**
+ * A short label for it.
+ */
+header?: string, options: Array<QuestionOption>, multiSelect: boolean, };
+
+export type QuestionOption = { label: string, description?: string, };
+
+export type QuestionRequest = { requestId: string, toolUseId?: string, questions: Array<Question>, expiresAt: string, turnId?: string, };
+
+export type QuestionAnswer = string | Array<string>;
+
+export type QuestionResolution = { requestId: string, 
+/**
+ * By question text.
+ */
+answers: { [key in string]: QuestionAnswer }, by: ResolvedBy, at: string, continuation?: Continuation, };
+
+export type BudgetExceeded = { kind: BudgetKind, 
+/**
+ * The limit (dollars, turns or seconds).
+ */
+limit: number, 
+/**
+ * What was spent when it was checked, in the same unit.
+ */
+spent: number, };
+
+export type PermissionRecord = { resolution?: PermissionResolution, requestId: string, 
+/**
+ * The `tool_use` block the request is about, when the agent names it.
+ */
+toolUseId?: string, tool: string, input: JsonValue, 
+/**
+ * The agent's short description of the call.
+ */
+description?: string, options: Array<PermissionOption>, 
+/**
+ * When the request is denied if nobody answers (RFC 3339, UTC).
+ */
+expiresAt: string, 
+/**
+ * The turn that asked.
+ */
+turnId?: string, };
+
+export type QuestionRecord = { resolution?: QuestionResolution, requestId: string, toolUseId?: string, questions: Array<Question>, expiresAt: string, turnId?: string, };
+
+export type AnswerPermissionRequest = { decision: PermissionDecision, 
+/**
+ * Allow always: the request's `allow_always` rule becomes a rule of the session.
+ */
+remember: boolean, 
+/**
+ * With `remember`: also add the rule to the session's profile.
+ */
+saveToProfile: boolean, 
+/**
+ * The reason the agent sees on a deny.
+ */
+message?: string, 
+/**
+ * One of the request's options (e.g. an agent suggestion); must agree with `decision`.
+ */
+optionId?: string, };
+
+export type AnswerQuestionRequest = { 
+/**
+ * By question text; every question must be answered.
+ */
+answers: { [key in string]: QuestionAnswer }, };
+
+export type BudgetApproval = { kind: BudgetKind, at: string, };
