@@ -14,14 +14,37 @@
 // Commands that change things (send, stop, create, ...) go over REST: each gets a definite answer
 // even while the socket reconnects, and the events they cause arrive over the socket.
 
-import { Connection, type ConnectionOptions, type EnvironmentHooks, type HeartbeatOptions, type ReconnectOptions, type WebSocketFactory } from './connection.js';
-import { AgentRuntimeError } from './errors.js';
+import {
+  latestRecord,
+  optimisticPermission,
+  optimisticQuestion,
+  reconcileLocalAnswers,
+  withLocalAnswer,
+  type LocalAnswers,
+  type PermissionAnswer,
+  type QuestionAnswers,
+} from './approvals.js';
+import {
+  Connection,
+  type CommandFrame,
+  type ConnectionOptions,
+  type EnvironmentHooks,
+  type HeartbeatOptions,
+  type ReconnectOptions,
+  type WebSocketFactory,
+} from './connection.js';
+import { AgentRuntimeError, toActionResult, type ActionResult } from './errors.js';
 import { fold } from './fold.js';
 import type {
+  AnswerPermissionRequest,
+  Budget,
+  BudgetApproval,
   CreateSessionRequest,
   Envelope,
   IfBusy,
   InterruptResponse,
+  PermissionResolution,
+  QuestionResolution,
   SendMessageResponse,
   ServerFrame,
   SessionInfo,
@@ -43,7 +66,8 @@ import { Store } from './store.js';
 export interface AgentClientOptions {
   /** Server origin, e.g. `http://localhost:8080`. Default: the page's own origin. */
   baseUrl?: string;
-  /** The WebSocket URL. Default: `baseUrl` (or the page's origin) with `ws(s)://` and `/api/ws`. */
+  /** The WebSocket URL, or just the server's origin (`ws://localhost:3000`, to which `/api/ws` is
+   * added). Default: `baseUrl` (or the page's origin) with `ws(s)://` and `/api/ws`. */
   wsUrl?: string;
   /** Returns the API key to use; asked before every request and every connect. */
   getToken?: TokenGetter;
@@ -66,6 +90,12 @@ export interface AgentClientOptions {
   /** Called with every error the client surfaces (for logging). */
   onError?: (error: AgentRuntimeError, context: { sessionId?: string; operation: string }) => void;
   random?: () => number;
+}
+
+/** How an answer travels: over REST (default; answered even while the socket reconnects) or as a
+ * WebSocket command. */
+export interface AnswerOptions {
+  via?: 'rest' | 'socket';
 }
 
 export interface SendMessageOptions {
@@ -253,6 +283,18 @@ export class AgentClient {
     if (cursor) await this.loadSessionPage(cursor);
   }
 
+  /** Loads `GET /api/agents` into the store (`agents`), for pickers that show what each agent can
+   * do (`capabilities`). */
+  async loadAgents(): Promise<void> {
+    try {
+      const { agents } = await this.rest.listAgents();
+      this.store.update((s) => ({ ...s, agents, agentsError: null }));
+    } catch (error) {
+      const err = this.report(error, { operation: 'listAgents' });
+      this.store.update((s) => ({ ...s, agentsError: err }));
+    }
+  }
+
   async loadHealth(): Promise<void> {
     try {
       const health = await this.rest.health();
@@ -345,6 +387,71 @@ export class AgentClient {
       error: null,
       pending: view.pending.filter((m) => m.status !== 'failed'),
     }));
+  }
+
+  // ---- human in the loop --------------------------------------------------------------------
+
+  /** Answers a permission request. The request shows as resolved at once (optimistic); the
+   * server's resolution replaces that guess, or it is rolled back when the server refuses.
+   * Never rejects: `{ok: false}` carries the error, and for `already_resolved` the `winner`. */
+  async answerPermission(
+    sessionId: string,
+    requestId: string,
+    answer: PermissionAnswer,
+    options: AnswerOptions = {},
+  ): Promise<ActionResult<PermissionResolution>> {
+    const record = latestRecord(this.view(sessionId)?.state?.permissions, requestId);
+    const guess = optimisticPermission(record, requestId, answer, new Date().toISOString());
+    this.setLocalAnswer(sessionId, 'permissionAnswers', requestId, guess);
+    const body: AnswerPermissionRequest = {
+      decision: answer.decision,
+      remember: Boolean(answer.remember),
+      saveToProfile: Boolean(answer.saveToProfile),
+      ...(answer.message ? { message: answer.message } : {}),
+      ...(answer.optionId ? { optionId: answer.optionId } : {}),
+    };
+    const result = await toActionResult(() =>
+      options.via === 'socket'
+        ? this.socketCommand<PermissionResolution>({ type: 'answer_permission', sessionId, requestId, ...body })
+        : this.rest.answerPermission(sessionId, requestId, body),
+    );
+    this.settleLocalAnswer(sessionId, 'permissionAnswers', requestId, result, 'answerPermission');
+    return result;
+  }
+
+  /** Answers a question request (every question, by its text), optimistically like
+   * {@link answerPermission}. Never rejects. */
+  async answerQuestion(
+    sessionId: string,
+    requestId: string,
+    answers: QuestionAnswers,
+    options: AnswerOptions = {},
+  ): Promise<ActionResult<QuestionResolution>> {
+    this.setLocalAnswer(sessionId, 'questionAnswers', requestId, optimisticQuestion(requestId, answers, new Date().toISOString()));
+    const result = await toActionResult(() =>
+      options.via === 'socket'
+        ? this.socketCommand<QuestionResolution>({ type: 'answer_question', sessionId, requestId, answers })
+        : this.rest.answerQuestion(sessionId, requestId, { answers }),
+    );
+    this.settleLocalAnswer(sessionId, 'questionAnswers', requestId, result, 'answerQuestion');
+    return result;
+  }
+
+  /** Lets a session that reached its budget go on, once (`budget_approved` follows). Never
+   * rejects; `budget_not_exceeded` when there was nothing to approve. */
+  async approveBudget(sessionId: string): Promise<ActionResult<BudgetApproval>> {
+    const result = await toActionResult(() => this.rest.approveBudget(sessionId));
+    if (!result.ok) this.report(result.error, { sessionId, operation: 'approveBudget' });
+    return result;
+  }
+
+  /** Replaces the session's own budget (`settings_changed` follows; a budget above what was
+   * spent lets held messages run). Never rejects. */
+  async setBudget(sessionId: string, budget: Budget): Promise<ActionResult<SessionInfo>> {
+    const result = await toActionResult(() => this.rest.patchSession(sessionId, { budget }));
+    if (result.ok) this.applyInfo(result.data);
+    else this.report(result.error, { sessionId, operation: 'setBudget' });
+    return result;
   }
 
   // ---- files --------------------------------------------------------------------------------
@@ -469,7 +576,7 @@ export class AgentClient {
       const next: SessionState = current && current.seq > state.seq ? current : reconcileState(current, state);
       const echoed = echoedIds(next);
       return {
-        ...view,
+        ...reconcileLocalAnswers(view, next),
         info,
         state: next,
         loading: false,
@@ -665,6 +772,50 @@ export class AgentClient {
     });
   }
 
+  /** Sets (or, with null, drops) this client's answer to a request; an answer to a request the
+   * state has already resolved is dropped, since the state's word wins. */
+  private setLocalAnswer<K extends 'permissionAnswers' | 'questionAnswers'>(
+    sessionId: string,
+    key: K,
+    requestId: string,
+    resolution: SessionView[K][string] | null,
+  ): void {
+    this.updateView(sessionId, (view) => {
+      const records: readonly { requestId: string; resolution?: unknown }[] | undefined =
+        key === 'permissionAnswers' ? view.state?.permissions : view.state?.questions;
+      const keep = resolution !== null && !latestRecord(records, requestId)?.resolution;
+      const answers = view[key] as LocalAnswers<SessionView[K][string]>;
+      const next = withLocalAnswer(answers, requestId, keep ? resolution : null);
+      return next === answers ? view : { ...view, [key]: next };
+    });
+  }
+
+  /** After the server answered: its resolution (or, when another answer won, the winner) stands
+   * in until the event arrives; any other failure rolls the optimistic answer back. */
+  private settleLocalAnswer<K extends 'permissionAnswers' | 'questionAnswers'>(
+    sessionId: string,
+    key: K,
+    requestId: string,
+    result: ActionResult<SessionView[K][string]>,
+    operation: string,
+  ): void {
+    if (result.ok) {
+      this.setLocalAnswer(sessionId, key, requestId, result.data);
+      return;
+    }
+    this.setLocalAnswer(sessionId, key, requestId, result.winner ?? null);
+    this.report(result.error, { sessionId, operation });
+  }
+
+  /** Sends a WebSocket command and resolves with its result's data; rejects with its problem. */
+  private async socketCommand<T>(frame: CommandFrame): Promise<T> {
+    const result = await this.connection.command(frame);
+    if (result.ok) return result.data as T;
+    throw result.error
+      ? AgentRuntimeError.fromProblem(result.error)
+      : new AgentRuntimeError('protocol', `${frame.type} failed`, { code: 'protocol_error' });
+  }
+
   private applyInfo(info: SessionInfo): void {
     this.store.update((s) => {
       const view = s.sessions[info.sessionId];
@@ -690,7 +841,7 @@ export class AgentClient {
   }
 
   private webSocketUrl(): string {
-    if (this.options.wsUrl) return this.options.wsUrl;
+    if (this.options.wsUrl) return webSocketEndpoint(this.options.wsUrl);
     const base = this.rest.baseUrl || pageOrigin();
     return `${base.replace(/^http/, 'ws')}/api/ws`;
   }
@@ -724,7 +875,7 @@ export function applyEnvelope(view: SessionView, envelope: Envelope, eventBuffer
       : view.events.length >= eventBufferSize
         ? [...view.events.slice(view.events.length - eventBufferSize + 1), envelope]
         : [...view.events, envelope];
-  return { ...view, state, pending, lastTurn, error, stopping, events };
+  return { ...reconcileLocalAnswers(view, state), state, pending, lastTurn, error, stopping, events };
 }
 
 function echoedIds(state: SessionState): Set<string> {
@@ -743,8 +894,17 @@ function sameInfo(a: SessionInfo | null, b: SessionInfo): boolean {
     a.agent === b.agent &&
     a.profile === b.profile &&
     a.createdAt === b.createdAt &&
-    a.updatedAt === b.updatedAt
+    a.updatedAt === b.updatedAt &&
+    a.status === b.status
   );
+}
+
+/** A WebSocket URL from what was configured: a full URL stays as it is; a bare origin (the seed's
+ * `wsUrl: 'ws://localhost:3000'`) gets `/api/ws`; `http(s)` becomes `ws(s)`. */
+export function webSocketEndpoint(configured: string): string {
+  const url = configured.replace(/^http/, 'ws');
+  const match = /^(wss?:\/\/[^/?#]+)\/?([?#].*)?$/.exec(url);
+  return match ? `${match[1]}/api/ws${match[2] ?? ''}` : url;
 }
 
 function pageOrigin(): string {

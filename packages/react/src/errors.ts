@@ -78,3 +78,40 @@ export function isProblem(value: unknown): value is Problem {
   const v = value as Record<string, unknown>;
   return typeof v.code === 'string' && typeof v.title === 'string' && typeof v.status === 'number';
 }
+
+/** The outcome of an action whose failure a UI shows rather than catches: never a rejected
+ * promise for what the server refused or a network failure. */
+export type ActionResult<T> =
+  | { ok: true; data: T }
+  | {
+      ok: false;
+      error: AgentRuntimeError;
+      /** The error's stable code (`request_not_found`, `already_resolved`, `request_expired`,
+       * `invalid_request`, `network_error`, ...). */
+      code: string;
+      /** The server's problem+json body, when it sent one. */
+      problem?: Problem;
+      /** For `already_resolved`: how the request was closed (the answer that won). */
+      winner?: T;
+    };
+
+/** Runs `action`, turning what it throws into `{ok: false}`. */
+export async function toActionResult<T>(action: () => Promise<T>): Promise<ActionResult<T>> {
+  try {
+    return { ok: true, data: await action() };
+  } catch (cause) {
+    return failedResult(AgentRuntimeError.from(cause));
+  }
+}
+
+/** The `{ok: false}` result of `error`. */
+export function failedResult<T>(error: AgentRuntimeError): ActionResult<T> {
+  const winner = error.code === 'already_resolved' ? (error.problem?.resolution as T | undefined) : undefined;
+  return {
+    ok: false,
+    error,
+    code: error.code,
+    ...(error.problem ? { problem: error.problem } : {}),
+    ...(winner ? { winner } : {}),
+  };
+}

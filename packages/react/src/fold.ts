@@ -6,6 +6,7 @@
 // every object the event did not touch, so a settled block keeps its identity while another one
 // streams, and React can skip re-rendering it.
 
+import { applyApprovalEvent, deriveStatus } from './fold-approvals.js';
 import type {
   Block,
   BlockUpdates,
@@ -35,6 +36,8 @@ export function emptySessionState(): SessionState {
     usage: emptyUsage(),
     costUsd: 0,
     demo: false,
+    status: 'idle',
+    turns: 0,
   };
 }
 
@@ -46,7 +49,9 @@ function emptyUsage(): Usage {
  * nothing but `seq`. */
 export function fold(state: SessionState, envelope: Envelope): SessionState {
   const applied = apply(state, envelope.event, envelope.at);
-  return applied.seq === envelope.seq ? applied : { ...applied, seq: envelope.seq };
+  const status = deriveStatus(applied);
+  if (applied.seq === envelope.seq && applied.status === status) return applied;
+  return { ...applied, seq: envelope.seq, status };
 }
 
 /** Folds a whole log, in order, over an empty state. */
@@ -66,7 +71,7 @@ function apply(state: SessionState, event: SessionEvent, at: string): SessionSta
     case 'block_update':
       return updateBlock(state, event.conversationId, event.blockId, (block) => applyUpdates(block, event.updates));
     case 'turn_started':
-      return { ...state, runtime: { ...state.runtime, activeTurnId: event.turnId } };
+      return { ...state, runtime: { ...state.runtime, activeTurnId: event.turnId }, turns: state.turns + 1 };
     case 'turn_completed': {
       const runtime =
         state.runtime.activeTurnId === event.turnId ? withoutActiveTurn(state.runtime) : state.runtime;
@@ -119,6 +124,14 @@ function apply(state: SessionState, event: SessionEvent, at: string): SessionSta
       return { ...state, runtime: { ...state.runtime, sandbox: event.sandbox } };
     case 'network_denied':
       return { ...state, networkDenied: noteDenial(state.networkDenied ?? [], event, at) };
+    case 'permission_requested':
+    case 'permission_resolved':
+    case 'question_requested':
+    case 'question_resolved':
+    case 'budget_exceeded':
+    case 'budget_approved':
+    case 'settings_changed':
+      return applyApprovalEvent(state, event);
     case 'warning':
       return state;
     default:

@@ -3,18 +3,27 @@
 // Layout
 // - generated/protocol.ts  wire types, generated from crates/protocol (do not edit)
 // - fold.ts                the fold, mirroring crates/protocol/src/state.rs (golden-tested)
+// - fold-approvals.ts      its human-in-the-loop part (requests, questions, budgets) and `status`
 // - rest.ts                the REST API
 // - connection.ts          the WebSocket: reconnect with backoff and jitter, auth, heartbeat
 // - client.ts              AgentClient: snapshot + subscribe-from-cursor, dedup, gaps, resync,
 //                          optimistic messages, stop; the store it writes
 // - state.ts               the client's state and what hooks derive from it
 // - reconcile.ts           identity-preserving snapshot merge
+// - approvals.ts           requests and questions with this client's optimistic answers laid over
 // - store.ts               the external store behind useSyncExternalStore
 // - react/                 provider and hooks
 
 export * from './generated/protocol.js';
 export { MAIN_CONVERSATION, MAX_NETWORK_DENIALS, emptySessionState, fold, foldAll } from './fold.js';
-export { AgentRuntimeError, type ErrorKind } from './errors.js';
+export { AgentRuntimeError, type ActionResult, type ErrorKind } from './errors.js';
+export {
+  awaitsUser,
+  type PermissionAnswer,
+  type PermissionItem,
+  type QuestionAnswers,
+  type QuestionItem,
+} from './approvals.js';
 export { RestClient, type FileContent, type RestClientOptions, type TokenGetter } from './rest.js';
 export {
   Connection,
@@ -31,7 +40,9 @@ export {
   AgentClient,
   applyEnvelope,
   newClientMessageId,
+  webSocketEndpoint,
   type AgentClientOptions,
+  type AnswerOptions,
   type SendMessageOptions,
   type SyncStats,
 } from './client.js';
@@ -56,9 +67,11 @@ export {
   AgentClientContext,
   AgentServiceProvider,
   useAgentClient,
+  type AgentServiceConfig,
   type AgentServiceProviderProps,
 } from './react/provider.js';
 export {
+  useAgents,
   useAgentSelector,
   useAgentSession,
   useBlock,
@@ -77,6 +90,7 @@ export {
   useWatchSession,
   useWorkspaceFiles,
   type SubagentInfo,
+  type UseAgentsResult,
   type UseAgentSessionResult,
   type UseConnectionResult,
   type UseFileContentResult,
@@ -86,4 +100,12 @@ export {
   type UseSubagentsResult,
   type UseWorkspaceFilesResult,
 } from './react/hooks.js';
+export {
+  useBudget,
+  usePermissions,
+  useQuestions,
+  type UseBudgetResult,
+  type UsePermissionsResult,
+  type UseQuestionsResult,
+} from './react/approvals.js';
 export { useStoreSelector, shallowArrayEqual, shallowEqual } from './react/useStoreSelector.js';

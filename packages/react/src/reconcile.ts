@@ -26,12 +26,31 @@ export function reconcileState(prev: SessionState | null, next: SessionState): S
   };
   // Absent when empty, as on the wire: never set to `undefined`.
   if (next.networkDenied && deepEqual(prev.networkDenied, next.networkDenied)) merged.networkDenied = prev.networkDenied;
+  if (next.permissions) merged.permissions = reconcileList(prev.permissions, next.permissions);
+  if (next.questions) merged.questions = reconcileList(prev.questions, next.questions);
+  if (next.sessionRules && deepEqual(prev.sessionRules, next.sessionRules)) merged.sessionRules = prev.sessionRules;
+  if (next.settings && deepEqual(prev.settings, next.settings)) merged.settings = prev.settings;
+  if (next.budgetExceeded && deepEqual(prev.budgetExceeded, next.budgetExceeded)) merged.budgetExceeded = prev.budgetExceeded;
   return merged;
 }
 
 function reconcileThread(prev: SubagentThread, next: SubagentThread): SubagentThread {
   if (deepEqual(prev, next)) return prev;
   return { ...next, blocks: reconcileBlocks(prev.blocks, next.blocks) };
+}
+
+/** Records of `next` (by `requestId`), reusing each unchanged record of `prev`, and `prev` itself
+ * when nothing changed. */
+function reconcileList<T extends { requestId: string }>(prev: T[] | undefined, next: T[]): T[] {
+  if (!prev) return next;
+  let same = prev.length === next.length;
+  const out = next.map((record, index) => {
+    const before = prev[index];
+    const kept = before && before.requestId === record.requestId && deepEqual(before, record) ? before : record;
+    if (kept !== before) same = false;
+    return kept;
+  });
+  return same ? prev : out;
 }
 
 /** Blocks of `next`, reusing each block of `prev` with the same id and content. */

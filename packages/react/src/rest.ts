@@ -3,12 +3,18 @@
 
 import { AgentRuntimeError, isProblem } from './errors.js';
 import type {
+  AgentList,
+  AnswerPermissionRequest,
+  AnswerQuestionRequest,
+  BudgetApproval,
   CreateSessionRequest,
   FileInfo,
   FileList,
   Health,
   InterruptResponse,
   PatchSessionRequest,
+  PermissionResolution,
+  QuestionResolution,
   SendMessageRequest,
   SendMessageResponse,
   SessionInfo,
@@ -84,6 +90,26 @@ export class RestClient {
 
   interrupt(sessionId: string): Promise<InterruptResponse> {
     return this.json('POST', `/api/sessions/${segment(sessionId)}/interrupt`, {});
+  }
+
+  /** Answers a permission request (`POST /api/sessions/:id/permissions/:requestId`). */
+  answerPermission(sessionId: string, requestId: string, answer: AnswerPermissionRequest): Promise<PermissionResolution> {
+    return this.json('POST', `/api/sessions/${segment(sessionId)}/permissions/${segment(requestId)}`, answer);
+  }
+
+  /** Answers a question request (`POST /api/sessions/:id/questions/:requestId`). */
+  answerQuestion(sessionId: string, requestId: string, answer: AnswerQuestionRequest): Promise<QuestionResolution> {
+    return this.json('POST', `/api/sessions/${segment(sessionId)}/questions/${segment(requestId)}`, answer);
+  }
+
+  /** Lets the session go on past the budget limit it reached, once. */
+  approveBudget(sessionId: string): Promise<BudgetApproval> {
+    return this.json('POST', `/api/sessions/${segment(sessionId)}/budget/approve`, {});
+  }
+
+  /** The agents this server runs, with what each can do (`GET /api/agents`). */
+  listAgents(signal?: AbortSignal): Promise<AgentList> {
+    return this.json('GET', '/api/agents', undefined, signal);
   }
 
   async listFiles(sessionId: string): Promise<FileInfo[]> {

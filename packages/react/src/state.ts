@@ -1,14 +1,18 @@
 // What the client knows, as one immutable value in the store, and the pure functions that derive
 // what hooks show from it (status, messages with optimistic copies, file trees).
 
+import { awaitsUser, NO_LOCAL_ANSWERS, type LocalAnswers } from './approvals.js';
 import type { ConnectionInfo } from './connection.js';
 import type { AgentRuntimeError } from './errors.js';
 import { MAIN_CONVERSATION } from './fold.js';
 import type {
+  AgentInfo,
   Block,
   Envelope,
   FileInfo,
   Health,
+  PermissionResolution,
+  QuestionResolution,
   SessionInfo,
   SessionState,
   TurnEndReason,
@@ -26,8 +30,8 @@ export type SessionStatus =
   | 'submitted'
   /** A turn runs (the agent is thinking, streaming or using tools). */
   | 'running'
-  /** The agent waits for the user to answer a permission request or question. (The server does
-   * not emit those events yet; reserved so UIs can handle it from the start.) */
+  /** The agent waits for the user: a permission request or question this client has not
+   * answered, or a budget limit was reached (the state's own `status`). */
   | 'requires_action'
   /** The last message could not be sent or the last turn ended with an error. */
   | 'error';
@@ -74,6 +78,10 @@ export interface SessionView {
   stopping: boolean;
   /** The most recent live events, oldest first (bounded). */
   events: readonly Envelope[];
+  /** This client's answers to permission requests, shown until the fold confirms them. */
+  permissionAnswers: LocalAnswers<PermissionResolution>;
+  /** This client's answers to questions, shown until the fold confirms them. */
+  questionAnswers: LocalAnswers<QuestionResolution>;
 }
 
 export interface SessionListView {
@@ -100,6 +108,9 @@ export interface ClientState {
   healthError: AgentRuntimeError | null;
   /** By `fileKey(sessionId, path)`. */
   files: Readonly<Record<string, FileContentView>>;
+  /** `GET /api/agents`, once loaded. */
+  agents: readonly AgentInfo[] | null;
+  agentsError: AgentRuntimeError | null;
 }
 
 export function initialClientState(): ClientState {
@@ -110,6 +121,8 @@ export function initialClientState(): ClientState {
     health: null,
     healthError: null,
     files: {},
+    agents: null,
+    agentsError: null,
   };
 }
 
@@ -125,6 +138,8 @@ export function emptySessionView(sessionId: string): SessionView {
     error: null,
     stopping: false,
     events: [],
+    permissionAnswers: NO_LOCAL_ANSWERS,
+    questionAnswers: NO_LOCAL_ANSWERS,
   };
 }
 
@@ -135,6 +150,7 @@ export function fileKey(sessionId: string, path: string): string {
 /** The status a session shows. */
 export function sessionStatus(view: SessionView | undefined): SessionStatus {
   if (!view) return 'idle';
+  if (awaitsUser(view)) return 'requires_action';
   if (view.state?.runtime.activeTurnId) return 'running';
   if (view.pending.some((message) => message.status !== 'failed')) return 'submitted';
   if (view.error) return 'error';

@@ -6,12 +6,18 @@
 import { foldAll } from '../src/fold.js';
 import type { WebSocketLike } from '../src/connection.js';
 import type {
+  AgentList,
   Block,
   ClientFrame,
   Envelope,
   FileInfo,
   Health,
+  PermissionRequest,
+  PermissionResolution,
   Problem,
+  QuestionAnswer,
+  QuestionRequest,
+  QuestionResolution,
   ServerFrame,
   SessionEvent,
   SessionInfo,
@@ -45,11 +51,17 @@ export class FakeServer {
   readonly received: ClientFrame[] = [];
   /** Every REST request, as `METHOD path`. */
   readonly requests: string[] = [];
+  /** The JSON body of every REST request that had one, as `METHOD path`, body. */
+  readonly bodies: { request: string; body: unknown }[] = [];
   /** Every URL a socket was opened with. */
   readonly socketUrls: string[] = [];
   faults: Faults = { replayOverlap: 0, skipLive: new Set(), refuseConnections: 0, hold: false };
   /** When set, REST and WebSocket require this key. */
   apiKey: string | null = null;
+  /** Requests whose answers the server refuses as expired (410). */
+  readonly expired = new Set<string>();
+  /** While set, answers to permission requests and questions wait for it (a slow server). */
+  answerGate: Promise<void> | null = null;
   private nextId = 1;
 
   /** What `GET /healthz` answers. */
@@ -67,7 +79,7 @@ export class FakeServer {
 
   createSession(name?: string): string {
     const sessionId = `s${this.nextId++}`;
-    const info: SessionInfo = { sessionId, agent: 'claude-code', createdAt: AT, updatedAt: AT, ...(name ? { name } : {}) };
+    const info: SessionInfo = { sessionId, agent: 'claude-code', createdAt: AT, updatedAt: AT, status: 'idle', ...(name ? { name } : {}) };
     this.sessions.set(sessionId, { info, log: [], files: new Map(), activeTurn: null });
     this.append(sessionId, [{ type: 'metadata_update', metadata: { agentSessionId: 'agent-1', demo: true } }]);
     return sessionId;
@@ -142,6 +154,40 @@ export class FakeServer {
     ]);
   }
 
+  /** The agent asks for permission to run `tool`; returns the request id. */
+  requestPermission(sessionId: string, tool = 'Bash', input: PermissionRequest['input'] = { command: 'touch a' }, extra: Partial<PermissionRequest> = {}): string {
+    const requestId = `perm-${this.nextId++}`;
+    const rule = `${tool}(${typeof input === 'object' && input && 'command' in input ? String(input.command) : '*'})`;
+    this.append(sessionId, [
+      {
+        type: 'permission_requested',
+        requestId,
+        tool,
+        input,
+        options: [
+          { id: 'allow_once', kind: 'allow_once', label: 'Allow once' },
+          { id: 'allow_always', kind: 'allow_always', label: 'Allow always', rule },
+          { id: 'deny', kind: 'deny', label: 'Deny' },
+        ],
+        expiresAt: '2026-01-01T00:30:00Z',
+        ...extra,
+      },
+    ]);
+    return requestId;
+  }
+
+  /** The agent asks questions; returns the request id. */
+  askQuestions(sessionId: string, questions: QuestionRequest['questions']): string {
+    const requestId = `q-${this.nextId++}`;
+    this.append(sessionId, [{ type: 'question_requested', requestId, questions, expiresAt: '2026-01-01T00:30:00Z' }]);
+    return requestId;
+  }
+
+  /** Closes a permission request as the runtime would (a timeout, say). */
+  resolvePermission(sessionId: string, resolution: PermissionResolution): void {
+    this.append(sessionId, [{ type: 'permission_resolved', ...resolution }]);
+  }
+
   writeFile(sessionId: string, path: string, content: string): void {
     const session = this.session(sessionId);
     const existed = session.files.has(path);
@@ -152,7 +198,66 @@ export class FakeServer {
 
   snapshot(sessionId: string): SessionSnapshot {
     const session = this.session(sessionId);
-    return { session: session.info, ...foldAll(session.log) };
+    const state = foldAll(session.log);
+    return { session: { ...session.info, status: state.status }, ...state };
+  }
+
+  /** What the agents list answers. */
+  static readonly agents: AgentList = {
+    agents: [
+      {
+        id: 'claude-code',
+        npmPackage: '@anthropic-ai/claude-code',
+        version: '2.1.328',
+        installed: true,
+        capabilities: { approvals: true, questions: true, permissionModes: ['bypass', 'default', 'acceptEdits', 'plan'] },
+      },
+      {
+        id: 'gemini-cli',
+        npmPackage: '@google/gemini-cli',
+        version: '0.1.0',
+        installed: false,
+        capabilities: { approvals: false, questions: false, permissionModes: ['bypass', 'plan'] },
+      },
+    ],
+  };
+
+  // ---- answers (shared by REST and WebSocket) ---------------------------------------------------
+
+  private async answerPermission(sessionId: string, requestId: string, body: Record<string, unknown>): Promise<Answer<PermissionResolution>> {
+    if (this.answerGate) await this.answerGate;
+    const record = foldAll(this.session(sessionId).log).permissions?.filter((r) => r.requestId === requestId).at(-1);
+    if (!record) return { ok: false, status: 404, code: 'request_not_found' };
+    if (record.resolution) return { ok: false, status: 409, code: 'already_resolved', resolution: record.resolution };
+    if (this.expired.has(requestId)) return { ok: false, status: 410, code: 'request_expired' };
+    if (body.decision !== 'allow' && body.decision !== 'deny') return { ok: false, status: 400, code: 'invalid_request' };
+    const remember = body.remember === true && body.decision === 'allow';
+    const rule = remember ? record.options.find((o) => o.kind === 'allow_always')?.rule : undefined;
+    const resolution: PermissionResolution = {
+      requestId,
+      decision: body.decision,
+      remember,
+      by: 'user',
+      at: AT,
+      ...(typeof body.optionId === 'string' ? { optionId: body.optionId } : {}),
+      ...(rule ? { rule } : {}),
+      ...(typeof body.message === 'string' ? { message: body.message } : {}),
+    };
+    this.append(sessionId, [{ type: 'permission_resolved', ...resolution }]);
+    return { ok: true, data: resolution };
+  }
+
+  private async answerQuestion(sessionId: string, requestId: string, body: Record<string, unknown>): Promise<Answer<QuestionResolution>> {
+    if (this.answerGate) await this.answerGate;
+    const record = foldAll(this.session(sessionId).log).questions?.filter((r) => r.requestId === requestId).at(-1);
+    if (!record) return { ok: false, status: 404, code: 'request_not_found' };
+    if (record.resolution) return { ok: false, status: 409, code: 'already_resolved', resolution: record.resolution };
+    if (this.expired.has(requestId)) return { ok: false, status: 410, code: 'request_expired' };
+    const answers = (body.answers ?? {}) as Record<string, QuestionAnswer>;
+    if (!record.questions.every((q) => q.question in answers)) return { ok: false, status: 400, code: 'invalid_request' };
+    const resolution: QuestionResolution = { requestId, answers, by: 'user', at: AT };
+    this.append(sessionId, [{ type: 'question_resolved', ...resolution }]);
+    return { ok: true, data: resolution };
   }
 
   // ---- faults ------------------------------------------------------------------------------
@@ -234,6 +339,22 @@ export class FakeServer {
         socket.subscriptions.delete(frame.sessionId);
         socket.deliver(ok(frame.id));
         return;
+      case 'answer_permission':
+      case 'answer_question': {
+        const { id, sessionId, requestId } = frame;
+        if (!this.sessions.has(sessionId)) {
+          socket.deliver(fail(id, 404, 'session_not_found', 'Session not found'));
+          return;
+        }
+        const answer =
+          frame.type === 'answer_permission'
+            ? this.answerPermission(sessionId, requestId, frame)
+            : this.answerQuestion(sessionId, requestId, frame);
+        void answer.then((a: Answer<unknown>) =>
+          socket.deliver(a.ok ? ok(id, a.data) : fail(id, a.status, a.code, a.code, a.resolution)),
+        );
+        return;
+      }
       default:
         socket.deliver(fail(frame.id, 400, 'invalid_frame', 'Not supported by the fake server'));
     }
@@ -249,7 +370,9 @@ export class FakeServer {
       return problem(401, 'unauthorized', 'Unauthorized');
     }
     const body = typeof init.body === 'string' && init.body ? JSON.parse(init.body) : {};
+    if (typeof init.body === 'string') this.bodies.push({ request: `${method} ${path}`, body });
     if (path === '/healthz') return json(200, FakeServer.health);
+    if (path === '/api/agents') return json(200, FakeServer.agents);
     if (path === '/api/sessions' && method === 'GET') {
       const sessions = Array.from(this.sessions.values()).map((s) => s.info).reverse();
       return json(200, { sessions });
@@ -258,20 +381,37 @@ export class FakeServer {
       const id = this.createSession(body.name);
       return json(201, this.session(id).info);
     }
-    const match = /^\/api\/sessions\/([^/]+)(?:\/(messages|interrupt|files)(?:\/(.*))?)?$/.exec(path);
+    const match = /^\/api\/sessions\/([^/]+)(?:\/(messages|interrupt|files|permissions|questions|budget)(?:\/(.*))?)?$/.exec(path);
     if (!match) return problem(404, 'not_found', 'Not found');
     const sessionId = decodeURIComponent(match[1] as string);
     const session = this.sessions.get(sessionId);
     if (!session) return problem(404, 'session_not_found', 'Session not found');
     const sub = match[2];
     if (!sub && method === 'GET') return json(200, this.snapshot(sessionId));
+    if ((sub === 'permissions' || sub === 'questions') && method === 'POST' && match[3]) {
+      const requestId = decodeURIComponent(match[3]);
+      const answer: Answer<unknown> =
+        sub === 'permissions' ? await this.answerPermission(sessionId, requestId, body) : await this.answerQuestion(sessionId, requestId, body);
+      return answer.ok ? json(200, answer.data) : problem(answer.status, answer.code, answer.code, answer.resolution);
+    }
+    if (sub === 'budget' && match[3] === 'approve' && method === 'POST') {
+      const exceeded = foldAll(session.log).budgetExceeded;
+      if (!exceeded) return problem(409, 'budget_not_exceeded', 'No budget limit was reached');
+      const approval = { kind: exceeded.kind, at: AT };
+      this.append(sessionId, [{ type: 'budget_approved', ...approval }]);
+      return json(200, approval);
+    }
     if (!sub && method === 'DELETE') {
       this.sessions.delete(sessionId);
       return new Response(null, { status: 204 });
     }
     if (!sub && method === 'PATCH') {
-      session.info = { ...session.info, name: body.name };
-      return json(200, session.info);
+      if (body.name !== undefined) session.info = { ...session.info, name: body.name };
+      if (body.budget !== undefined) {
+        const settings = foldAll(session.log).settings ?? {};
+        this.append(sessionId, [{ type: 'settings_changed', ...settings, budget: body.budget }]);
+      }
+      return json(200, this.snapshot(sessionId).session);
     }
     if (sub === 'messages') {
       if (session.activeTurn && (body.ifBusy ?? 'reject') === 'reject') {
@@ -369,8 +509,11 @@ function ok(id: string, data?: unknown): ServerFrame {
   return { type: 'result', id, ok: true, ...(data === undefined ? {} : { data: data as never }) };
 }
 
-function fail(id: string, status: number, code: string, title: string): ServerFrame {
-  const error: Problem = { type: `urn:agent-runtime:error:${code}`, title, status, code };
+/** A server's answer to an answer: the resolution, or a problem (with the winner on 409). */
+type Answer<T> = { ok: true; data: T } | { ok: false; status: number; code: string; resolution?: unknown };
+
+function fail(id: string, status: number, code: string, title: string, resolution?: unknown): ServerFrame {
+  const error: Problem = { type: `urn:agent-runtime:error:${code}`, title, status, code, ...(resolution ? { resolution: resolution as never } : {}) };
   return { type: 'result', id, ok: false, error };
 }
 
@@ -378,8 +521,8 @@ function json(status: number, body: unknown): Response {
   return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
 }
 
-function problem(status: number, code: string, title: string): Response {
-  const body: Problem = { type: `urn:agent-runtime:error:${code}`, title, status, code };
+function problem(status: number, code: string, title: string, resolution?: unknown): Response {
+  const body: Problem = { type: `urn:agent-runtime:error:${code}`, title, status, code, ...(resolution ? { resolution: resolution as never } : {}) };
   return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/problem+json' } });
 }
 

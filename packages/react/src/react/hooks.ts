@@ -9,6 +9,7 @@ import type { ConnectionInfo, ConnectionState } from '../connection.js';
 import type { AgentRuntimeError } from '../errors.js';
 import { MAIN_CONVERSATION } from '../fold.js';
 import type {
+  AgentInfo,
   Block,
   CreateSessionRequest,
   Envelope,
@@ -57,7 +58,8 @@ export function useWatchSession(sessionId: string | null | undefined): void {
   }, [client, sessionId]);
 }
 
-function useView<T>(sessionId: string | null | undefined, pick: (view: SessionView | undefined) => T, isEqual?: (a: T, b: T) => boolean): T {
+/** Selects from one session's view (undefined while there is none). */
+export function useView<T>(sessionId: string | null | undefined, pick: (view: SessionView | undefined) => T, isEqual?: (a: T, b: T) => boolean): T {
   return useAgentSelector((state) => pick(sessionId ? state.sessions[sessionId] : undefined), isEqual);
 }
 
@@ -97,6 +99,39 @@ export function useHealth(): { health: Health | null; error: AgentRuntimeError |
   }, [client]);
   return { health, error, refresh: useCallback(() => client.loadHealth(), [client]) };
 }
+
+export interface UseAgentsResult {
+  /** The agents this server runs (`GET /api/agents`), with their `capabilities`; empty until
+   * loaded. */
+  agents: readonly AgentInfo[];
+  isLoading: boolean;
+  error: AgentRuntimeError | null;
+  getAgent: (id: string) => AgentInfo | undefined;
+  refresh: () => Promise<void>;
+}
+
+/** `GET /api/agents`, fetched once per client: each agent's version and what it can do
+ * (`capabilities.approvals`, `questions`, `permissionModes`). */
+export function useAgents(): UseAgentsResult {
+  const client = useAgentClient();
+  const agents = useAgentSelector((s) => s.agents);
+  const error = useAgentSelector((s) => s.agentsError);
+  useEffect(() => {
+    if (!client.store.getState().agents) void client.loadAgents();
+  }, [client]);
+  return useMemo(
+    () => ({
+      agents: agents ?? NO_AGENTS,
+      isLoading: agents === null && error === null,
+      error,
+      getAgent: (id: string) => agents?.find((a) => a.id === id),
+      refresh: () => client.loadAgents(),
+    }),
+    [client, agents, error],
+  );
+}
+
+const NO_AGENTS: readonly AgentInfo[] = Object.freeze([]);
 
 // ---- useAgentSession --------------------------------------------------------------------------
 
