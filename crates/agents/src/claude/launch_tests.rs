@@ -296,7 +296,7 @@ fn ask_replies_are_control_responses() {
     let allow = encode_ask_reply(
         "r1",
         &AskReply::Allow {
-            input: input.clone(),
+            input,
             suggestions: vec![json!({"type": "setMode", "mode": "acceptEdits"})],
         },
     );
