@@ -194,6 +194,19 @@ impl AgentKind {
         }
     }
 
+    /// The stdin line (with its trailing `\n`) that answers the agent's request
+    /// `agent_request_id` ([`crate::AgentOutput::Ask`]); `None` for agents that cannot ask.
+    pub fn encode_ask_reply(
+        &self,
+        agent_request_id: &str,
+        reply: &crate::AskReply,
+    ) -> Option<String> {
+        match self {
+            AgentKind::ClaudeCode => Some(claude::encode_ask_reply(agent_request_id, reply)),
+            AgentKind::GeminiCli => None,
+        }
+    }
+
     /// A fresh translator for one process's stdout.
     pub fn new_translator(&self, ctx: TranslatorContext) -> Translator {
         match self {

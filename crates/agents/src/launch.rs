@@ -9,7 +9,7 @@
 //! [`crate::AgentKind::per_turn_stdin`]), prompts into profile files
 //! ([`crate::AgentKind::profile_files`]) that the arguments or the environment name by path.
 
-use agent_runtime_protocol::AgentProfile;
+use agent_runtime_protocol::{AgentProfile, PermissionMode};
 pub use agent_runtime_sandbox::LaunchSpec;
 
 /// Everything [`crate::AgentKind::launch_spec`] needs, all as seen from inside the sandbox.
@@ -30,4 +30,7 @@ pub struct LaunchContext<'a> {
     /// API key given to the agent process (in its environment, never in its arguments).
     pub api_key: Option<String>,
     pub profile: &'a AgentProfile,
+    /// The session's permission mode (its own, else its profile's). Modes that ask are given
+    /// only to agents whose capabilities list them.
+    pub permission_mode: PermissionMode,
 }

@@ -51,4 +51,6 @@ pub use files::{ParsedConversation, ProfileFileWrite, Root, TranscriptFile};
 pub use gemini::GeminiTranslator;
 pub use kind::{AgentKind, InstallSpec, ModelApi, ProcessMode};
 pub use launch::{LaunchContext, LaunchSpec};
-pub use output::{AgentOutput, Translator, TranslatorContext, TurnOutcome};
+pub use output::{
+    AgentAsk, AgentOutput, AskKind, AskReply, Translator, TranslatorContext, TurnOutcome,
+};

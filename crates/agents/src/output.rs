@@ -5,7 +5,10 @@
 //! [`AgentOutput::Event`] to the session log as is, turns [`AgentOutput::TurnFinished`] into its
 //! own `turn_completed` event, and writes [`AgentOutput::WriteStdin`] lines to the agent.
 
-use agent_runtime_protocol::{SessionEvent, TurnEndReason, TurnError, Usage};
+use std::collections::BTreeMap;
+
+use agent_runtime_protocol::{Question, SessionEvent, TurnEndReason, TurnError, Usage};
+use serde_json::Value;
 
 use crate::claude::ClaudeTranslator;
 use crate::gemini::GeminiTranslator;
@@ -24,6 +27,57 @@ pub enum AgentOutput {
     /// a request the agent made on its own (Claude: a `control_request` the runtime does not
     /// support is refused this way, so the agent never hangs waiting).
     WriteStdin(String),
+    /// The agent asks for permission or asks the user questions, and waits for the answer
+    /// ([`crate::AgentKind::encode_ask_reply`]).
+    Ask(AgentAsk),
+    /// The agent withdrew a request it made (its turn was interrupted); it must not be answered.
+    AskWithdrawn { agent_request_id: String },
+}
+
+/// A request of the agent that waits for an answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentAsk {
+    /// The agent's own id of the request, which its answer names.
+    pub agent_request_id: String,
+    /// The tool call the request is about, when the agent names it.
+    pub tool_use_id: Option<String>,
+    pub kind: AskKind,
+}
+
+/// What an [`AgentAsk`] asks.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AskKind {
+    /// May the agent run `tool` with `input`?
+    Permission {
+        tool: String,
+        input: Value,
+        /// The agent's short description of the call.
+        description: Option<String>,
+        /// The agent's own suggestions of how to allow it from now on, verbatim.
+        suggestions: Vec<Value>,
+    },
+    /// The agent asks the user `questions`; `input` is the tool input they came in.
+    Question {
+        questions: Vec<Question>,
+        input: Value,
+    },
+}
+
+/// The answer to an [`AgentAsk`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum AskReply {
+    /// Run the call with `input`, applying the agent's own `suggestions` chosen by the user.
+    Allow {
+        input: Value,
+        suggestions: Vec<Value>,
+    },
+    /// Do not run it; the agent sees `message`.
+    Deny { message: String },
+    /// The answers to a question request (by question text), for the tool `input`.
+    Answers {
+        input: Value,
+        answers: BTreeMap<String, String>,
+    },
 }
 
 /// How a turn ended, as the agent reported it.

@@ -71,6 +71,14 @@ fn golden_folds_are_current() {
         ),
     );
     expected.insert(
+        "synthetic-approvals.json".into(),
+        render(
+            "synthetic approvals log: permissions, questions, rules, budgets, settings \
+             (crates/agents/tests/golden_fold.rs)",
+            &approval_events(),
+        ),
+    );
+    expected.insert(
         "synthetic-network-denied.json".into(),
         render_timed(
             "synthetic network_denied log: dedupe, move to end, other port or reason, cap \
@@ -185,7 +193,11 @@ fn stream_events(agent: AgentKind, path: &Path) -> Vec<SessionEvent> {
                     duration_ms: 1000,
                     error: outcome.error,
                 }),
-                AgentOutput::WriteStdin(_) => {}
+                // The runtime, not the translator, turns asks into request events; the
+                // synthetic approvals file covers those.
+                AgentOutput::WriteStdin(_)
+                | AgentOutput::Ask(_)
+                | AgentOutput::AskWithdrawn { .. } => {}
             }
         }
     }
@@ -525,4 +537,156 @@ fn render_timed(source: &str, events: &[SessionEvent], at: impl Fn(u64) -> Strin
     out.push_str(&serde_json::to_string_pretty(&state).unwrap());
     out.push_str("\n}\n");
     out
+}
+
+/// Every approval event, in the orders the runtime appends them: a permission asked and allowed
+/// always (its rule remembered once, even when answered twice), one denied, one closed by the
+/// runtime, a late answer to a closed request (ignored), questions answered and timed out,
+/// settings, a budget exceeded, approved, exceeded again and cleared by new settings.
+fn approval_events() -> Vec<SessionEvent> {
+    use agent_runtime_protocol::{
+        Budget, BudgetApproval, BudgetExceeded, BudgetKind, Continuation, PermissionDecision,
+        PermissionMode, PermissionOption, PermissionOptionKind, PermissionRequest,
+        PermissionResolution, Question, QuestionAnswer, QuestionOption, QuestionRequest,
+        QuestionResolution, ResolvedBy, SessionSettings,
+    };
+    use serde_json::json;
+    let option = |id: &str, kind, rule: Option<&str>| PermissionOption {
+        id: id.into(),
+        kind,
+        label: id.replace('_', " "),
+        rule: rule.map(str::to_string),
+        suggestion: None,
+    };
+    let permission = |id: &str, command: &str| {
+        SessionEvent::PermissionRequested(PermissionRequest {
+            request_id: id.into(),
+            tool_use_id: Some(format!("toolu_{id}")),
+            tool: "Bash".into(),
+            input: json!({ "command": command }),
+            description: Some("runs it".into()),
+            options: vec![
+                option("allow_once", PermissionOptionKind::AllowOnce, None),
+                option(
+                    "allow_always",
+                    PermissionOptionKind::AllowAlways,
+                    Some(&format!("Bash({command})")),
+                ),
+                option("deny", PermissionOptionKind::Deny, None),
+            ],
+            expires_at: "2026-01-01T00:30:00Z".into(),
+            turn_id: Some("turn_1".into()),
+        })
+    };
+    let resolved = |id: &str, decision, by, rule: Option<&str>| {
+        SessionEvent::PermissionResolved(PermissionResolution {
+            request_id: id.into(),
+            decision,
+            remember: rule.is_some(),
+            by,
+            at: AT.into(),
+            option_id: None,
+            rule: rule.map(str::to_string),
+            message: (decision == PermissionDecision::Deny).then(|| "no".to_string()),
+            continuation: None,
+        })
+    };
+    let questions = |id: &str| {
+        SessionEvent::QuestionRequested(QuestionRequest {
+            request_id: id.into(),
+            tool_use_id: None,
+            questions: vec![Question {
+                question: "Which color?".into(),
+                header: Some("Color".into()),
+                options: vec![QuestionOption {
+                    label: "Blue".into(),
+                    description: None,
+                }],
+                multi_select: false,
+            }],
+            expires_at: "2026-01-01T00:30:00Z".into(),
+            turn_id: Some("turn_2".into()),
+        })
+    };
+    let turn_started = |id: &str| SessionEvent::TurnStarted {
+        turn_id: id.into(),
+        user_block_id: format!("user_{id}"),
+    };
+    let turn_completed = |id: &str, cost: f64| SessionEvent::TurnCompleted {
+        turn_id: id.into(),
+        reason: TurnEndReason::Completed,
+        usage: Usage::default(),
+        cost_usd: cost,
+        duration_ms: 1000,
+        error: None,
+    };
+    vec![
+        SessionEvent::SettingsChanged(SessionSettings {
+            permission_mode: Some(PermissionMode::Default),
+            budget: Some(Budget {
+                max_cost_usd: Some(0.5),
+                max_turns: None,
+                max_turn_secs: Some(600),
+            }),
+        }),
+        turn_started("turn_1"),
+        permission("p1", "touch a"),
+        permission("p2", "rm b"),
+        resolved(
+            "p1",
+            PermissionDecision::Allow,
+            ResolvedBy::User,
+            Some("Bash(touch a)"),
+        ),
+        resolved("p1", PermissionDecision::Deny, ResolvedBy::User, None),
+        resolved("p2", PermissionDecision::Deny, ResolvedBy::User, None),
+        permission("p3", "touch a"),
+        resolved(
+            "p3",
+            PermissionDecision::Allow,
+            ResolvedBy::User,
+            Some("Bash(touch a)"),
+        ),
+        permission("p4", "make"),
+        resolved("p4", PermissionDecision::Deny, ResolvedBy::Runtime, None),
+        turn_completed("turn_1", 0.25),
+        turn_started("turn_2"),
+        questions("q1"),
+        SessionEvent::QuestionResolved(QuestionResolution {
+            request_id: "q1".into(),
+            answers: BTreeMap::from([(
+                "Which color?".to_string(),
+                QuestionAnswer::Many(vec!["Blue".into(), "Teal".into()]),
+            )]),
+            by: ResolvedBy::User,
+            at: AT.into(),
+            continuation: Some(Continuation::Resumed),
+        }),
+        questions("q2"),
+        SessionEvent::QuestionResolved(QuestionResolution {
+            request_id: "q2".into(),
+            answers: BTreeMap::new(),
+            by: ResolvedBy::Timeout,
+            at: AT.into(),
+            continuation: None,
+        }),
+        turn_completed("turn_2", 0.3),
+        SessionEvent::BudgetExceeded(BudgetExceeded {
+            kind: BudgetKind::Cost,
+            limit: 0.5,
+            spent: 0.55,
+        }),
+        SessionEvent::BudgetApproved(BudgetApproval {
+            kind: BudgetKind::Cost,
+            at: AT.into(),
+        }),
+        turn_started("turn_3"),
+        turn_completed("turn_3", 0.1),
+        SessionEvent::BudgetExceeded(BudgetExceeded {
+            kind: BudgetKind::Cost,
+            limit: 0.5,
+            spent: 0.65,
+        }),
+        permission("p5", "ls"),
+    ]
 }

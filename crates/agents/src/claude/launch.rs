@@ -5,7 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::json;
+use agent_runtime_protocol::PermissionMode;
+use serde_json::{json, Value};
 
 use crate::kind::InstallSpec;
 use crate::launch::{LaunchContext, LaunchSpec};
@@ -31,9 +32,8 @@ pub const APPEND_SYSTEM_PROMPT_PATH: &str = ".claude/agent-runtime-append-system
 /// `PATH` of the agent process.
 const PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
-/// Flags every launch has: headless, stream-json both ways, token deltas, foreground subagents'
-/// text (otherwise only their tool calls reach stdout, A.5), and no permission prompts (the
-/// sandbox is the boundary; nobody could answer a prompt).
+/// Flags every launch has: headless, stream-json both ways, token deltas, and foreground
+/// subagents' text (otherwise only their tool calls reach stdout, A.5).
 const BASE_ARGS: &[&str] = &[
     "-p",
     "--input-format",
@@ -43,9 +43,39 @@ const BASE_ARGS: &[&str] = &[
     "--verbose",
     "--include-partial-messages",
     "--forward-subagent-text",
-    "--permission-mode",
-    "bypassPermissions",
 ];
+
+/// The permission flags of a mode: `bypass` never asks (the sandbox is the boundary); every other
+/// mode is Claude Code's own, with its prompts sent to the runtime as `can_use_tool` control
+/// requests on stdout (`--permission-prompt-tool stdio`).
+fn permission_args(mode: PermissionMode) -> Vec<&'static str> {
+    let claude_mode = match mode {
+        PermissionMode::Bypass => return vec!["--permission-mode", "bypassPermissions"],
+        PermissionMode::Default => "default",
+        PermissionMode::AcceptEdits => "acceptEdits",
+        PermissionMode::Plan => "plan",
+    };
+    vec![
+        "--permission-mode",
+        claude_mode,
+        "--permission-prompt-tool",
+        "stdio",
+    ]
+}
+
+/// A deny rule as Claude Code enforces it. Its path rules name `Edit` for every file-writing tool
+/// (verified: `Write(src/**)` is ignored, `Edit(src/**)` refuses a Write there), so the rules of
+/// `Write`, `MultiEdit` and `NotebookEdit` with a pattern are given as `Edit` rules too. A bare
+/// tool name removes the tool.
+pub fn native_deny_rules(rule: &str) -> Vec<String> {
+    let mut rules = vec![rule.to_string()];
+    for tool in ["Write(", "MultiEdit(", "NotebookEdit("] {
+        if let Some(rest) = rule.strip_prefix(tool) {
+            rules.push(format!("Edit({rest}"));
+        }
+    }
+    rules
+}
 
 /// Whether a profile `env` entry may be set. The runtime owns where the agent keeps its state
 /// (`HOME`, `CLAUDE_CONFIG_DIR`), which model API it talks to and with which credentials
@@ -94,6 +124,11 @@ pub fn install_spec(arch: &str) -> InstallSpec {
 pub fn launch_spec(ctx: &LaunchContext<'_>) -> LaunchSpec {
     let profile = ctx.profile;
     let mut args: Vec<String> = BASE_ARGS.iter().map(|s| s.to_string()).collect();
+    args.extend(
+        permission_args(ctx.permission_mode)
+            .into_iter()
+            .map(str::to_string),
+    );
     let session_flag = if ctx.resume {
         "--resume"
     } else {
@@ -117,11 +152,21 @@ pub fn launch_spec(ctx: &LaunchContext<'_>) -> LaunchSpec {
             &format!("{home}/{APPEND_SYSTEM_PROMPT_PATH}"),
         );
     }
+    // The profile's deny rules hold in every mode, also where the CLI would not ask: Claude Code
+    // enforces them itself (the runtime also applies them to every request that reaches it).
+    let mut disallowed = profile.disallowed_tools.clone();
+    for rule in &profile.permissions.deny {
+        for native in native_deny_rules(rule) {
+            if !disallowed.contains(&native) {
+                disallowed.push(native);
+            }
+        }
+    }
     // Both are variadic in the CLI: one flag, then every rule as its own argument (rules may
     // contain commas and spaces). The next argument is always a flag, which ends the list.
     for (name, rules) in [
         ("--allowedTools", &profile.allowed_tools),
-        ("--disallowedTools", &profile.disallowed_tools),
+        ("--disallowedTools", &disallowed),
     ] {
         if !rules.is_empty() {
             args.push(name.to_string());
@@ -190,6 +235,34 @@ pub fn encode_interrupt(request_id: &str) -> String {
         "type": "control_request",
         "request_id": request_id,
         "request": { "subtype": "interrupt" },
+    });
+    format!("{line}\n")
+}
+
+/// The answer to a `can_use_tool` request (A.6), as one stdin line with its trailing `\n`:
+/// allow with the input to run (questions: the input with the user's `answers`) and the
+/// permission updates the user chose, or deny with the message the model sees.
+pub fn encode_ask_reply(agent_request_id: &str, reply: &crate::AskReply) -> String {
+    let response = match reply {
+        crate::AskReply::Allow { input, suggestions } => {
+            let mut response = json!({ "behavior": "allow", "updatedInput": input });
+            if !suggestions.is_empty() {
+                response["updatedPermissions"] = Value::Array(suggestions.clone());
+            }
+            response
+        }
+        crate::AskReply::Deny { message } => json!({ "behavior": "deny", "message": message }),
+        crate::AskReply::Answers { input, answers } => {
+            let mut input = input.clone();
+            if let Some(fields) = input.as_object_mut() {
+                fields.insert("answers".into(), json!(answers));
+            }
+            json!({ "behavior": "allow", "updatedInput": input })
+        }
+    };
+    let line = json!({
+        "type": "control_response",
+        "response": { "subtype": "success", "request_id": agent_request_id, "response": response },
     });
     format!("{line}\n")
 }

@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 
-use agent_runtime_protocol::AgentProfile;
+use agent_runtime_protocol::{AgentProfile, PermissionMode, PermissionRules};
 use pretty_assertions::assert_eq;
 use serde_json::json;
 
@@ -16,6 +16,7 @@ fn ctx<'a>(profile: &'a AgentProfile, resume: bool) -> LaunchContext<'a> {
         base_url: Some("http://10.0.2.2:8080".into()),
         api_key: Some("sk-test-key".into()),
         profile,
+        permission_mode: PermissionMode::Bypass,
     }
 }
 
@@ -228,5 +229,106 @@ fn stdin_lines() {
     assert_eq!(
         encode_interrupt("int-1"),
         "{\"request\":{\"subtype\":\"interrupt\"},\"request_id\":\"int-1\",\"type\":\"control_request\"}\n"
+    );
+}
+
+/// The value following `flag` in `args`.
+fn flag_value<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
+    let i = args.iter().position(|a| a == flag)?;
+    args.get(i + 1).map(String::as_str)
+}
+
+#[test]
+fn each_permission_mode_is_claudes_own_and_asking_modes_prompt_over_stdio() {
+    let profile = AgentProfile::default();
+    for (mode, claude_mode, prompts) in [
+        (PermissionMode::Bypass, "bypassPermissions", false),
+        (PermissionMode::Default, "default", true),
+        (PermissionMode::AcceptEdits, "acceptEdits", true),
+        (PermissionMode::Plan, "plan", true),
+    ] {
+        let mut context = ctx(&profile, false);
+        context.permission_mode = mode;
+        let args = launch_spec(&context).args;
+        assert_eq!(flag_value(&args, "--permission-mode"), Some(claude_mode));
+        assert_eq!(
+            flag_value(&args, "--permission-prompt-tool"),
+            prompts.then_some("stdio"),
+            "{mode:?}"
+        );
+    }
+}
+
+#[test]
+fn deny_rules_are_enforced_by_the_cli_with_file_rules_as_edit_rules() {
+    let profile = AgentProfile {
+        disallowed_tools: vec!["WebFetch".into()],
+        permissions: PermissionRules {
+            deny: vec![
+                "Bash(rm *)".into(),
+                "Write(src/**)".into(),
+                "Edit(src/**)".into(),
+            ],
+            allow: vec!["Bash(git status*)".into()],
+            ask: vec!["Read".into()],
+        },
+        ..AgentProfile::default()
+    };
+    let args = launch_spec(&ctx(&profile, false)).args;
+    let start = args.iter().position(|a| a == "--disallowedTools").unwrap() + 1;
+    let rules: Vec<&str> = args[start..]
+        .iter()
+        .take_while(|a| !a.starts_with("--"))
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        rules,
+        ["WebFetch", "Bash(rm *)", "Write(src/**)", "Edit(src/**)"]
+    );
+    // Allow and ask rules are the runtime's: the CLI must still ask for them.
+    assert!(!args.iter().any(|a| a.contains("git status")), "{args:?}");
+}
+
+#[test]
+fn ask_replies_are_control_responses() {
+    use crate::AskReply;
+    let input = json!({"command": "touch x"});
+    let allow = encode_ask_reply(
+        "r1",
+        &AskReply::Allow {
+            input,
+            suggestions: vec![json!({"type": "setMode", "mode": "acceptEdits"})],
+        },
+    );
+    let allow: serde_json::Value = serde_json::from_str(&allow).unwrap();
+    assert_eq!(
+        allow,
+        json!({"type": "control_response", "response": {"subtype": "success", "request_id": "r1",
+            "response": {"behavior": "allow", "updatedInput": {"command": "touch x"},
+                "updatedPermissions": [{"type": "setMode", "mode": "acceptEdits"}]}}})
+    );
+    let deny = encode_ask_reply(
+        "r2",
+        &AskReply::Deny {
+            message: "no thanks".into(),
+        },
+    );
+    assert!(deny.ends_with('\n'));
+    let deny: serde_json::Value = serde_json::from_str(&deny).unwrap();
+    assert_eq!(
+        deny["response"]["response"],
+        json!({"behavior": "deny", "message": "no thanks"})
+    );
+    let answers = encode_ask_reply(
+        "r3",
+        &AskReply::Answers {
+            input: json!({"questions": [{"question": "Which color?"}]}),
+            answers: BTreeMap::from([("Which color?".to_string(), "Blue".to_string())]),
+        },
+    );
+    let answers: serde_json::Value = serde_json::from_str(&answers).unwrap();
+    assert_eq!(
+        answers["response"]["response"]["updatedInput"],
+        json!({"questions": [{"question": "Which color?"}], "answers": {"Which color?": "Blue"}})
     );
 }

@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 
 use crate::kind::InstallSpec;
+use agent_runtime_protocol::PermissionMode;
+
 use crate::launch::{LaunchContext, LaunchSpec};
 
 /// The npm package of Gemini CLI.
@@ -56,7 +58,8 @@ pub fn install_spec() -> InstallSpec {
 
 /// The launch spec of one turn (B.1, B.4):
 /// - args: `--model <profile model or DEFAULT_MODEL> --output-format stream-json --yolo`
-///   (headless mode drops every tool that would ask for approval otherwise, B.1), then
+///   (headless mode drops every tool that would ask for approval otherwise, B.1; in permission
+///   mode `plan`, `--approval-mode plan` instead: read-only, nothing to ask), then
 ///   `--session-id S` (first turn) or `--resume S` (the chat file was restored or written by an
 ///   earlier turn). No `-p`/`--prompt`: the message is stdin ([`per_turn_stdin`]), and the CLI
 ///   runs headless because its stdin is not a terminal;
@@ -81,18 +84,19 @@ pub fn launch_spec(ctx: &LaunchContext<'_>) -> LaunchSpec {
     } else {
         "--session-id"
     };
-    let args: Vec<String> = [
-        "--model",
-        model,
-        "--output-format",
-        "stream-json",
-        "--yolo",
-        session_flag,
-        &ctx.agent_session_id,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let approval: &[&str] = match ctx.permission_mode {
+        PermissionMode::Plan => &["--approval-mode", "plan"],
+        // The runtime refuses asking modes for this agent (it cannot ask headless).
+        PermissionMode::Bypass | PermissionMode::Default | PermissionMode::AcceptEdits => {
+            &["--yolo"]
+        }
+    };
+    let args: Vec<String> = ["--model", model, "--output-format", "stream-json"]
+        .iter()
+        .chain(approval)
+        .chain(&[session_flag, ctx.agent_session_id.as_str()])
+        .map(|s| s.to_string())
+        .collect();
 
     let home = ctx.home_dir.trim_end_matches('/');
     let mut env = BTreeMap::new();
@@ -153,6 +157,7 @@ mod tests {
             base_url: Some("http://10.0.2.2:8080".into()),
             api_key: Some("test-gemini-key".into()),
             profile,
+            permission_mode: PermissionMode::Bypass,
         }
     }
 
@@ -257,5 +262,16 @@ mod tests {
         assert_eq!(spec.npm_package, "@google/gemini-cli");
         assert_eq!(spec.version, "0.61.0");
         assert_eq!(spec.binary_candidates[0], "node_modules/.bin/gemini");
+    }
+
+    #[test]
+    fn plan_mode_is_geminis_read_only_approval_mode() {
+        let profile = AgentProfile::default();
+        let mut context = ctx(&profile, false);
+        context.permission_mode = PermissionMode::Plan;
+        let args = launch_spec(&context).args;
+        assert!(!args.contains(&"--yolo".to_string()), "{args:?}");
+        let i = args.iter().position(|a| a == "--approval-mode").unwrap();
+        assert_eq!(args[i + 1], "plan");
     }
 }

@@ -159,6 +159,10 @@ fn describe_one(output: &AgentOutput) -> String {
             line
         }
         AgentOutput::WriteStdin(line) => format!("write_stdin {}", line.trim_end()),
+        AgentOutput::Ask(ask) => format!("ask {ask:?}"),
+        AgentOutput::AskWithdrawn { agent_request_id } => {
+            format!("ask_withdrawn {agent_request_id}")
+        }
     }
 }
 
@@ -181,7 +185,9 @@ pub fn fold_outputs(outputs: &[AgentOutput]) -> SessionState {
                     error: outcome.error.clone(),
                 }
             }
-            AgentOutput::WriteStdin(_) => continue,
+            AgentOutput::WriteStdin(_) | AgentOutput::Ask(_) | AgentOutput::AskWithdrawn { .. } => {
+                continue
+            }
         };
         seq += 1;
         let envelope = Envelope {

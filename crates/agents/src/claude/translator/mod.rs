@@ -30,8 +30,10 @@
 //! - `result` -> [`AgentOutput::TurnFinished`], see [`ClaudeTranslator::translate_line`].
 //! - `system/init` and `message_start` -> `metadata_update` (model, agent session id) when they
 //!   change.
-//! - A `control_request` from the CLI (only in permission-prompt modes, which the runtime does not
-//!   use) is refused with [`AgentOutput::WriteStdin`] and reported as a warning.
+//! - A `control_request` `can_use_tool` from the CLI (permission-prompt modes) becomes an
+//!   [`AgentOutput::Ask`]: a question for `AskUserQuestion`, a permission request for any other
+//!   tool; `control_cancel_request` withdraws it ([`AgentOutput::AskWithdrawn`]). Any other
+//!   control request is refused with [`AgentOutput::WriteStdin`] and reported as a warning.
 //! - Ignored silently: `control_response`, `system` subtypes `status`, `thinking_tokens`,
 //!   `task_progress`, `task_updated`, `background_tasks_changed`, and every other `type` or
 //!   `system` subtype (dozens exist, D.1.3; none changes the conversation).
@@ -42,7 +44,8 @@
 //! # Layout
 //! This file holds the state, the public API, block completion and closing; the line types are
 //! handled in `assistant.rs` (`stream_event` and `assistant`), `user.rs` (`user`, subagent
-//! threads), `system.rs` (`system`, `control_request`) and `result.rs` (`result`).
+//! threads), `system.rs` (`system`), `control.rs` (`control_request`, `control_cancel_request`) and
+//! `result.rs` (`result`).
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -56,6 +59,7 @@ use super::content::{is_subagent_tool, spawn_info, str_field};
 use crate::output::{AgentOutput, TranslatorContext};
 
 mod assistant;
+mod control;
 mod result;
 mod system;
 mod user;
@@ -257,7 +261,8 @@ impl ClaudeTranslator {
             Some("assistant") => self.on_assistant(&value, at, &mut out),
             Some("user") => self.on_user(&value, at, &mut out),
             Some("result") => self.on_result(&value, &mut out),
-            Some("control_request") => system::on_control_request(&value, &mut out),
+            Some("control_request") => control::on_control_request(&value, &mut out),
+            Some("control_cancel_request") => control::on_control_cancel(&value, &mut out),
             Some(_) => {}
             None => warning(&mut out, "Claude output line without a type", Some(line)),
         }

@@ -1,11 +1,10 @@
-//! `system` lines (init, retries, compaction, subagent tasks) and the CLI's control requests.
+//! `system` lines (init, retries, compaction, subagent tasks).
 
 use agent_runtime_protocol::{MetadataPatch, SessionEvent, SubagentStatus, MAIN_CONVERSATION};
 use serde_json::{json, Value};
 
-use super::{event, system_block, warning, ClaudeTranslator, Out};
+use super::{event, system_block, ClaudeTranslator, Out};
 use crate::claude::content::{compact_data, str_field, system_block_id, SpawnInfo};
-use crate::output::AgentOutput;
 
 impl ClaudeTranslator {
     pub(super) fn on_system(&mut self, value: &Value, at: &str, out: &mut Out) {
@@ -112,43 +111,4 @@ impl ClaudeTranslator {
             event(out, SessionEvent::MetadataUpdate { metadata: patch });
         }
     }
-}
-
-/// Refuses a request of the CLI: the runtime runs without permission prompts, so nobody could
-/// answer, and an unanswered request would stall the turn.
-pub(super) fn on_control_request(value: &Value, out: &mut Out) {
-    let request = value.get("request");
-    let subtype = request
-        .and_then(|r| str_field(r, "subtype"))
-        .unwrap_or("unknown");
-    let what = match request.and_then(|r| str_field(r, "tool_name")) {
-        Some(tool) => format!("{subtype} for {tool}"),
-        None => subtype.to_string(),
-    };
-    warning(
-        out,
-        format!("Claude Code sent a control request ({what}); refused"),
-        None,
-    );
-    let Some(request_id) = str_field(value, "request_id") else {
-        return;
-    };
-    let response = if subtype == "can_use_tool" {
-        json!({
-            "subtype": "success",
-            "request_id": request_id,
-            "response": {
-                "behavior": "deny",
-                "message": "agent-runtime does not answer permission prompts",
-            },
-        })
-    } else {
-        json!({
-            "subtype": "error",
-            "request_id": request_id,
-            "error": "not supported by agent-runtime",
-        })
-    };
-    let line = json!({ "type": "control_response", "response": response });
-    out.push(AgentOutput::WriteStdin(format!("{line}\n")));
 }

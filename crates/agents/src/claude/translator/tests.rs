@@ -696,23 +696,3 @@ fn main_thread_prompt_echoes_are_not_user_messages() {
         ))]
     );
 }
-
-#[test]
-fn permission_requests_are_refused_on_stdin() {
-    let mut t = translator();
-    let outputs = feed(
-        &mut t,
-        &[
-            json!({"type": "control_request", "request_id": "r1", "request": {"subtype": "can_use_tool", "tool_name": "Write"}}),
-        ],
-    );
-    let AgentOutput::WriteStdin(line) = &outputs[1] else {
-        panic!("{outputs:?}")
-    };
-    let reply: Value = serde_json::from_str(line.trim_end()).unwrap();
-    assert_eq!(
-        reply,
-        json!({"type": "control_response", "response": {"subtype": "success", "request_id": "r1", "response": {"behavior": "deny", "message": "agent-runtime does not answer permission prompts"}}})
-    );
-    assert!(line.ends_with('\n'));
-}
