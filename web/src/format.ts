@@ -1,3 +1,5 @@
+import type { PermissionMode } from '@agent-runtime/react';
+
 export function formatTokens(n: number): string {
   if (n < 1000) return String(n);
   if (n < 100_000) return `${(n / 1000).toFixed(1).replace(/\.0$/, '')}k`;
@@ -41,6 +43,14 @@ export function relativeTime(iso: string, now = Date.now()): string {
 export const AGENTS: { id: string; label: string }[] = [
   { id: 'claude-code', label: 'Claude Code' },
   { id: 'gemini-cli', label: 'Gemini CLI' },
+];
+
+/** The permission modes, in words (`capabilities.permissionModes` says which an agent allows). */
+export const PERMISSION_MODES: { id: PermissionMode; label: string; hint: string }[] = [
+  { id: 'bypass', label: 'Never ask', hint: 'Runs every tool; the sandbox is the boundary' },
+  { id: 'default', label: 'Ask first', hint: 'Asks before anything that writes or runs' },
+  { id: 'acceptEdits', label: 'Accept edits', hint: 'Edits files freely; asks before running commands' },
+  { id: 'plan', label: 'Plan only', hint: 'Reads and plans; changes nothing' },
 ];
 
 export function agentLabel(id: string): string {

@@ -8,7 +8,9 @@ const NAME_FROM_MESSAGE_CHARS = 60;
 export function Composer({ session }: { session: UseAgentSessionResult }) {
   const [text, setText] = useState('');
   const input = useRef<HTMLTextAreaElement>(null);
-  const running = session.status === 'running' || session.status === 'submitted';
+  // Waiting for an answer is still a running turn (Stop ends it); a reached budget is not.
+  const waiting = session.status === 'requires_action';
+  const running = session.status === 'running' || session.status === 'submitted' || (waiting && session.activeTurnId !== null);
 
   useLayoutEffect(() => {
     const el = input.current;
@@ -47,7 +49,13 @@ export function Composer({ session }: { session: UseAgentSessionResult }) {
           value={text}
           onChange={(e) => setText(e.target.value)}
           onKeyDown={onKeyDown}
-          placeholder={running ? 'The agent is working… you can stop it' : 'Ask the agent to do something'}
+          placeholder={
+            waiting
+              ? 'The agent waits for your answer above'
+              : running
+                ? 'The agent is working… you can stop it'
+                : 'Ask the agent to do something'
+          }
           aria-label="Message"
           data-testid="composer-input"
         />

@@ -1,7 +1,7 @@
-import { useAgentClient, type AgentRuntimeError } from '@agent-runtime/react';
+import { useAgentClient, useAgents, type AgentRuntimeError, type PermissionMode } from '@agent-runtime/react';
 import { useState, type FormEvent } from 'react';
 
-import { AGENTS } from '../format';
+import { AGENTS, PERMISSION_MODES } from '../format';
 import { Dialog } from './Dialog';
 
 export function NewSessionDialog(props: { onClose: () => void; onCreated: (sessionId: string) => void }) {
@@ -9,6 +9,11 @@ export function NewSessionDialog(props: { onClose: () => void; onCreated: (sessi
   const [name, setName] = useState('');
   const [agent, setAgent] = useState(AGENTS[0]?.id ?? 'claude-code');
   const [profile, setProfile] = useState('');
+  // null: the profile's mode (never ask, unless the profile says otherwise).
+  const [mode, setMode] = useState<PermissionMode | null>(null);
+  const { getAgent } = useAgents();
+  const modes = getAgent(agent)?.capabilities.permissionModes ?? [];
+  const chosenMode = mode && modes.includes(mode) ? mode : null;
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<AgentRuntimeError | null>(null);
 
@@ -21,6 +26,7 @@ export function NewSessionDialog(props: { onClose: () => void; onCreated: (sessi
         agent,
         ...(name.trim() ? { name: name.trim() } : {}),
         ...(profile.trim() ? { profile: profile.trim() } : {}),
+        ...(chosenMode ? { permissionMode: chosenMode } : {}),
       });
       props.onCreated(info.sessionId);
     } catch (e) {
@@ -59,6 +65,17 @@ export function NewSessionDialog(props: { onClose: () => void; onCreated: (sessi
             ))}
           </div>
         </div>
+        {modes.length > 0 ? (
+          <div className="field">
+            <span className="field-label">Permissions</span>
+            <div className="mode-options" role="radiogroup" aria-label="Permission mode" data-testid="permission-modes">
+              <ModeOption selected={chosenMode === null} onSelect={() => setMode(null)} label="Profile's" hint="As the profile says (never ask if it says nothing)" value="profile" />
+              {PERMISSION_MODES.filter((m) => modes.includes(m.id)).map((m) => (
+                <ModeOption key={m.id} selected={chosenMode === m.id} onSelect={() => setMode(m.id)} label={m.label} hint={m.hint} value={m.id} />
+              ))}
+            </div>
+          </div>
+        ) : null}
         <label className="field">
           <span className="field-label">
             Profile <span className="field-optional">optional</span>
@@ -87,5 +104,22 @@ export function NewSessionDialog(props: { onClose: () => void; onCreated: (sessi
         </footer>
       </form>
     </Dialog>
+  );
+}
+
+function ModeOption(props: { selected: boolean; onSelect: () => void; label: string; hint: string; value: string }) {
+  return (
+    <button
+      type="button"
+      role="radio"
+      aria-checked={props.selected}
+      className={`mode-option${props.selected ? ' selected' : ''}`}
+      onClick={props.onSelect}
+      data-testid="permission-mode"
+      data-mode={props.value}
+    >
+      <span className="mode-option-label">{props.label}</span>
+      <span className="mode-option-hint">{props.hint}</span>
+    </button>
   );
 }

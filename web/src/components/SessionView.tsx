@@ -4,6 +4,7 @@ import { useEffect, useState } from 'react';
 import { agentLabel, formatCost, formatTokens, sessionTitle } from '../format';
 import { navigate } from '../router';
 import { Composer } from './Composer';
+import { BudgetBanner } from './approvals/BudgetBanner';
 import { AlertIcon, PanelIcon, TrashIcon } from './icons';
 import { NetworkNotice } from './NetworkNotice';
 import { SidePanel } from './SidePanel';
@@ -32,6 +33,7 @@ export function SessionView({ sessionId }: { sessionId: string }) {
       <div className="session-main">
         <SessionHeader session={session} panelOpen={panelOpen} onTogglePanel={() => setPanelOpen((open) => !open)} />
         <NetworkNotice sessionId={sessionId} />
+        <BudgetBanner sessionId={sessionId} />
         <Transcript sessionId={sessionId} session={session} />
         <Composer session={session} />
       </div>

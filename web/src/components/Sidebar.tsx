@@ -1,4 +1,4 @@
-import { useSessionList } from '@agent-runtime/react';
+import { useAgentSelector, useSessionList, type ClientState, type SessionInfo } from '@agent-runtime/react';
 import { useEffect, useState } from 'react';
 
 import { agentLabel, relativeTime, sessionTitle } from '../format';
@@ -33,20 +33,13 @@ export function Sidebar(props: {
           <div className="session-list-empty">No sessions yet. Start one to talk to an agent.</div>
         ) : null}
         {sessions.map((session) => (
-          <button
-            type="button"
+          <SessionItem
             key={session.sessionId}
-            className={`session-item${session.sessionId === props.activeSessionId ? ' active' : ''}`}
-            onClick={() => props.onOpen(session.sessionId)}
-            aria-current={session.sessionId === props.activeSessionId ? 'page' : undefined}
-            data-testid="session-item"
-          >
-            <span className="session-item-title">{sessionTitle(session.name)}</span>
-            <span className="session-item-meta">
-              {agentLabel(session.agent)}
-              {session.profile ? ` · ${session.profile}` : ''} · {relativeTime(session.updatedAt, now)}
-            </span>
-          </button>
+            session={session}
+            active={session.sessionId === props.activeSessionId}
+            now={now}
+            onOpen={props.onOpen}
+          />
         ))}
         {hasMore ? (
           <button type="button" className="button ghost small load-more" onClick={() => void loadMore()}>
@@ -56,6 +49,35 @@ export function Sidebar(props: {
       </nav>
       <ConnectionIndicator />
     </aside>
+  );
+}
+
+function SessionItem(props: { session: SessionInfo; active: boolean; now: number; onOpen: (sessionId: string) => void }) {
+  const { session } = props;
+  // The live state when this client follows the session, else what the list said.
+  const status = useAgentSelector((s: ClientState) => s.sessions[session.sessionId]?.state?.status ?? session.status);
+  return (
+    <button
+      type="button"
+      className={`session-item${props.active ? ' active' : ''}`}
+      onClick={() => props.onOpen(session.sessionId)}
+      aria-current={props.active ? 'page' : undefined}
+      data-testid="session-item"
+      data-status={status}
+    >
+      <span className="session-item-title">
+        {sessionTitle(session.name)}
+        {status === 'requires_action' ? (
+          <span className="session-item-badge" title="Waiting for your answer">
+            needs you
+          </span>
+        ) : null}
+      </span>
+      <span className="session-item-meta">
+        {agentLabel(session.agent)}
+        {session.profile ? ` · ${session.profile}` : ''} · {relativeTime(session.updatedAt, props.now)}
+      </span>
+    </button>
   );
 }
 

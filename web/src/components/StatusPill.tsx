@@ -1,7 +1,8 @@
-import type { UseAgentSessionResult } from '@agent-runtime/react';
+import { useAgentSelector, type ClientState, type UseAgentSessionResult } from '@agent-runtime/react';
 
 export function StatusPill({ session }: { session: UseAgentSessionResult }) {
-  const { status, isStopping, sandbox, isLive, isLoading } = session;
+  const { status, isStopping, sandbox, isLive, isLoading, sessionId } = session;
+  const budgetReached = useAgentSelector((s: ClientState) => Boolean(sessionId && s.sessions[sessionId]?.state?.budgetExceeded));
   let label: string;
   let tone: string;
   if (isLoading) {
@@ -21,7 +22,7 @@ export function StatusPill({ session }: { session: UseAgentSessionResult }) {
         tone = 'busy';
         break;
       case 'requires_action':
-        label = 'Needs your answer';
+        label = budgetReached ? 'Budget reached' : 'Needs your answer';
         tone = 'warn';
         break;
       case 'error':

@@ -8,6 +8,7 @@ import {
 import { useEffect, useLayoutEffect, useRef } from 'react';
 
 import { formatDuration } from '../format';
+import { UnanchoredRequests } from './approvals/Requests';
 import { BlockView } from './blocks';
 import { AlertIcon, SparkIcon, StopIcon } from './icons';
 
@@ -59,6 +60,7 @@ export function Transcript({ sessionId, session }: { sessionId: string; session:
           <BlockView key={id} sessionId={sessionId} blockId={id} conversationId={MAIN_CONVERSATION} />
         ))}
         {!started && !session.isLoading ? <EmptyConversation session={session} /> : null}
+        <UnanchoredRequests sessionId={sessionId} />
         <TurnFooter sessionId={sessionId} session={session} />
       </div>
     </div>

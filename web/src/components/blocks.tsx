@@ -16,6 +16,7 @@ import {
 } from '@agent-runtime/react';
 import { memo, useState } from 'react';
 
+import { RequestsAt } from './approvals/Requests';
 import { Markdown } from './Markdown';
 import {
   AgentsIcon,
@@ -189,42 +190,51 @@ function ToolCard(props: { sessionId: string; conversationId: string; block: Too
   const failed = block.status === 'error' || result?.isError;
   const status = failed ? 'error' : block.status;
   const summary = toolSummary(block);
-  if (hasSubagent) return null;
+  const awaitingApproval = useAgentSelector((s: ClientState) => {
+    const view = s.sessions[props.sessionId];
+    return (view?.state?.permissions ?? []).some((p) => p.toolUseId === block.id && !p.resolution && !view?.permissionAnswers[p.requestId]);
+  });
+  // A permission request or question about this call shows right below it.
+  const requests = props.conversationId === MAIN_CONVERSATION ? <RequestsAt sessionId={props.sessionId} toolUseId={block.id} /> : null;
+  if (hasSubagent) return requests;
   return (
-    <div className={`row tool-card status-${status}`} data-testid="tool-card" data-tool={block.name} data-status={status}>
-      <button type="button" className="tool-header" onClick={() => setExpanded((e) => !e)} aria-expanded={expanded}>
-        <span className="tool-icon">
-          <Icon size={15} />
-        </span>
-        <span className="tool-name">{block.name}</span>
-        <span className="tool-summary">{summary}</span>
-        <span className={`tool-status ${status}`} data-testid="tool-status">
-          {status === 'success' ? <CheckIcon size={13} /> : status === 'error' ? <XIcon size={13} /> : <span className="spinner" />}
-          {STATUS_LABEL[status]}
-        </span>
-        {expanded ? <ChevronDownIcon size={14} /> : <ChevronRightIcon size={14} />}
-      </button>
-      {expanded ? (
-        <div className="tool-body">
-          <div className="tool-section-label">Input</div>
-          <pre className="tool-pre">
-            {block.status === 'pending' && block.partialInput ? block.partialInput : JSON.stringify(block.input, null, 2)}
-          </pre>
-          {result ? (
-            <>
-              <div className="tool-section-label">{result.isError ? 'Error' : 'Result'}</div>
-              <pre className={`tool-pre${result.isError ? ' error' : ''}`} data-testid="tool-result">
-                {result.output || '(no output)'}
-              </pre>
-            </>
-          ) : null}
-        </div>
-      ) : result ? (
-        <div className={`tool-result-preview${result.isError ? ' error' : ''}`} data-testid="tool-result">
-          {firstLine(result.output)}
-        </div>
-      ) : null}
-    </div>
+    <>
+      <div className={`row tool-card status-${status}`} data-testid="tool-card" data-tool={block.name} data-status={status}>
+        <button type="button" className="tool-header" onClick={() => setExpanded((e) => !e)} aria-expanded={expanded}>
+          <span className="tool-icon">
+            <Icon size={15} />
+          </span>
+          <span className="tool-name">{block.name}</span>
+          <span className="tool-summary">{summary}</span>
+          <span className={`tool-status ${status}`} data-testid="tool-status">
+            {status === 'success' ? <CheckIcon size={13} /> : status === 'error' ? <XIcon size={13} /> : awaitingApproval ? null : <span className="spinner" />}
+            {awaitingApproval && status !== 'success' && status !== 'error' ? 'Needs approval' : STATUS_LABEL[status]}
+          </span>
+          {expanded ? <ChevronDownIcon size={14} /> : <ChevronRightIcon size={14} />}
+        </button>
+        {expanded ? (
+          <div className="tool-body">
+            <div className="tool-section-label">Input</div>
+            <pre className="tool-pre">
+              {block.status === 'pending' && block.partialInput ? block.partialInput : JSON.stringify(block.input, null, 2)}
+            </pre>
+            {result ? (
+              <>
+                <div className="tool-section-label">{result.isError ? 'Error' : 'Result'}</div>
+                <pre className={`tool-pre${result.isError ? ' error' : ''}`} data-testid="tool-result">
+                  {result.output || '(no output)'}
+                </pre>
+              </>
+            ) : null}
+          </div>
+        ) : result ? (
+          <div className={`tool-result-preview${result.isError ? ' error' : ''}`} data-testid="tool-result">
+            {firstLine(result.output)}
+          </div>
+        ) : null}
+      </div>
+      {requests}
+    </>
   );
 }
 
