@@ -33,7 +33,7 @@ export type QuestionAnswers = Record<string, QuestionAnswer>;
 /** A permission request as shown: `resolution` is the server's, or this client's own answer
  * while `optimistic`. */
 export interface PermissionItem extends PermissionRecord {
-  /** The resolution is this client's answer, not yet confirmed by the server. */
+  /** The resolution is this client's guess at its own answer, not yet confirmed by the server. */
   optimistic: boolean;
 }
 
@@ -42,8 +42,15 @@ export interface QuestionItem extends QuestionRecord {
   optimistic: boolean;
 }
 
+/** A resolution this client knows before the fold does: its own answer on the way
+ * (`confirmed: false`), or what the server answered (its resolution, or the one that won). */
+export interface LocalAnswer<R> {
+  resolution: R;
+  confirmed: boolean;
+}
+
 /** This client's answers the fold has not confirmed yet, by request id. */
-export type LocalAnswers<R> = Readonly<Record<string, R>>;
+export type LocalAnswers<R> = Readonly<Record<string, LocalAnswer<R>>>;
 
 export const NO_LOCAL_ANSWERS: LocalAnswers<never> = Object.freeze({});
 
@@ -67,9 +74,9 @@ export function optimisticQuestion(requestId: string, answers: QuestionAnswers, 
   return { requestId, answers, by: 'user', at };
 }
 
-/** `answers` with `requestId` set to `resolution`, or removed when it is null. */
-export function withLocalAnswer<R>(answers: LocalAnswers<R>, requestId: string, resolution: R | null): LocalAnswers<R> {
-  if (resolution !== null) return { ...answers, [requestId]: resolution };
+/** `answers` with `requestId` set to `answer`, or removed when it is null. */
+export function withLocalAnswer<R>(answers: LocalAnswers<R>, requestId: string, answer: LocalAnswer<R> | null): LocalAnswers<R> {
+  if (answer !== null) return { ...answers, [requestId]: answer };
   if (!(requestId in answers)) return answers;
   const { [requestId]: _gone, ...rest } = answers;
   return rest;
@@ -85,7 +92,7 @@ export function dropConfirmed<R>(
   if (ids.length === 0) return answers;
   const resolved = ids.filter((id) => latestRecord(records, id)?.resolution);
   if (resolved.length === 0) return answers;
-  const rest: Record<string, R> = { ...answers };
+  const rest: Record<string, LocalAnswer<R>> = { ...answers };
   for (const id of resolved) delete rest[id];
   return rest;
 }
@@ -105,7 +112,7 @@ export function withLocalResolutions<T extends { requestId: string; resolution?:
 ): (T & { optimistic: boolean })[] {
   return records.map((record) => {
     const local = record.resolution ? undefined : answers[record.requestId];
-    return local ? { ...record, resolution: local, optimistic: true } : { ...record, optimistic: false };
+    return local ? { ...record, resolution: local.resolution, optimistic: !local.confirmed } : { ...record, optimistic: false };
   });
 }
 

@@ -20,6 +20,7 @@ import {
   optimisticQuestion,
   reconcileLocalAnswers,
   withLocalAnswer,
+  type LocalAnswer,
   type LocalAnswers,
   type PermissionAnswer,
   type QuestionAnswers,
@@ -132,6 +133,11 @@ interface SessionSync {
 }
 
 type EventListener = (envelope: Envelope) => void;
+
+/** The resolution type of a view's local answers. */
+type ResolutionOf<K extends 'permissionAnswers' | 'questionAnswers'> = K extends 'permissionAnswers'
+  ? PermissionResolution
+  : QuestionResolution;
 
 export class AgentClient {
   readonly rest: RestClient;
@@ -402,7 +408,7 @@ export class AgentClient {
   ): Promise<ActionResult<PermissionResolution>> {
     const record = latestRecord(this.view(sessionId)?.state?.permissions, requestId);
     const guess = optimisticPermission(record, requestId, answer, new Date().toISOString());
-    this.setLocalAnswer(sessionId, 'permissionAnswers', requestId, guess);
+    this.setLocalAnswer(sessionId, 'permissionAnswers', requestId, { resolution: guess, confirmed: false });
     const body: AnswerPermissionRequest = {
       decision: answer.decision,
       remember: Boolean(answer.remember),
@@ -427,7 +433,8 @@ export class AgentClient {
     answers: QuestionAnswers,
     options: AnswerOptions = {},
   ): Promise<ActionResult<QuestionResolution>> {
-    this.setLocalAnswer(sessionId, 'questionAnswers', requestId, optimisticQuestion(requestId, answers, new Date().toISOString()));
+    const guess = optimisticQuestion(requestId, answers, new Date().toISOString());
+    this.setLocalAnswer(sessionId, 'questionAnswers', requestId, { resolution: guess, confirmed: false });
     const result = await toActionResult(() =>
       options.via === 'socket'
         ? this.socketCommand<QuestionResolution>({ type: 'answer_question', sessionId, requestId, answers })
@@ -778,14 +785,14 @@ export class AgentClient {
     sessionId: string,
     key: K,
     requestId: string,
-    resolution: SessionView[K][string] | null,
+    answer: SessionView[K][string] | null,
   ): void {
     this.updateView(sessionId, (view) => {
       const records: readonly { requestId: string; resolution?: unknown }[] | undefined =
         key === 'permissionAnswers' ? view.state?.permissions : view.state?.questions;
-      const keep = resolution !== null && !latestRecord(records, requestId)?.resolution;
-      const answers = view[key] as LocalAnswers<SessionView[K][string]>;
-      const next = withLocalAnswer(answers, requestId, keep ? resolution : null);
+      const keep = answer !== null && !latestRecord(records, requestId)?.resolution;
+      const answers = view[key] as LocalAnswers<ResolutionOf<K>>;
+      const next = withLocalAnswer(answers, requestId, keep ? (answer as LocalAnswer<ResolutionOf<K>>) : null);
       return next === answers ? view : { ...view, [key]: next };
     });
   }
@@ -796,14 +803,15 @@ export class AgentClient {
     sessionId: string,
     key: K,
     requestId: string,
-    result: ActionResult<SessionView[K][string]>,
+    result: ActionResult<ResolutionOf<K>>,
     operation: string,
   ): void {
+    type Answer = SessionView[K][string];
     if (result.ok) {
-      this.setLocalAnswer(sessionId, key, requestId, result.data);
+      this.setLocalAnswer(sessionId, key, requestId, { resolution: result.data, confirmed: true } as Answer);
       return;
     }
-    this.setLocalAnswer(sessionId, key, requestId, result.winner ?? null);
+    this.setLocalAnswer(sessionId, key, requestId, result.winner ? ({ resolution: result.winner, confirmed: true } as Answer) : null);
     this.report(result.error, { sessionId, operation });
   }
 

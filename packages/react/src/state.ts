@@ -78,7 +78,8 @@ export interface SessionView {
   stopping: boolean;
   /** The most recent live events, oldest first (bounded). */
   events: readonly Envelope[];
-  /** This client's answers to permission requests, shown until the fold confirms them. */
+  /** This client's answers to permission requests (and the server's replies to them), shown
+   * until the fold has them. */
   permissionAnswers: LocalAnswers<PermissionResolution>;
   /** This client's answers to questions, shown until the fold confirms them. */
   questionAnswers: LocalAnswers<QuestionResolution>;

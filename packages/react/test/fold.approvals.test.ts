@@ -14,9 +14,13 @@ import type {
   SessionState,
 } from '../src/generated/protocol.js';
 import { reconcileState } from '../src/reconcile.js';
-import { wire } from './helpers.js';
 
 const AT = '2026-01-01T00:00:00Z';
+
+/** A value as it goes over the wire (`undefined` properties dropped, as serde skips `None`). */
+function wire(value: unknown): unknown {
+  return value === undefined ? undefined : JSON.parse(JSON.stringify(value));
+}
 
 function envelopes(events: SessionEvent[], firstSeq = 1): Envelope[] {
   return events.map((event, i) => ({ sessionId: 's', seq: firstSeq + i, at: AT, event }));
