@@ -100,7 +100,10 @@ impl Actor {
             AskKind::Permission { tool, input, .. } => (tool.clone(), input.clone()),
             AskKind::Question { input, .. } => ("AskUserQuestion".to_string(), input.clone()),
         };
-        let call_subject = subject(&tool, &input, &workspace);
+        let call_subject = match &ask.kind {
+            AskKind::Permission { .. } => subject(&tool, &input, &workspace),
+            AskKind::Question { questions, .. } => question_subject(questions),
+        };
         if let Some(reply) = self.take_grant(&tool, &call_subject, &ask.kind) {
             tracing::info!(session_id = %self.session_id(), tool, "answered as the user did before the restart");
             return self.reply_to_agent(&ask.agent_request_id, &reply).await;
@@ -333,8 +336,13 @@ impl Actor {
             }
             None => {
                 let reply = GrantReply::Decision(answer.decision, Some(deny_message));
+                let call_subject = subject(
+                    &record.request.tool,
+                    &record.request.input,
+                    &self.workspace_dir(),
+                );
                 let continuation = self
-                    .continue_after_restart(&record.request.tool, &record.request.input, reply)
+                    .continue_after_restart(&record.request.tool, call_subject, reply)
                     .await;
                 resolution.continuation = Some(continuation);
                 self.emit(vec![SessionEvent::PermissionResolved(resolution.clone())])
@@ -393,11 +401,10 @@ impl Actor {
                 self.reply_to_agent(&ask.agent_request_id, &reply).await;
             }
             None => {
-                let input = serde_json::json!({ "questions": record.request.questions });
                 let continuation = self
                     .continue_after_restart(
                         "AskUserQuestion",
-                        &input,
+                        question_subject(&record.request.questions),
                         GrantReply::Answers(joined.clone()),
                     )
                     .await;
@@ -418,7 +425,7 @@ impl Actor {
     async fn continue_after_restart(
         &mut self,
         tool: &str,
-        input: &Value,
+        call_subject: String,
         reply: GrantReply,
     ) -> Continuation {
         let persistent = matches!(self.agent.process_mode(), ProcessMode::Persistent { .. });
@@ -431,10 +438,9 @@ impl Actor {
         if !persistent || !saved || self.turn.is_some() {
             return Continuation::Expired;
         }
-        let workspace = self.workspace_dir();
         self.asks.grants.push(Grant {
             tool: tool.to_string(),
-            subject: subject(tool, input, &workspace),
+            subject: call_subject,
             reply,
         });
         Continuation::Resumed
@@ -734,6 +740,15 @@ fn permission_continuation_text(
             )
         }
     }
+}
+
+/// What a grant for questions is matched by: the questions asked.
+fn question_subject(questions: &[Question]) -> String {
+    questions
+        .iter()
+        .map(|q| q.question.as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The message that resumes the agent with answers given after a restart.
