@@ -251,7 +251,7 @@ pub struct Problem {
     /// For `already_resolved`: how the request was closed (the answer that won).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
-    pub resolution: Option<serde_json::Value>,
+    pub resolution: Option<Box<serde_json::Value>>,
 }
 
 impl Problem {

@@ -29,6 +29,24 @@ pub enum RuntimeError {
     InvalidProfile(String),
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// No permission request or question with this id in the session.
+    #[error("request {0} not found in this session")]
+    RequestNotFound(String),
+    /// The request was answered already; the answer that won, as JSON.
+    #[error("request {request_id} was already answered")]
+    AlreadyResolved {
+        request_id: String,
+        resolution: serde_json::Value,
+    },
+    /// The request timed out or was closed with its turn.
+    #[error("request {0} expired: it timed out or its turn ended before an answer")]
+    RequestExpired(String),
+    /// A permission mode the session's agent cannot run in.
+    #[error("{0}")]
+    UnsupportedPermissionMode(String),
+    /// `POST .../budget/approve` while no budget limit was reached.
+    #[error("no budget limit was reached in this session")]
+    BudgetNotExceeded,
     /// A write would take the workspace past its quota.
     #[error("workspace full: {0}")]
     WorkspaceFull(String),

@@ -28,6 +28,7 @@ pub mod manager;
 pub mod paths;
 pub mod profile_sandbox;
 mod protections;
+pub mod rules;
 mod session;
 mod time;
 

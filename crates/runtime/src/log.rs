@@ -103,6 +103,11 @@ impl EventLog {
         self.inner.lock().await.state.clone()
     }
 
+    /// Reads part of the folded state without copying all of it.
+    pub async fn read<T>(&self, f: impl FnOnce(&SessionState) -> T) -> T {
+        f(&self.inner.lock().await.state)
+    }
+
     /// Subscribes to events after `since`.
     pub async fn subscribe(&self, since: u64) -> Subscription {
         let inner = self.inner.lock().await;

@@ -8,9 +8,11 @@ use std::sync::Arc;
 
 use agent_runtime_agents::AgentKind;
 use agent_runtime_protocol::{
-    AgentInfo, AgentProfile, Block, CreateSessionRequest, FileInfo, InterruptResponse,
-    MetadataPatch, PatchSessionRequest, SendMessageRequest, SendMessageResponse, SessionEvent,
-    SessionInfo, SessionList, SessionSnapshot, SystemBlock, TranscriptInfo, MAIN_CONVERSATION,
+    AgentInfo, AgentProfile, AnswerPermissionRequest, AnswerQuestionRequest, Block, BudgetApproval,
+    CreateSessionRequest, FileInfo, InterruptResponse, MetadataPatch, PatchSessionRequest,
+    PermissionMode, PermissionResolution, QuestionResolution, SendMessageRequest,
+    SendMessageResponse, SessionEvent, SessionInfo, SessionList, SessionSettings, SessionSnapshot,
+    SessionStatus, SystemBlock, TranscriptInfo, MAIN_CONVERSATION,
 };
 use agent_runtime_sandbox::SandboxProvider;
 use agent_runtime_store::{SessionRecord, SessionStore};
@@ -24,7 +26,7 @@ use crate::installer::Installer;
 use crate::log::{EventLog, Subscription};
 use crate::paths::validate_workspace_path;
 use crate::profile_sandbox::{keep_stored_secrets, redact_secrets, validate_sandbox_settings};
-use crate::session::{close_abandoned_turn, Command, SessionHandle};
+use crate::session::{close_abandoned_turn, validate_budget, Command, SessionHandle};
 use crate::time::{new_id, now_rfc3339};
 
 /// Largest page a session listing returns.
@@ -116,8 +118,18 @@ impl Runtime {
                 .list_sessions(cursor.as_deref(), MAX_PAGE_SIZE)
                 .await?;
             for record in &page.sessions {
-                let log = EventLog::load(self.deps.store.clone(), &record.info.session_id).await?;
+                let id = &record.info.session_id;
+                let log = EventLog::load(self.deps.store.clone(), id).await?;
                 close_abandoned_turn(&log).await?;
+                // A session that waits for a person stays loaded: its requests time out on
+                // schedule, and listings show it as requiring action.
+                let waiting = log
+                    .read(|s| s.status == SessionStatus::RequiresAction)
+                    .await;
+                drop(log);
+                if waiting {
+                    self.handle(id).await?;
+                }
             }
             match page.next_cursor {
                 Some(next) => cursor = Some(next),
@@ -134,11 +146,28 @@ impl Runtime {
             .unwrap_or(AgentKind::ClaudeCode.id());
         let agent = AgentKind::from_id(agent_id)
             .ok_or_else(|| RuntimeError::UnknownAgent(agent_id.to_string()))?;
-        if let Some(profile) = &request.profile {
-            if self.deps.store.get_profile(profile).await?.is_none() {
-                return Err(RuntimeError::UnknownProfile(profile.clone()));
-            }
+        let profile = match &request.profile {
+            Some(id) => Some(
+                self.deps
+                    .store
+                    .get_profile(id)
+                    .await?
+                    .ok_or_else(|| RuntimeError::UnknownProfile(id.clone()))?,
+            ),
+            None => None,
+        };
+        let mode = request
+            .permission_mode
+            .or(profile.as_ref().and_then(|p| p.permission_mode))
+            .unwrap_or_default();
+        check_permission_mode(agent, mode)?;
+        if let Some(budget) = &request.budget {
+            validate_budget(budget)?;
         }
+        let settings = SessionSettings {
+            permission_mode: request.permission_mode,
+            budget: request.budget.clone(),
+        };
         let name = request.name.map(|n| validate_name(&n)).transpose()?;
         let now = now_rfc3339();
         let session_id = uuid::Uuid::new_v4().to_string();
@@ -166,6 +195,9 @@ impl Runtime {
                 ..Default::default()
             },
         }];
+        if !settings.is_default() {
+            events.push(SessionEvent::SettingsChanged(settings));
+        }
         if demo {
             let block = Block::System(SystemBlock {
                 id: new_id("system"),
@@ -186,27 +218,87 @@ impl Runtime {
         Ok(info)
     }
 
-    /// One page of sessions, newest first.
+    /// One page of sessions, newest first, each with its status.
     pub async fn list_sessions(&self, cursor: Option<&str>, limit: usize) -> Result<SessionList> {
         let page = self
             .deps
             .store
             .list_sessions(cursor, limit.clamp(1, MAX_PAGE_SIZE))
             .await?;
+        let mut sessions = Vec::with_capacity(page.sessions.len());
+        for record in page.sessions {
+            let mut info = record.info;
+            info.status = self.status(&info.session_id).await;
+            sessions.push(info);
+        }
         Ok(SessionList {
-            sessions: page.sessions.into_iter().map(|r| r.info).collect(),
+            sessions,
             next_cursor: page.next_cursor,
         })
+    }
+
+    /// A session's status: from its log when it is loaded. An unloaded session is idle: sessions
+    /// that require action are loaded at start and stay loaded.
+    async fn status(&self, session_id: &str) -> SessionStatus {
+        let handle = self.sessions.lock().await.get(session_id).cloned();
+        match handle {
+            Some(handle) => handle.log.read(|s| s.status).await,
+            None => SessionStatus::Idle,
+        }
     }
 
     /// The session and its folded state.
     pub async fn snapshot(&self, session_id: &str) -> Result<SessionSnapshot> {
         let handle = self.handle(session_id).await?;
-        let record = self.record(session_id).await?;
+        let mut record = self.record(session_id).await?;
+        let state = handle.log.state().await;
+        record.info.status = state.status;
         Ok(SessionSnapshot {
             session: record.info,
-            state: handle.log.state().await,
+            state,
         })
+    }
+
+    /// Answers a permission request of the session. The first answer wins.
+    pub async fn answer_permission(
+        &self,
+        session_id: &str,
+        request_id: &str,
+        answer: AnswerPermissionRequest,
+    ) -> Result<PermissionResolution> {
+        let handle = self.handle(session_id).await?;
+        let request_id = request_id.to_string();
+        handle
+            .call(|reply| Command::AnswerPermission {
+                request_id,
+                answer,
+                reply,
+            })
+            .await
+    }
+
+    /// Answers a question request of the session. The first answer wins.
+    pub async fn answer_question(
+        &self,
+        session_id: &str,
+        request_id: &str,
+        answer: AnswerQuestionRequest,
+    ) -> Result<QuestionResolution> {
+        let handle = self.handle(session_id).await?;
+        let request_id = request_id.to_string();
+        handle
+            .call(|reply| Command::AnswerQuestion {
+                request_id,
+                answer,
+                reply,
+            })
+            .await
+    }
+
+    /// Lets a session go past the budget limit it reached, for one more turn.
+    pub async fn approve_budget(&self, session_id: &str) -> Result<BudgetApproval> {
+        let handle = self.handle(session_id).await?;
+        handle.call(|reply| Command::ApproveBudget { reply }).await
     }
 
     /// Renames a session.
@@ -216,11 +308,22 @@ impl Runtime {
         patch: PatchSessionRequest,
     ) -> Result<SessionInfo> {
         let mut record = self.record(session_id).await?;
-        if let Some(name) = patch.name {
-            record.info.name = Some(validate_name(&name)?);
+        let name = patch.name.map(|n| validate_name(&n)).transpose()?;
+        if let Some(budget) = &patch.budget {
+            validate_budget(budget)?;
+        }
+        if let Some(name) = name {
+            record.info.name = Some(name);
         }
         record.info.updated_at = now_rfc3339();
         self.deps.store.update_session(&record).await?;
+        if let Some(budget) = patch.budget {
+            let handle = self.handle(session_id).await?;
+            handle
+                .call(|reply| Command::SetBudget { budget, reply })
+                .await?;
+        }
+        record.info.status = self.status(session_id).await;
         Ok(record.info)
     }
 
@@ -367,6 +470,15 @@ impl Runtime {
                 .map_err(|e| RuntimeError::InvalidProfile(format!("{}: {e}", agent.id())))?;
         }
         validate_sandbox_settings(&profile.sandbox).map_err(RuntimeError::InvalidProfile)?;
+        crate::rules::validate_rules(&profile.permissions).map_err(RuntimeError::InvalidProfile)?;
+        validate_budget(&profile.budget).map_err(|e| {
+            RuntimeError::InvalidProfile(e.to_string().replace("invalid request: ", ""))
+        })?;
+        if profile.approval_timeout_secs == Some(0) {
+            return Err(RuntimeError::InvalidProfile(
+                "approvalTimeoutSecs must be at least 1".into(),
+            ));
+        }
         let stored = self.deps.store.get_profile(id).await?;
         keep_stored_secrets(&mut profile, stored.as_ref()).map_err(RuntimeError::InvalidProfile)?;
         self.deps.store.put_profile(&profile).await?;
@@ -450,6 +562,27 @@ impl Runtime {
         sessions.insert(session_id.to_string(), handle.clone());
         Ok(handle)
     }
+}
+
+/// A session of `agent` may run in `mode` only if the agent can: modes that ask need an agent
+/// that can ask.
+fn check_permission_mode(agent: AgentKind, mode: PermissionMode) -> Result<()> {
+    let capabilities = agent.capabilities();
+    if capabilities.permission_modes.contains(&mode) {
+        return Ok(());
+    }
+    let supported: Vec<&str> = capabilities
+        .permission_modes
+        .iter()
+        .map(PermissionMode::as_str)
+        .collect();
+    Err(RuntimeError::UnsupportedPermissionMode(format!(
+        "{} cannot run in permission mode {:?}: it cannot ask for approval in headless mode \
+         (capabilities.approvals is false); its modes are {}",
+        agent.id(),
+        mode.as_str(),
+        supported.join(", ")
+    )))
 }
 
 /// Longest accepted session name, in characters.

@@ -20,7 +20,7 @@ use tower_http::trace::TraceLayer;
 use crate::auth::{require_api_key, ApiKeys};
 use crate::edge::{guard_edge, EdgePolicy};
 use crate::error::ApiError;
-use crate::rest::{agents, files, profiles, sessions, transcripts};
+use crate::rest::{agents, approvals, files, profiles, sessions, transcripts};
 use crate::{openapi, sse, ui, ws};
 
 /// Default limit of a JSON request body.
@@ -85,6 +85,9 @@ pub const ROUTES: &[RouteSpec] = &[
     route("DELETE", "/api/sessions/{id}"),
     route("POST", "/api/sessions/{id}/messages"),
     route("POST", "/api/sessions/{id}/interrupt"),
+    route("POST", "/api/sessions/{id}/permissions/{request_id}"),
+    route("POST", "/api/sessions/{id}/questions/{request_id}"),
+    route("POST", "/api/sessions/{id}/budget/approve"),
     route("GET", EVENTS_ROUTE),
     route("GET", "/api/sessions/{id}/files"),
     route("GET", "/api/sessions/{id}/files/{*path}"),
@@ -115,6 +118,18 @@ pub fn build_app(state: AppState) -> Router {
         )
         .route("/api/sessions/{id}/messages", post(sessions::send_message))
         .route("/api/sessions/{id}/interrupt", post(sessions::interrupt))
+        .route(
+            "/api/sessions/{id}/permissions/{request_id}",
+            post(approvals::answer_permission),
+        )
+        .route(
+            "/api/sessions/{id}/questions/{request_id}",
+            post(approvals::answer_question),
+        )
+        .route(
+            "/api/sessions/{id}/budget/approve",
+            post(approvals::approve_budget),
+        )
         .route(EVENTS_ROUTE, get(sse::session_events))
         .route("/api/sessions/{id}/files", get(files::list_files))
         .route(

@@ -122,7 +122,11 @@ impl ApiError {
         } else {
             Some(self.to_string())
         };
-        Problem::new(status.as_u16(), code, title, detail)
+        let mut problem = Problem::new(status.as_u16(), code, title, detail);
+        if let ApiError::Runtime(RuntimeError::AlreadyResolved { resolution, .. }) = self {
+            problem.resolution = Some(Box::new(resolution.clone()));
+        }
+        problem
     }
 }
 
@@ -154,6 +158,25 @@ fn classify_runtime(e: &RuntimeError) -> (StatusCode, &'static str, &'static str
             (S::BAD_REQUEST, "invalid_profile", "Invalid agent profile")
         }
         RuntimeError::InvalidRequest(_) => (S::BAD_REQUEST, "invalid_request", "Invalid request"),
+        RuntimeError::RequestNotFound(_) => {
+            (S::NOT_FOUND, "request_not_found", "Request not found")
+        }
+        RuntimeError::AlreadyResolved { .. } => (
+            S::CONFLICT,
+            "already_resolved",
+            "The request was already answered",
+        ),
+        RuntimeError::RequestExpired(_) => (S::GONE, "request_expired", "The request expired"),
+        RuntimeError::UnsupportedPermissionMode(_) => (
+            S::BAD_REQUEST,
+            "unsupported_permission_mode",
+            "The agent cannot run in this permission mode",
+        ),
+        RuntimeError::BudgetNotExceeded => (
+            S::CONFLICT,
+            "budget_not_exceeded",
+            "No budget limit was reached",
+        ),
         RuntimeError::WorkspaceFull(_) => (
             S::INSUFFICIENT_STORAGE,
             "workspace_full",

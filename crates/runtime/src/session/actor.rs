@@ -24,6 +24,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::approvals::Asks;
 use super::network::{sandbox_network, DenialReports, CA_BUNDLE_PATH};
 use super::process::{AgentProcess, OutputLine};
 use super::Command;
@@ -39,6 +40,8 @@ pub(super) struct ActiveTurn {
     pub(super) last_output: Instant,
     /// When the turn's wall-clock limit runs out.
     pub(super) time_limit: Option<Instant>,
+    /// When the turn's wall-clock budget runs out.
+    pub(super) budget_deadline: Option<Instant>,
     /// Set once an interrupt was asked for: the process is killed if the turn outlives it.
     pub(super) interrupt_deadline: Option<Instant>,
     /// Why the turn is being interrupted, once it is.
@@ -64,6 +67,8 @@ pub(super) enum InterruptReason {
     TimeLimit,
     /// The workspace grew past its quota: `error` with code `workspace_full`.
     WorkspaceFull,
+    /// The turn ran past its wall-clock budget: `interrupted` with code `budget_exceeded`.
+    Budget,
 }
 
 /// A message accepted while another turn ran.
@@ -95,6 +100,10 @@ pub(crate) struct Actor {
     /// Refusals of the running sandbox's egress proxy.
     denials: Option<mpsc::Receiver<Denial>>,
     denial_reports: DenialReports,
+    /// Permission requests and questions waiting for an answer.
+    pub(super) asks: Asks,
+    /// The user approved going past the budget once: the next turn starts whatever it says.
+    pub(super) budget_approved: bool,
 }
 
 /// The model API as the agent in a sandbox sees it: the egress proxy inside, and a placeholder
@@ -134,6 +143,8 @@ impl Actor {
             model_access: None,
             denials: None,
             denial_reports: DenialReports::default(),
+            asks: Asks::default(),
+            budget_approved: false,
         }
     }
 
@@ -150,6 +161,7 @@ impl Actor {
             .into_iter()
             .map(|f| (f.path.clone(), f))
             .collect();
+        self.load_pending_asks().await;
         let mut scan = tokio::time::interval(self.deps.config.file_scan_interval);
         scan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
@@ -157,6 +169,7 @@ impl Actor {
             let idle_deadline = (self.turn.is_none() && self.sandbox.is_some())
                 .then(|| self.idle_since + self.deps.config.idle_timeout);
             let turn_deadline = self.turn.as_ref().map(|t| self.turn_deadline(t));
+            let ask_expiry = self.asks.next_expiry();
             tokio::select! {
                 biased;
                 _ = self.cancel.cancelled() => break,
@@ -168,6 +181,7 @@ impl Actor {
                 hit = limit_hit(self.sandbox.clone()) => self.on_limit_hit(hit).await,
                 Some(denial) = next_denial(self.denials.as_mut()) => self.on_denial(&denial).await,
                 _ = sleep_until(turn_deadline) => self.on_turn_deadline().await,
+                _ = sleep_until(ask_expiry) => self.on_ask_expiry().await,
                 _ = sleep_until(idle_deadline) => self.stop_sandbox("idle").await,
                 _ = scan.tick(), if self.turn.is_some() => self.sync_files().await,
             }
@@ -176,13 +190,24 @@ impl Actor {
     }
 
     fn turn_deadline(&self, turn: &ActiveTurn) -> Instant {
-        let stall = turn.last_output + self.deps.config.turn_stall_timeout;
-        // The wall-clock limit matters only until the turn is being interrupted anyway.
-        let time_limit = turn.time_limit.filter(|_| turn.interrupt_reason.is_none());
-        [turn.interrupt_deadline, turn.exit_deadline, time_limit]
-            .into_iter()
-            .flatten()
-            .fold(stall, Instant::min)
+        // An agent waiting for a person's answer is not stalled.
+        let stall =
+            (!self.asks.waiting()).then(|| turn.last_output + self.deps.config.turn_stall_timeout);
+        // The wall-clock limits matter only until the turn is being interrupted anyway.
+        let running = turn.interrupt_reason.is_none();
+        let time_limit = turn.time_limit.filter(|_| running);
+        let budget = turn.budget_deadline.filter(|_| running);
+        [
+            stall,
+            turn.interrupt_deadline,
+            turn.exit_deadline,
+            time_limit,
+            budget,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or_else(|| Instant::now() + std::time::Duration::from_secs(24 * 3600))
     }
 
     async fn handle(&mut self, command: Command) {
@@ -200,6 +225,26 @@ impl Actor {
             }
             Command::DeleteFile { path, reply } => {
                 let _ = reply.send(self.delete_file(&path).await);
+            }
+            Command::AnswerPermission {
+                request_id,
+                answer,
+                reply,
+            } => {
+                let _ = reply.send(self.answer_permission(&request_id, answer).await);
+            }
+            Command::AnswerQuestion {
+                request_id,
+                answer,
+                reply,
+            } => {
+                let _ = reply.send(self.answer_question(&request_id, answer).await);
+            }
+            Command::ApproveBudget { reply } => {
+                let _ = reply.send(self.approve_budget().await);
+            }
+            Command::SetBudget { budget, reply } => {
+                let _ = reply.send(self.set_budget(budget).await);
             }
         }
     }
@@ -347,6 +392,15 @@ impl Actor {
             .with_profile(&profile.sandbox.limits)
     }
 
+    /// The session's permission mode: its own, else its profile's, else `bypass`.
+    pub(super) async fn permission_mode(
+        &self,
+        profile: &AgentProfile,
+    ) -> agent_runtime_protocol::PermissionMode {
+        let own = self.log.read(|s| s.settings.permission_mode).await;
+        own.or(profile.permission_mode).unwrap_or_default()
+    }
+
     pub(super) async fn profile(&self) -> Result<AgentProfile> {
         match &self.record.info.profile {
             None => Ok(AgentProfile::default()),
@@ -393,6 +447,7 @@ impl Actor {
             base_url: Some(access.base_url.clone()),
             api_key: Some(access.placeholder_key.clone()),
             profile: &profile,
+            permission_mode: self.permission_mode(&profile).await,
         };
         let spec = self.agent.launch_spec(&ctx);
         // The spec holds no message or prompt (those go over stdin and into files), and its
@@ -457,6 +512,7 @@ impl Actor {
         if let Some(process) = self.process.take() {
             process.kill().await;
         }
+        self.close_live_asks().await;
         self.save_transcripts().await;
         if let Err(e) = sandbox.destroy().await {
             tracing::warn!(session_id = %self.session_id(), "destroying the sandbox failed: {e}");

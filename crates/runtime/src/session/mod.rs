@@ -4,6 +4,8 @@
 //! writer and events are ordered without further locking.
 
 mod actor;
+mod approvals;
+mod budget;
 mod files;
 mod network;
 mod process;
@@ -11,7 +13,10 @@ mod turn;
 
 use std::sync::Arc;
 
-use agent_runtime_protocol::{InterruptResponse, SendMessageRequest, SendMessageResponse};
+use agent_runtime_protocol::{
+    AnswerPermissionRequest, AnswerQuestionRequest, Budget, BudgetApproval, InterruptResponse,
+    PermissionResolution, QuestionResolution, SendMessageRequest, SendMessageResponse,
+};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -22,6 +27,7 @@ use crate::manager::Deps;
 use agent_runtime_store::SessionRecord;
 
 pub(crate) use actor::close_abandoned_turn;
+pub(crate) use budget::validate_budget;
 
 /// Commands queued per session. A client that floods one session waits here instead of growing
 /// memory; 64 is far above what an interactive user produces.
@@ -44,6 +50,23 @@ pub(crate) enum Command {
     DeleteFile {
         path: String,
         reply: oneshot::Sender<Result<bool>>,
+    },
+    AnswerPermission {
+        request_id: String,
+        answer: AnswerPermissionRequest,
+        reply: oneshot::Sender<Result<PermissionResolution>>,
+    },
+    AnswerQuestion {
+        request_id: String,
+        answer: AnswerQuestionRequest,
+        reply: oneshot::Sender<Result<QuestionResolution>>,
+    },
+    ApproveBudget {
+        reply: oneshot::Sender<Result<BudgetApproval>>,
+    },
+    SetBudget {
+        budget: Budget,
+        reply: oneshot::Sender<Result<()>>,
     },
 }
 

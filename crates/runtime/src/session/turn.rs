@@ -32,6 +32,18 @@ impl Actor {
             return;
         }
         let turn_id = new_id("turn");
+        if self.turn.is_none() && !self.budget_allows_turn().await {
+            // Held until the budget is raised or the overrun approved.
+            self.queue.push_back(QueuedMessage {
+                turn_id: turn_id.clone(),
+                request,
+            });
+            let _ = reply.send(Ok(SendMessageResponse {
+                turn_id,
+                queued: true,
+            }));
+            return;
+        }
         if self.turn.is_some() {
             let queued = QueuedMessage {
                 turn_id: turn_id.clone(),
@@ -71,6 +83,9 @@ impl Actor {
     async fn begin_turn(&mut self, turn_id: &str, request: &SendMessageRequest) -> Result<()> {
         // The turn's wall-clock limit is the profile's.
         self.refresh_limits().await;
+        // Requests from before a restart that nobody answered: the conversation moves on.
+        self.close_orphaned_asks().await;
+        let budget_secs = self.budget().await.max_turn_secs;
         let user_block_id = new_id("user");
         let block = Block::UserMessage(UserMessageBlock {
             id: user_block_id.clone(),
@@ -100,6 +115,7 @@ impl Actor {
             id: turn_id.to_string(),
             started: now,
             time_limit: self.limits.turn_timeout.map(|limit| now + limit),
+            budget_deadline: budget_secs.map(|secs| now + std::time::Duration::from_secs(secs)),
             last_output: now,
             interrupt_deadline: None,
             interrupt_reason: None,
@@ -229,6 +245,14 @@ impl Actor {
                     self.emit(std::mem::take(&mut events)).await;
                     self.on_turn_finished(outcome).await;
                 }
+                AgentOutput::Ask(ask) => {
+                    self.emit(std::mem::take(&mut events)).await;
+                    self.on_ask(ask).await;
+                }
+                AgentOutput::AskWithdrawn { agent_request_id } => {
+                    self.emit(std::mem::take(&mut events)).await;
+                    self.on_ask_withdrawn(&agent_request_id).await;
+                }
                 AgentOutput::WriteStdin(line) => {
                     if let Some(process) = self.process.as_mut() {
                         if let Err(e) = process.write_line(&line).await {
@@ -315,10 +339,16 @@ impl Actor {
                 stderr_tail: None,
             };
             self.abandon_turn(TurnEndReason::Interrupted, error).await;
+        } else if turn.interrupt_reason.is_none() && turn.budget_deadline.is_some_and(|d| d <= now)
+        {
+            tracing::info!(session_id = %self.session_id(), "turn ran past its budget; interrupting");
+            self.request_interrupt(InterruptReason::Budget).await;
         } else if turn.interrupt_reason.is_none() && turn.time_limit.is_some_and(|d| d <= now) {
             tracing::warn!(session_id = %self.session_id(), "turn ran out of time; interrupting");
             self.request_interrupt(InterruptReason::TimeLimit).await;
-        } else if turn.last_output + self.deps.config.turn_stall_timeout <= now {
+        } else if !self.asks.waiting()
+            && turn.last_output + self.deps.config.turn_stall_timeout <= now
+        {
             tracing::warn!(session_id = %self.session_id(), "turn stalled; interrupting");
             self.request_interrupt(InterruptReason::Stalled).await;
         }
@@ -350,6 +380,8 @@ impl Actor {
             .as_ref()
             .and(self.sandbox.as_ref())
             .and_then(|s| s.check_limits());
+        // A request still open when its turn ends can no longer be answered.
+        self.close_live_asks().await;
         self.sync_files().await;
         self.save_transcripts().await;
         let (turn_id, duration_ms, interrupt_reason) = match &turn {
@@ -387,6 +419,16 @@ impl Actor {
                     format!("the turn ran past its limit of {} s", limit.as_secs_f64()),
                 ));
             }
+            Some(InterruptReason::Budget) => {
+                reason = TurnEndReason::Interrupted;
+                error = Some(limit_error(
+                    "budget_exceeded",
+                    format!(
+                        "the turn ran past its budget of {} s",
+                        self.budget().await.max_turn_secs.unwrap_or_default()
+                    ),
+                ));
+            }
             Some(InterruptReason::WorkspaceFull) => {
                 reason = TurnEndReason::Error;
                 let quota = self.limits.workspace_bytes.unwrap_or_default();
@@ -413,6 +455,12 @@ impl Actor {
         }])
         .await;
         self.idle_since = Instant::now();
+        if interrupt_reason == Some(InterruptReason::Budget) {
+            let limit = self.budget().await.max_turn_secs.unwrap_or_default();
+            self.record_turn_time_exceeded(limit, duration_ms as f64 / 1000.0)
+                .await;
+        }
+        self.check_budget().await;
         if oom.is_some() {
             // Whatever the OOM killer left is in no state to go on.
             self.stop_sandbox("out of memory").await;
@@ -422,6 +470,9 @@ impl Actor {
     /// Starts the next queued message once no turn runs.
     pub(super) async fn start_queued(&mut self) {
         while self.turn.is_none() {
+            if self.queue.is_empty() || !self.budget_allows_turn().await {
+                return;
+            }
             let Some(next) = self.queue.pop_front() else {
                 return;
             };

@@ -3,6 +3,7 @@
 //! [`ApiError`](crate::error::ApiError).
 
 pub mod agents;
+pub mod approvals;
 pub mod files;
 pub mod profiles;
 pub mod sessions;

@@ -196,6 +196,46 @@ impl Connection {
                 self.spawn_command(id, async move { runtime.interrupt(&session_id).await })
                     .await;
             }
+            ClientFrame::AnswerPermission {
+                id,
+                session_id,
+                request_id,
+                decision,
+                remember,
+                save_to_profile,
+                message,
+                option_id,
+            } => {
+                let answer = agent_runtime_protocol::AnswerPermissionRequest {
+                    decision,
+                    remember,
+                    save_to_profile,
+                    message,
+                    option_id,
+                };
+                let runtime = self.state.runtime.clone();
+                self.spawn_command(id, async move {
+                    runtime
+                        .answer_permission(&session_id, &request_id, answer)
+                        .await
+                })
+                .await;
+            }
+            ClientFrame::AnswerQuestion {
+                id,
+                session_id,
+                request_id,
+                answers,
+            } => {
+                let answer = agent_runtime_protocol::AnswerQuestionRequest { answers };
+                let runtime = self.state.runtime.clone();
+                self.spawn_command(id, async move {
+                    runtime
+                        .answer_question(&session_id, &request_id, answer)
+                        .await
+                })
+                .await;
+            }
         }
     }
 

@@ -45,6 +45,7 @@ async fn create_get_patch_delete() {
         &info.session_id,
         &PatchSessionRequest {
             name: Some("renamed".into()),
+            budget: None,
         },
     ))
     .await
@@ -58,6 +59,7 @@ async fn create_get_patch_delete() {
 
     let blank = PatchSessionRequest {
         name: Some("   ".into()),
+        budget: None,
     };
     assert_eq!(
         code_of(within(client.patch_session(&info.session_id, &blank)).await),
