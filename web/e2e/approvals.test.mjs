@@ -276,12 +276,24 @@ test('a budget limit stops the session until the overrun is approved or the limi
 
   await banner.getByTestId('budget-approve').click();
   await page.getByTestId('block-assistant_text').nth(1).waitFor({ timeout: TURN_TIMEOUT });
+  // One turn past the limit, then it holds again.
+  await banner.waitFor({ timeout: TURN_TIMEOUT });
+  await page.locator('[data-testid="session"][data-status="requires_action"]').waitFor({ timeout: TURN_TIMEOUT });
 
   await send(page, 'and once more');
-  await banner.waitFor({ timeout: TURN_TIMEOUT });
+  await page.getByTestId('block-user_message').filter({ hasText: 'and once more' }).waitFor();
   await banner.getByTestId('budget-limit').fill('10');
   await banner.getByTestId('budget-raise').click();
-  await page.getByTestId('block-assistant_text').nth(2).waitFor({ timeout: TURN_TIMEOUT });
+  try {
+    await page.getByTestId('block-assistant_text').nth(2).waitFor({ timeout: TURN_TIMEOUT });
+  } catch (error) {
+    const state = await snapshot(server.url, sessionId).catch(() => null);
+    throw new Error(
+      `the held message did not run after the raise (${error.message}).\n` +
+        `snapshot: status ${state?.status}, turns ${state?.turns}, settings ${JSON.stringify(state?.settings)}, ` +
+        `budgetExceeded ${JSON.stringify(state?.budgetExceeded)}\nserver log (tail):\n${server.log.slice(-4000)}`,
+    );
+  }
   await idle(page);
   assert.equal(await page.getByTestId('budget-banner').count(), 0);
 

@@ -51,7 +51,9 @@ export function Composer({ session }: { session: UseAgentSessionResult }) {
           onKeyDown={onKeyDown}
           placeholder={
             waiting
-              ? 'The agent waits for your answer above'
+              ? session.activeTurnId
+                ? 'The agent waits for your answer above'
+                : 'Messages wait until the budget lets the agent go on'
               : running
                 ? 'The agent is working… you can stop it'
                 : 'Ask the agent to do something'

@@ -65,8 +65,8 @@ function SessionItem(props: { session: SessionInfo; active: boolean; now: number
       data-testid="session-item"
       data-status={status}
     >
-      <span className="session-item-title">
-        {sessionTitle(session.name)}
+      <span className="session-item-head">
+        <span className="session-item-title">{sessionTitle(session.name)}</span>
         {status === 'requires_action' ? (
           <span className="session-item-badge" title="Waiting for your answer">
             needs you

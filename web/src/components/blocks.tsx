@@ -84,7 +84,11 @@ function UserMessage({ sessionId, block }: { sessionId: string; block: Extract<B
   return (
     <div className="row user" data-testid="block-user_message" data-pending={optimistic ? optimistic.status : undefined}>
       <div className={`bubble${optimistic ? ' pending' : ''}${failed ? ' failed' : ''}`}>{block.text}</div>
-      {optimistic && !failed ? <div className="bubble-meta">Sending…</div> : null}
+      {optimistic && !failed ? (
+        <div className="bubble-meta" data-testid="message-meta">
+          {optimistic.status === 'sent' && optimistic.queued ? 'Queued: runs when the agent can go on' : 'Sending…'}
+        </div>
+      ) : null}
       {failed && optimistic ? (
         <div className="bubble-meta error">
           Not sent: {optimistic.error?.message ?? 'unknown error'} ·{' '}
@@ -190,9 +194,15 @@ function ToolCard(props: { sessionId: string; conversationId: string; block: Too
   const failed = block.status === 'error' || result?.isError;
   const status = failed ? 'error' : block.status;
   const summary = toolSummary(block);
-  const awaitingApproval = useAgentSelector((s: ClientState) => {
+  // The call waits for the user: a permission request or a question about it is open.
+  const awaiting = useAgentSelector((s: ClientState) => {
     const view = s.sessions[props.sessionId];
-    return (view?.state?.permissions ?? []).some((p) => p.toolUseId === block.id && !p.resolution && !view?.permissionAnswers[p.requestId]);
+    const open = (records: readonly { toolUseId?: string; requestId: string; resolution?: unknown }[] | undefined, answered: Readonly<Record<string, unknown>>) =>
+      (records ?? []).some((r) => r.toolUseId === block.id && !r.resolution && !answered[r.requestId]);
+    if (!view) return null;
+    if (open(view.state?.permissions, view.permissionAnswers)) return 'Needs approval';
+    if (open(view.state?.questions, view.questionAnswers)) return 'Needs your answer';
+    return null;
   });
   // A permission request or question about this call shows right below it.
   const requests = props.conversationId === MAIN_CONVERSATION ? <RequestsAt sessionId={props.sessionId} toolUseId={block.id} /> : null;
@@ -207,8 +217,8 @@ function ToolCard(props: { sessionId: string; conversationId: string; block: Too
           <span className="tool-name">{block.name}</span>
           <span className="tool-summary">{summary}</span>
           <span className={`tool-status ${status}`} data-testid="tool-status">
-            {status === 'success' ? <CheckIcon size={13} /> : status === 'error' ? <XIcon size={13} /> : awaitingApproval ? null : <span className="spinner" />}
-            {awaitingApproval && status !== 'success' && status !== 'error' ? 'Needs approval' : STATUS_LABEL[status]}
+            {status === 'success' ? <CheckIcon size={13} /> : status === 'error' ? <XIcon size={13} /> : awaiting ? null : <span className="spinner" />}
+            {awaiting && status !== 'success' && status !== 'error' ? awaiting : STATUS_LABEL[status]}
           </span>
           {expanded ? <ChevronDownIcon size={14} /> : <ChevronRightIcon size={14} />}
         </button>
