@@ -287,18 +287,18 @@ impl Actor {
     ) -> Result<PermissionResolution> {
         let record = self
             .log
-            .read(|s| {
-                s.permissions
-                    .iter()
-                    .find(|r| r.request.request_id == request_id)
-                    .cloned()
-            })
+            .read(|s| s.permission(request_id).cloned())
             .await
             .ok_or_else(|| RuntimeError::RequestNotFound(request_id.to_string()))?;
         if let Some(resolution) = &record.resolution {
             return Err(closed_error(request_id, resolution.by, resolution));
         }
         let (option, remember) = chosen_option(&record, &answer)?;
+        if answer.save_to_profile && self.record.info.profile.is_none() {
+            return Err(RuntimeError::InvalidRequest(
+                "saveToProfile: the session has no profile".into(),
+            ));
+        }
         let rule = remember.then(|| option_rule(&record)).flatten();
         let message = answer
             .message
@@ -353,7 +353,10 @@ impl Actor {
             }
         }
         if let (Some(rule), true) = (&rule, answer.save_to_profile) {
-            self.save_rule_to_profile(rule).await?;
+            // The answer took effect already; a profile that cannot be updated is only logged.
+            if let Err(e) = self.save_rule_to_profile(rule).await {
+                tracing::warn!(session_id = %self.session_id(), "saving {rule} to the profile failed: {e}");
+            }
         }
         Ok(resolution)
     }
@@ -366,12 +369,7 @@ impl Actor {
     ) -> Result<QuestionResolution> {
         let record = self
             .log
-            .read(|s| {
-                s.questions
-                    .iter()
-                    .find(|r| r.request.request_id == request_id)
-                    .cloned()
-            })
+            .read(|s| s.question(request_id).cloned())
             .await
             .ok_or_else(|| RuntimeError::RequestNotFound(request_id.to_string()))?;
         if let Some(resolution) = &record.resolution {
@@ -504,9 +502,7 @@ impl Actor {
     /// Adds an allow rule to the session's profile (the session must have one).
     async fn save_rule_to_profile(&self, rule: &str) -> Result<()> {
         let Some(id) = &self.record.info.profile else {
-            return Err(RuntimeError::InvalidRequest(
-                "saveToProfile: the session has no profile".into(),
-            ));
+            return Ok(());
         };
         let mut profile: AgentProfile = self
             .deps
