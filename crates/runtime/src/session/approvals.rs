@@ -160,14 +160,15 @@ impl Actor {
                 })
             }
         };
+        // The agent waits: what it has done so far is saved before anyone can see the request,
+        // so an answer after a crash (even one right after the event) can resume it with the
+        // call in its history.
+        self.save_transcripts().await;
         self.emit(vec![event]).await;
         self.asks
             .expiries
             .insert(request_id.clone(), Instant::now() + timeout);
         self.asks.live.insert(request_id, ask);
-        // The agent waits: what it has done so far is saved, so an answer after a crash can
-        // resume it with the call in its history.
-        self.save_transcripts().await;
     }
 
     /// The agent withdrew a request (its turn was interrupted).
