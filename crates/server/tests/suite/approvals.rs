@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use agent_runtime_client::{rest, Client, ClientError, WsAuth};
 use agent_runtime_protocol::{
-    AgentProfile, Block, Budget, BudgetKind, ClientFrame, Continuation, CreateSessionRequest,
-    Envelope, PatchSessionRequest, PermissionDecision, PermissionMode, PermissionOptionKind,
-    PermissionRequest, PermissionResolution, PermissionRules, QuestionAnswer, QuestionRequest,
-    ResolvedBy, SessionEvent, SessionStatus, TurnEndReason,
+    AgentProfile, AnswerPermissionRequest, Block, Budget, BudgetKind, ClientFrame, Continuation,
+    CreateSessionRequest, Envelope, PatchSessionRequest, PermissionDecision, PermissionMode,
+    PermissionOptionKind, PermissionRequest, PermissionResolution, PermissionRules, QuestionAnswer,
+    QuestionRequest, ResolvedBy, SessionEvent, SessionStatus, TurnEndReason,
 };
 use agent_runtime_testkit::{Scenario, ScriptedModelServer};
 use pretty_assertions::assert_eq;
@@ -480,7 +480,8 @@ async fn a_request_pending_at_kill_9_is_answerable_after_the_restart_and_the_age
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn of_two_clients_answering_at_once_exactly_one_wins_and_the_other_sees_its_answer() {
+async fn of_two_clients_answering_at_once_over_rest_and_websocket_exactly_one_wins_and_the_other_sees_its_answer(
+) {
     let (_model, server) = start().await;
     let session_id = create_session(&server, asking()).await;
     let mut ws = subscribed(&server, &session_id).await;
@@ -489,21 +490,28 @@ async fn of_two_clients_answering_at_once_exactly_one_wins_and_the_other_sees_it
         .unwrap();
     let request = next_permission(&mut ws).await;
 
-    let (rest_client, ws_client) = (server.client(), server.client());
-    let (a, b) = tokio::join!(
-        answer_permission(
-            &rest_client,
-            &session_id,
-            &request.request_id,
-            json!({"decision": "allow"}),
-        ),
-        answer_permission(
-            &ws_client,
-            &session_id,
-            &request.request_id,
-            json!({"decision": "deny", "message": "no"}),
-        ),
-    );
+    // One answers over REST, the other over a WebSocket of its own.
+    let rest_client = server.client();
+    let mut other = server.ws().await;
+    let allow = AnswerPermissionRequest {
+        decision: PermissionDecision::Allow,
+        remember: false,
+        save_to_profile: false,
+        message: None,
+        option_id: None,
+    };
+    let deny = AnswerPermissionRequest {
+        decision: PermissionDecision::Deny,
+        message: Some("no".into()),
+        ..allow.clone()
+    };
+    let (a, b) = within(async {
+        tokio::join!(
+            rest_client.answer_permission(&session_id, &request.request_id, &allow),
+            other.answer_permission(&session_id, &request.request_id, deny),
+        )
+    })
+    .await;
     let (winner, loser) = match (a, b) {
         (Ok(winner), Err(loser)) | (Err(loser), Ok(winner)) => (winner, loser),
         other => panic!("expected one 200 and one error, got {other:?}"),
