@@ -1,9 +1,11 @@
 //! [`Client`]: the REST API, one method per route.
 
 use agent_runtime_protocol::{
-    AgentInfo, AgentList, AgentProfile, CreateSessionRequest, FileInfo, FileList, Health,
-    InterruptResponse, PatchSessionRequest, Problem, ProfileList, SendMessageRequest,
-    SendMessageResponse, SessionInfo, SessionList, SessionSnapshot, TranscriptInfo, TranscriptList,
+    AgentInfo, AgentList, AgentProfile, AnswerPermissionRequest, AnswerQuestionRequest,
+    BudgetApproval, CreateSessionRequest, FileInfo, FileList, Health, InterruptResponse,
+    PatchSessionRequest, PermissionResolution, Problem, ProfileList, QuestionResolution,
+    SendMessageRequest, SendMessageResponse, SessionInfo, SessionList, SessionSnapshot,
+    TranscriptInfo, TranscriptList,
 };
 use bytes::Bytes;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
@@ -157,6 +159,58 @@ impl Client {
                 .await?,
         )
         .await
+    }
+
+    /// `POST /api/sessions/{id}/permissions/{requestId}`: the first answer wins; a later one
+    /// is a 409 `already_resolved` whose problem carries the winning `resolution`.
+    pub async fn answer_permission(
+        &self,
+        session_id: &str,
+        request_id: &str,
+        answer: &AnswerPermissionRequest,
+    ) -> Result<PermissionResolution, ClientError> {
+        let path = format!(
+            "/api/sessions/{}/permissions/{}",
+            encode_segment(session_id),
+            encode_segment(request_id)
+        );
+        json(
+            self.request(Method::POST, &path)
+                .json(answer)
+                .send()
+                .await?,
+        )
+        .await
+    }
+
+    /// `POST /api/sessions/{id}/questions/{requestId}`.
+    pub async fn answer_question(
+        &self,
+        session_id: &str,
+        request_id: &str,
+        answer: &AnswerQuestionRequest,
+    ) -> Result<QuestionResolution, ClientError> {
+        let path = format!(
+            "/api/sessions/{}/questions/{}",
+            encode_segment(session_id),
+            encode_segment(request_id)
+        );
+        json(
+            self.request(Method::POST, &path)
+                .json(answer)
+                .send()
+                .await?,
+        )
+        .await
+    }
+
+    /// `POST /api/sessions/{id}/budget/approve`.
+    pub async fn approve_budget(&self, session_id: &str) -> Result<BudgetApproval, ClientError> {
+        let path = format!(
+            "/api/sessions/{}/budget/approve",
+            encode_segment(session_id)
+        );
+        json(self.request(Method::POST, &path).send().await?).await
     }
 
     /// `POST /api/sessions/{id}/interrupt`.

@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agent_runtime_protocol::{
-    ClientFrame, IfBusy, InterruptResponse, SendMessageResponse, ServerFrame, SubscribeResult,
+    AnswerPermissionRequest, AnswerQuestionRequest, ClientFrame, IfBusy, InterruptResponse,
+    PermissionResolution, QuestionResolution, SendMessageResponse, ServerFrame, SubscribeResult,
 };
 use futures::stream::SplitSink;
 use futures::{SinkExt, StreamExt};
@@ -226,6 +227,48 @@ impl WsConnection {
             .call(ClientFrame::Interrupt {
                 id,
                 session_id: session_id.to_string(),
+            })
+            .await?;
+        decode(data)
+    }
+
+    /// `answer_permission`: as `POST /api/sessions/{id}/permissions/{requestId}`.
+    pub async fn answer_permission(
+        &mut self,
+        session_id: &str,
+        request_id: &str,
+        answer: AnswerPermissionRequest,
+    ) -> Result<PermissionResolution, ClientError> {
+        let id = self.new_id();
+        let data = self
+            .call(ClientFrame::AnswerPermission {
+                id,
+                session_id: session_id.to_string(),
+                request_id: request_id.to_string(),
+                decision: answer.decision,
+                remember: answer.remember,
+                save_to_profile: answer.save_to_profile,
+                message: answer.message,
+                option_id: answer.option_id,
+            })
+            .await?;
+        decode(data)
+    }
+
+    /// `answer_question`: as `POST /api/sessions/{id}/questions/{requestId}`.
+    pub async fn answer_question(
+        &mut self,
+        session_id: &str,
+        request_id: &str,
+        answer: AnswerQuestionRequest,
+    ) -> Result<QuestionResolution, ClientError> {
+        let id = self.new_id();
+        let data = self
+            .call(ClientFrame::AnswerQuestion {
+                id,
+                session_id: session_id.to_string(),
+                request_id: request_id.to_string(),
+                answers: answer.answers,
             })
             .await?;
         decode(data)

@@ -85,6 +85,20 @@ impl SessionState {
         self.permissions.iter().filter(|r| r.resolution.is_none())
     }
 
+    /// The permission request `request_id`.
+    pub fn permission(&self, request_id: &str) -> Option<&PermissionRecord> {
+        self.permissions
+            .iter()
+            .find(|r| r.request.request_id == request_id)
+    }
+
+    /// The question request `request_id`.
+    pub fn question(&self, request_id: &str) -> Option<&QuestionRecord> {
+        self.questions
+            .iter()
+            .find(|r| r.request.request_id == request_id)
+    }
+
     /// The question requests nobody has answered yet.
     pub fn pending_questions(&self) -> impl Iterator<Item = &QuestionRecord> {
         self.questions.iter().filter(|r| r.resolution.is_none())

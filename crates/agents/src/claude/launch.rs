@@ -63,11 +63,11 @@ fn permission_args(mode: PermissionMode) -> Vec<&'static str> {
     ]
 }
 
-/// A deny rule as Claude Code enforces it. Its path rules name `Edit` for every file-writing tool
+/// A deny (or ask) rule as Claude Code enforces it. Its path rules name `Edit` for every file-writing tool
 /// (verified: `Write(src/**)` is ignored, `Edit(src/**)` refuses a Write there), so the rules of
 /// `Write`, `MultiEdit` and `NotebookEdit` with a pattern are given as `Edit` rules too. A bare
 /// tool name removes the tool.
-pub fn native_deny_rules(rule: &str) -> Vec<String> {
+pub fn native_rules(rule: &str) -> Vec<String> {
     let mut rules = vec![rule.to_string()];
     for tool in ["Write(", "MultiEdit(", "NotebookEdit("] {
         if let Some(rest) = rule.strip_prefix(tool) {
@@ -156,7 +156,7 @@ pub fn launch_spec(ctx: &LaunchContext<'_>) -> LaunchSpec {
     // enforces them itself (the runtime also applies them to every request that reaches it).
     let mut disallowed = profile.disallowed_tools.clone();
     for rule in &profile.permissions.deny {
-        for native in native_deny_rules(rule) {
+        for native in native_rules(rule) {
             if !disallowed.contains(&native) {
                 disallowed.push(native);
             }
@@ -172,6 +172,19 @@ pub fn launch_spec(ctx: &LaunchContext<'_>) -> LaunchSpec {
             args.push(name.to_string());
             args.extend(rules.iter().cloned());
         }
+    }
+    // Ask rules must reach the CLI too: what its mode allows on its own (read-only commands,
+    // edits under acceptEdits) would never be asked otherwise. Only where someone answers.
+    if ctx.permission_mode != PermissionMode::Bypass && !profile.permissions.ask.is_empty() {
+        let ask: Vec<String> = profile
+            .permissions
+            .ask
+            .iter()
+            .map(String::as_str)
+            .flat_map(native_rules)
+            .collect();
+        let settings = json!({ "permissions": { "ask": ask } });
+        args.extend(["--settings".to_string(), settings.to_string()]);
     }
     if !profile.mcp_servers.is_empty() {
         // A file, not inline JSON: server configs can carry credentials, and args are logged.

@@ -332,3 +332,26 @@ fn ask_replies_are_control_responses() {
         json!({"questions": [{"question": "Which color?"}], "answers": {"Which color?": "Blue"}})
     );
 }
+
+#[test]
+fn ask_rules_reach_the_cli_as_flag_settings_where_someone_answers() {
+    let profile = AgentProfile {
+        permissions: PermissionRules {
+            ask: vec!["Write(notes/**)".into(), "Bash(ls*)".into()],
+            ..Default::default()
+        },
+        ..AgentProfile::default()
+    };
+    let mut context = ctx(&profile, false);
+    context.permission_mode = PermissionMode::AcceptEdits;
+    let args = launch_spec(&context).args;
+    let settings: serde_json::Value =
+        serde_json::from_str(flag_value(&args, "--settings").unwrap()).unwrap();
+    assert_eq!(
+        settings,
+        json!({"permissions": {"ask": ["Write(notes/**)", "Edit(notes/**)", "Bash(ls*)"]}})
+    );
+    // Without a mode that asks there is nobody to answer.
+    context.permission_mode = PermissionMode::Bypass;
+    assert_eq!(flag_value(&launch_spec(&context).args, "--settings"), None);
+}

@@ -160,14 +160,15 @@ impl Actor {
                 })
             }
         };
+        // The agent waits: what it has done so far is saved before anyone can see the request,
+        // so an answer after a crash (even one right after the event) can resume it with the
+        // call in its history.
+        self.save_transcripts().await;
         self.emit(vec![event]).await;
         self.asks
             .expiries
             .insert(request_id.clone(), Instant::now() + timeout);
         self.asks.live.insert(request_id, ask);
-        // The agent waits: what it has done so far is saved, so an answer after a crash can
-        // resume it with the call in its history.
-        self.save_transcripts().await;
     }
 
     /// The agent withdrew a request (its turn was interrupted).
@@ -287,18 +288,18 @@ impl Actor {
     ) -> Result<PermissionResolution> {
         let record = self
             .log
-            .read(|s| {
-                s.permissions
-                    .iter()
-                    .find(|r| r.request.request_id == request_id)
-                    .cloned()
-            })
+            .read(|s| s.permission(request_id).cloned())
             .await
             .ok_or_else(|| RuntimeError::RequestNotFound(request_id.to_string()))?;
         if let Some(resolution) = &record.resolution {
             return Err(closed_error(request_id, resolution.by, resolution));
         }
         let (option, remember) = chosen_option(&record, &answer)?;
+        if answer.save_to_profile && self.record.info.profile.is_none() {
+            return Err(RuntimeError::InvalidRequest(
+                "saveToProfile: the session has no profile".into(),
+            ));
+        }
         let rule = remember.then(|| option_rule(&record)).flatten();
         let message = answer
             .message
@@ -353,7 +354,10 @@ impl Actor {
             }
         }
         if let (Some(rule), true) = (&rule, answer.save_to_profile) {
-            self.save_rule_to_profile(rule).await?;
+            // The answer took effect already; a profile that cannot be updated is only logged.
+            if let Err(e) = self.save_rule_to_profile(rule).await {
+                tracing::warn!(session_id = %self.session_id(), "saving {rule} to the profile failed: {e}");
+            }
         }
         Ok(resolution)
     }
@@ -366,12 +370,7 @@ impl Actor {
     ) -> Result<QuestionResolution> {
         let record = self
             .log
-            .read(|s| {
-                s.questions
-                    .iter()
-                    .find(|r| r.request.request_id == request_id)
-                    .cloned()
-            })
+            .read(|s| s.question(request_id).cloned())
             .await
             .ok_or_else(|| RuntimeError::RequestNotFound(request_id.to_string()))?;
         if let Some(resolution) = &record.resolution {
@@ -504,9 +503,7 @@ impl Actor {
     /// Adds an allow rule to the session's profile (the session must have one).
     async fn save_rule_to_profile(&self, rule: &str) -> Result<()> {
         let Some(id) = &self.record.info.profile else {
-            return Err(RuntimeError::InvalidRequest(
-                "saveToProfile: the session has no profile".into(),
-            ));
+            return Ok(());
         };
         let mut profile: AgentProfile = self
             .deps

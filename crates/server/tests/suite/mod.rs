@@ -1,4 +1,5 @@
 mod agent;
+mod approvals;
 mod attack;
 mod auth;
 mod crash;
