@@ -518,9 +518,10 @@ impl Actor {
         Ok(())
     }
 
+    /// The workspace as the agent sees it (rule subjects are relative to it).
     pub(super) fn workspace_dir(&self) -> String {
         self.sandbox.as_ref().map_or_else(
-            || "/workspace".to_string(),
+            || agent_runtime_sandbox::WORKSPACE_DIR.to_string(),
             |s| s.workspace_dir().to_string(),
         )
     }
