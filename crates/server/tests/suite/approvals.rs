@@ -381,11 +381,88 @@ async fn an_unanswered_request_times_out_as_denied_and_a_late_answer_is_gone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_pending_at_kill_9_is_answerable_after_the_restart_and_the_agent_resumes() {
-    let (model, _unused) = (scripted_model().await, ());
+    pending_at_kill_9(Setup::CLAUDE_SQLITE).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgresql_a_request_pending_at_kill_9_is_answerable_after_the_restart() {
+    pending_at_kill_9(Setup::CLAUDE_POSTGRES).await;
+}
+
+/// The timeout of a request is durable: the restarted server denies it when it is due (or at
+/// once, if it fell due while no server ran), and a late answer is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_pending_at_kill_9_still_times_out_after_the_restart() {
+    let model = scripted_model().await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let data_dir = dir.path().join("data");
-    let (mut child, url) = spawn_binary(&data_dir, &model).await;
+    let store = Setup::CLAUDE_SQLITE.store_url(&data_dir);
+    let (mut child, url) = spawn_binary(&data_dir, &store, &model).await;
+    let client = Client::new(&url);
+    let profile = AgentProfile {
+        id: "patient".into(),
+        permission_mode: Some(PermissionMode::Default),
+        approval_timeout_secs: Some(6),
+        ..Default::default()
+    };
+    within(client.put_profile(&profile)).await.unwrap();
+    let session_id = within(client.create_session(&with_profile("patient")))
+        .await
+        .unwrap()
+        .session_id;
+    let mut ws = within(client.connect_ws(WsAuth::None)).await.unwrap();
+    within(ws.subscribe(&session_id, 0)).await.unwrap();
+    within(ws.send_message(&session_id, "please touch the file", None))
+        .await
+        .unwrap();
+    let request = next_permission(&mut ws).await;
+    child.start_kill().expect("SIGKILL");
+    tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("the binary dies")
+        .unwrap();
+    drop(ws);
+
+    let server = TestServer::start_with(|c| {
+        c.data_dir = data_dir.clone();
+        agent_config(c, &model, Setup::CLAUDE_SQLITE);
+    })
+    .await;
+    let mut ws = server.ws().await;
+    within(ws.subscribe(&session_id, 0)).await.unwrap();
+    let events = events_until(&mut ws, |e| {
+        matches!(e.event, SessionEvent::PermissionResolved(_))
+    })
+    .await;
+    let resolution = resolved_in(&events).pop().unwrap();
+    assert_eq!(resolution.request_id, request.request_id);
+    assert_eq!(resolution.by, ResolvedBy::Timeout);
+    assert_eq!(resolution.decision, PermissionDecision::Deny);
+    assert!(resolution.at >= request.expires_at, "{resolution:?}");
+    let late = raw_answer(
+        &server.client(),
+        &session_id,
+        &request.request_id,
+        json!({"decision": "allow"}),
+    )
+    .await;
+    assert_problem(late, 410, "request_expired").await;
+    assert_eq!(status_of(&server, &session_id).await, SessionStatus::Idle);
+    assert!(!has_file(&server, &session_id, APPROVED_FILE).await);
+    server.shutdown().await;
+}
+
+/// A request pending when the server is killed is pending after the restart, in the snapshot
+/// and the listing; answering it resumes the agent, which makes the call again without being
+/// asked.
+async fn pending_at_kill_9(setup: Setup) {
+    let (setup, _db) = setup.with_fresh_store().await;
+    let model = scripted_model().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let data_dir = dir.path().join("data");
+    let (mut child, url) = spawn_binary(&data_dir, &setup.store_url(&data_dir), &model).await;
     let client = Client::new(&url);
     let session_id = within(client.create_session(&asking()))
         .await
@@ -407,7 +484,7 @@ async fn a_request_pending_at_kill_9_is_answerable_after_the_restart_and_the_age
 
     let server = TestServer::start_with(|c| {
         c.data_dir = data_dir.clone();
-        agent_config(c, &model, Setup::CLAUDE_SQLITE);
+        agent_config(c, &model, setup);
     })
     .await;
     let snapshot = within(server.client().get_session(&session_id))
@@ -751,15 +828,15 @@ async fn start() -> (ScriptedModelServer, TestServer) {
 /// Starts the real binary on a SQLite store in `data_dir`, pointed at the scripted model.
 async fn spawn_binary(
     data_dir: &std::path::Path,
+    store: &str,
     model: &ScriptedModelServer,
 ) -> (tokio::process::Child, String) {
-    let store = format!("sqlite://{}/runtime.db", data_dir.display());
     let model_url = model.base_url();
     spawn_serve("approvals", |command| {
         command
             .arg("--data-dir")
             .arg(data_dir)
-            .args(["--store", &store])
+            .args(["--store", store])
             .arg("--tools-dir")
             .arg(tools_dir())
             .args(["--anthropic-base-url", &model_url])
