@@ -4,6 +4,7 @@
 //! writer and events are ordered without further locking.
 
 mod actor;
+mod answers;
 mod approvals;
 mod budget;
 mod files;
