@@ -1,0 +1,14 @@
+//! Human in the loop end to end: the real Claude Code CLI in a real bubblewrap sandbox, in
+//! permission mode `default`, asks before it runs `touch approved.txt`; a client allows, denies,
+//! remembers, answers a question, lets a request time out, answers after a `kill -9` of the
+//! server, races another client, sends bad answers; and budgets hold messages until raised or
+//! approved. The scripted model's final text tells whether the tool result it got was an error.
+//!
+//! `answers.rs`: allowing, denying, remembering, rules, questions, timeouts, racing and bad
+//! answers; `restart.rs`: requests pending at a `kill -9`; `budgets.rs`: held messages;
+//! `support.rs`: the scenario and the helpers they share.
+
+mod answers;
+mod budgets;
+mod restart;
+mod support;
