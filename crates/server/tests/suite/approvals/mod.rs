@@ -5,10 +5,12 @@
 //! approved. The scripted model's final text tells whether the tool result it got was an error.
 //!
 //! `answers.rs`: allowing, denying, remembering, rules, questions, timeouts, racing and bad
-//! answers; `restart.rs`: requests pending at a `kill -9`; `budgets.rs`: held messages;
-//! `support.rs`: the scenario and the helpers they share.
+//! answers; `modes.rs`: what each mode lets through, for Claude Code and Gemini CLI;
+//! `restart.rs`: requests pending at a `kill -9`; `budgets.rs`: cost, turns and wall-clock
+//! budgets; `support.rs`: the scenario and the helpers they share.
 
 mod answers;
 mod budgets;
+mod modes;
 mod restart;
 mod support;

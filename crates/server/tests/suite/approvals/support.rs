@@ -22,6 +22,8 @@ pub(super) const APPROVED_FILE: &str = "approved.txt";
 /// The model's final text after a tool result that is not an error / is one.
 pub(super) const SAID_OK: &str = "RESULT-OK";
 pub(super) const SAID_ERROR: &str = "RESULT-ERROR";
+/// The file the model writes for a prompt that mentions "note".
+pub(super) const NOTE_FILE: &str = "notes/a.txt";
 /// What the model streams slowly.
 const SLOW_TEXT: &str = "slow words streaming one chunk at a time, far longer than a second in all";
 /// Bash `touch approved.txt` for a prompt that mentions "touch" (or the runtime's continuation
@@ -42,6 +44,9 @@ pub(super) fn approvals_scenario() -> Scenario {
             {"when": {"toolResult": {"isError": false}},
              "respond": {"content": [{"type": "text", "text": SAID_OK}]}},
             {"when": {"lastUserTextContains": "touch"}, "respond": touch},
+            {"when": {"lastUserTextContains": "note"},
+             "respond": {"content": [{"type": "tool_use", "name": "Write",
+                 "input": {"file_path": format!("{{{{cwd}}}}/{NOTE_FILE}"), "content": "hi\n"}}]}},
             // About 6 s of streaming, for the wall-clock budget.
             {"when": {"lastUserTextContains": "slowly"},
              "respond": {"content": [{"type": "text", "text": SLOW_TEXT}],
