@@ -175,16 +175,7 @@ async fn allow_always_becomes_a_session_rule_and_the_same_call_is_not_asked_agai
         .unwrap();
     let events = events_until(&mut ws, is_turn_completed).await;
     assert_completed(&events);
-    assert!(
-        !events
-            .iter()
-            .any(|e| matches!(e.event, SessionEvent::PermissionRequested(_))),
-        "asked again: {:?}",
-        events
-            .iter()
-            .map(|e| event_type(&e.event))
-            .collect::<Vec<_>>()
-    );
+    assert_never_asked(&events);
     let second_call = bash_tool_use_ids(&events);
     assert_eq!(second_call.len(), 1, "one more Bash call");
     let result = tool_result_for(&model, &second_call[0]);
@@ -224,16 +215,7 @@ async fn a_profile_deny_rule_refuses_the_call_without_asking() {
         .unwrap();
     let events = events_until(&mut ws, is_turn_completed).await;
     assert_completed(&events);
-    assert!(
-        !events
-            .iter()
-            .any(|e| matches!(e.event, SessionEvent::PermissionRequested(_))),
-        "asked: {:?}",
-        events
-            .iter()
-            .map(|e| event_type(&e.event))
-            .collect::<Vec<_>>()
-    );
+    assert_never_asked(&events);
     let calls = bash_tool_use_ids(&events);
     assert_eq!(calls.len(), 1, "the model made the call");
     let result = tool_result_for(&model, &calls[0]);

@@ -1,9 +1,7 @@
 //! Permission modes as each agent runs them: what its mode lets through without asking, what an
 //! ask rule makes it ask anyway, and Gemini CLI's read-only plan mode.
 
-use agent_runtime_protocol::{
-    AgentProfile, CreateSessionRequest, PermissionMode, PermissionRules, SessionEvent,
-};
+use agent_runtime_protocol::{AgentProfile, CreateSessionRequest, PermissionMode, PermissionRules};
 use pretty_assertions::assert_eq;
 use serde_json::json;
 
@@ -58,16 +56,7 @@ async fn accept_edits_writes_without_asking_but_an_ask_rule_asks_anyway() {
         .unwrap();
     let events = events_until(&mut ws, is_turn_completed).await;
     assert_completed(&events);
-    assert!(
-        !events
-            .iter()
-            .any(|e| matches!(e.event, SessionEvent::PermissionRequested(_))),
-        "asked: {:?}",
-        events
-            .iter()
-            .map(|e| event_type(&e.event))
-            .collect::<Vec<_>>()
-    );
+    assert_never_asked(&events);
     assert!(has_file(&server, &session_id, APPROVED_FILE).await);
     server.shutdown().await;
 }
@@ -87,9 +76,7 @@ async fn gemini_in_plan_mode_cannot_write_and_is_never_asked() {
         .unwrap();
     let events = events_until(&mut ws, is_turn_completed).await;
     assert_completed(&events);
-    assert!(!events
-        .iter()
-        .any(|e| matches!(e.event, SessionEvent::PermissionRequested(_))));
+    assert_never_asked(&events);
     let snapshot = settled_snapshot(&server, &session_id).await;
     assert!(
         said(&snapshot.state.blocks, SAID_ERROR),

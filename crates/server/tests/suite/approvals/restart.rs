@@ -161,16 +161,7 @@ async fn pending_at_kill_9(setup: Setup) {
         "a new turn"
     );
     assert_completed(&events);
-    assert!(
-        !events
-            .iter()
-            .any(|e| matches!(e.event, SessionEvent::PermissionRequested(_))),
-        "asked again: {:?}",
-        events
-            .iter()
-            .map(|e| event_type(&e.event))
-            .collect::<Vec<_>>()
-    );
+    assert_never_asked(&events);
     let again = bash_tool_use_ids(&events);
     assert_eq!(again.len(), 1, "the agent made the call again");
     let result = tool_result_for(&model, &again[0]);

@@ -337,3 +337,17 @@ pub(super) async fn assert_no_turn_starts(ws: &mut agent_runtime_client::WsConne
         panic!("a turn started: {started:?}");
     }
 }
+
+/// Asserts nobody was asked for permission among `events`.
+pub(super) fn assert_never_asked(events: &[Envelope]) {
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e.event, SessionEvent::PermissionRequested(_))),
+        "asked: {:?}",
+        events
+            .iter()
+            .map(|e| event_type(&e.event))
+            .collect::<Vec<_>>()
+    );
+}
