@@ -17,11 +17,7 @@ use crate::suite::support::*;
 async fn an_allowed_request_runs_the_tool_and_the_status_goes_from_requires_action_to_idle() {
     let (model, server) = start().await;
     let session_id = create_session(&server, asking()).await;
-    let mut ws = subscribed(&server, &session_id).await;
-    within(ws.send_message(&session_id, "please touch the file", None))
-        .await
-        .unwrap();
-    let request = next_permission(&mut ws).await;
+    let (mut ws, request) = ask_to_touch(&server, &session_id).await;
 
     assert_eq!(request.tool, "Bash");
     assert_eq!(request.input["command"], TOUCH);
@@ -106,11 +102,7 @@ async fn an_allowed_request_runs_the_tool_and_the_status_goes_from_requires_acti
 async fn a_denial_with_a_message_reaches_the_model_and_the_agent_carries_on() {
     let (model, server) = start().await;
     let session_id = create_session(&server, asking()).await;
-    let mut ws = subscribed(&server, &session_id).await;
-    within(ws.send_message(&session_id, "please touch the file", None))
-        .await
-        .unwrap();
-    let request = next_permission(&mut ws).await;
+    let (mut ws, request) = ask_to_touch(&server, &session_id).await;
     let reason = "Not in this directory, use /tmp instead";
     let resolution = answer_permission(
         &server.client(),
@@ -139,11 +131,7 @@ async fn a_denial_with_a_message_reaches_the_model_and_the_agent_carries_on() {
 async fn allow_always_becomes_a_session_rule_and_the_same_call_is_not_asked_again() {
     let (model, server) = start().await;
     let session_id = create_session(&server, asking()).await;
-    let mut ws = subscribed(&server, &session_id).await;
-    within(ws.send_message(&session_id, "please touch the file", None))
-        .await
-        .unwrap();
-    let request = next_permission(&mut ws).await;
+    let (mut ws, request) = ask_to_touch(&server, &session_id).await;
     let offered_rule = request
         .options
         .iter()
@@ -304,11 +292,7 @@ async fn an_unanswered_request_times_out_as_denied_and_a_late_answer_is_gone() {
     )
     .await;
     let session_id = create_session(&server, with_profile("impatient")).await;
-    let mut ws = subscribed(&server, &session_id).await;
-    within(ws.send_message(&session_id, "please touch the file", None))
-        .await
-        .unwrap();
-    let request = next_permission(&mut ws).await;
+    let (mut ws, request) = ask_to_touch(&server, &session_id).await;
     let events = events_until(&mut ws, |e| {
         matches!(e.event, SessionEvent::PermissionResolved(_))
     })
@@ -348,11 +332,7 @@ async fn of_two_clients_answering_at_once_over_rest_and_websocket_exactly_one_wi
 ) {
     let (_model, server) = start().await;
     let session_id = create_session(&server, asking()).await;
-    let mut ws = subscribed(&server, &session_id).await;
-    within(ws.send_message(&session_id, "please touch the file", None))
-        .await
-        .unwrap();
-    let request = next_permission(&mut ws).await;
+    let (mut ws, request) = ask_to_touch(&server, &session_id).await;
 
     // One answers over REST, the other over a WebSocket of its own.
     let rest_client = server.client();
@@ -402,11 +382,7 @@ async fn bad_answers_are_refused_and_leave_the_request_pending() {
     let client = server.client();
     let session_id = create_session(&server, asking()).await;
     let other_session = create_session(&server, asking()).await;
-    let mut ws = subscribed(&server, &session_id).await;
-    within(ws.send_message(&session_id, "please touch the file", None))
-        .await
-        .unwrap();
-    let request = next_permission(&mut ws).await;
+    let (mut ws, request) = ask_to_touch(&server, &session_id).await;
     let id = request.request_id.as_str();
 
     let unknown_decision = raw_answer(&client, &session_id, id, json!({"decision": "maybe"})).await;

@@ -45,19 +45,7 @@ async fn a_request_pending_at_kill_9_still_times_out_after_the_restart() {
         .await
         .unwrap()
         .session_id;
-    let mut ws = within(client.connect_ws(WsAuth::None)).await.unwrap();
-    within(ws.subscribe(&session_id, 0)).await.unwrap();
-    within(ws.send_message(&session_id, "please touch the file", None))
-        .await
-        .unwrap();
-    let request = next_permission(&mut ws).await;
-    child.start_kill().expect("SIGKILL");
-    tokio::time::timeout(Duration::from_secs(10), child.wait())
-        .await
-        .expect("the binary dies")
-        .unwrap();
-    drop(ws);
-
+    let request = ask_then_kill_9(&client, &session_id, &mut child).await;
     let server = TestServer::start_with(|c| {
         c.data_dir = data_dir.clone();
         agent_config(c, &model, Setup::CLAUDE_SQLITE);
@@ -102,19 +90,7 @@ async fn pending_at_kill_9(setup: Setup) {
         .await
         .unwrap()
         .session_id;
-    let mut ws = within(client.connect_ws(WsAuth::None)).await.unwrap();
-    within(ws.subscribe(&session_id, 0)).await.unwrap();
-    within(ws.send_message(&session_id, "please touch the file", None))
-        .await
-        .unwrap();
-    let request = next_permission(&mut ws).await;
-
-    child.start_kill().expect("SIGKILL");
-    tokio::time::timeout(Duration::from_secs(10), child.wait())
-        .await
-        .expect("the binary dies")
-        .unwrap();
-    drop(ws);
+    let request = ask_then_kill_9(&client, &session_id, &mut child).await;
 
     let server = TestServer::start_with(|c| {
         c.data_dir = data_dir.clone();
@@ -179,4 +155,25 @@ async fn pending_at_kill_9(setup: Setup) {
     assert_eq!(snapshot.state.status, SessionStatus::Idle);
     assert_eq!(snapshot.state.pending_permissions().count(), 0);
     server.shutdown().await;
+}
+
+/// Asks the agent (of the server `child`) to touch the file, waits for the request, and kills
+/// the server with SIGKILL while it is pending.
+async fn ask_then_kill_9(
+    client: &Client,
+    session_id: &str,
+    child: &mut tokio::process::Child,
+) -> PermissionRequest {
+    let mut ws = within(client.connect_ws(WsAuth::None)).await.unwrap();
+    within(ws.subscribe(session_id, 0)).await.unwrap();
+    within(ws.send_message(session_id, "please touch the file", None))
+        .await
+        .unwrap();
+    let request = next_permission(&mut ws).await;
+    child.start_kill().expect("SIGKILL");
+    tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("the binary dies")
+        .unwrap();
+    request
 }

@@ -351,3 +351,16 @@ pub(super) fn assert_never_asked(events: &[Envelope]) {
             .collect::<Vec<_>>()
     );
 }
+
+/// Subscribes to the session, asks the agent to touch the file, and waits for the request.
+pub(super) async fn ask_to_touch(
+    server: &TestServer,
+    session_id: &str,
+) -> (agent_runtime_client::WsConnection, PermissionRequest) {
+    let mut ws = subscribed(server, session_id).await;
+    within(ws.send_message(session_id, "please touch the file", None))
+        .await
+        .unwrap();
+    let request = next_permission(&mut ws).await;
+    (ws, request)
+}
