@@ -4,7 +4,7 @@ use agent_runtime_client::ClientError;
 use agent_runtime_protocol::{
     AgentProfile, AnswerPermissionRequest, ClientFrame, CreateSessionRequest, PermissionDecision,
     PermissionMode, PermissionOptionKind, PermissionRules, QuestionAnswer, QuestionRequest,
-    ResolvedBy, SessionEvent, SessionStatus,
+    ResolvedBy, SessionEvent, SessionStatus, TurnEndReason,
 };
 use pretty_assertions::assert_eq;
 use serde_json::json;
@@ -458,5 +458,36 @@ async fn bad_answers_are_refused_and_leave_the_request_pending() {
     };
     assert!(approvals("claude-code"));
     assert!(!approvals("gemini-cli"));
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupting_a_turn_closes_its_pending_request_and_a_late_answer_is_gone() {
+    let (_model, server) = start().await;
+    let session_id = create_session(&server, asking()).await;
+    let (mut ws, request) = ask_to_touch(&server, &session_id).await;
+    let interrupted = within(server.client().interrupt(&session_id))
+        .await
+        .unwrap();
+    assert!(interrupted.turn_id.is_some());
+    let events = events_until(&mut ws, is_turn_completed).await;
+    let resolution = resolved_in(&events).pop().expect("closed with its turn");
+    assert_eq!(resolution.request_id, request.request_id);
+    assert_eq!(resolution.by, ResolvedBy::Runtime);
+    assert_eq!(resolution.decision, PermissionDecision::Deny);
+    let Some(SessionEvent::TurnCompleted { reason, .. }) = events.last().map(|e| &e.event) else {
+        unreachable!()
+    };
+    assert_eq!(*reason, TurnEndReason::Interrupted);
+    let late = raw_answer(
+        &server.client(),
+        &session_id,
+        &request.request_id,
+        json!({"decision": "allow"}),
+    )
+    .await;
+    assert_problem(late, 410, "request_expired").await;
+    assert!(!has_file(&server, &session_id, APPROVED_FILE).await);
+    assert_eq!(status_of(&server, &session_id).await, SessionStatus::Idle);
     server.shutdown().await;
 }
