@@ -6,8 +6,11 @@
 // - fold-approvals.ts      its human-in-the-loop part (requests, questions, budgets) and `status`
 // - rest.ts                the REST API
 // - connection.ts          the WebSocket: reconnect with backoff and jitter, auth, heartbeat
-// - client.ts              AgentClient: snapshot + subscribe-from-cursor, dedup, gaps, resync,
-//                          optimistic messages, stop; the store it writes
+// - client.ts              AgentClient, the public face: sessions, optimistic messages, stop,
+//                          files; the store it writes
+// - session-sync.ts        its sync: snapshot + subscribe-from-cursor, dedup, gaps, resync
+// - answers.ts             its human-in-the-loop commands: answers to requests, budgets
+// - session-views.ts       reading and changing one session's view in the store
 // - state.ts               the client's state and what hooks derive from it
 // - reconcile.ts           identity-preserving snapshot merge
 // - approvals.ts           requests and questions with this client's optimistic answers laid over
@@ -38,14 +41,13 @@ export {
 } from './connection.js';
 export {
   AgentClient,
-  applyEnvelope,
   newClientMessageId,
   webSocketEndpoint,
   type AgentClientOptions,
-  type AnswerOptions,
   type SendMessageOptions,
-  type SyncStats,
 } from './client.js';
+export { applyEnvelope, type SyncStats } from './session-sync.js';
+export { type AnswerOptions } from './answers.js';
 export {
   buildFileTree,
   fileKey,

@@ -11,7 +11,7 @@ import {
   type QuestionAnswers,
   type QuestionItem,
 } from '../approvals.js';
-import type { AnswerOptions } from '../client.js';
+import type { AnswerOptions } from '../answers.js';
 import { AgentRuntimeError, type ActionResult } from '../errors.js';
 import type {
   Budget,
