@@ -269,6 +269,41 @@ async fn invalid_sandbox_settings_name_their_field_and_change_nothing() {
         // Nothing stored changed.
         assert_eq!(within(client.get_profile("box")).await.unwrap(), stored);
     }
+    // The same for the human-in-the-loop settings, which sit beside `sandbox`.
+    let approvals = [
+        (
+            serde_json::json!({"permissions": {"deny": ["Bash", "Bash("]}}),
+            "permissions.deny[1]",
+        ),
+        (
+            serde_json::json!({"permissions": {"ask": ["no spaces allowed"]}}),
+            "permissions.ask[0]",
+        ),
+        (
+            serde_json::json!({"budget": {"maxCostUsd": -1}}),
+            "budget.maxCostUsd",
+        ),
+        (
+            serde_json::json!({"approvalTimeoutSecs": 0}),
+            "approvalTimeoutSecs",
+        ),
+    ];
+    for (body, field) in approvals {
+        let response = within(
+            client
+                .request(Method::PUT, "/api/profiles/box")
+                .json(&body)
+                .send(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(response.status(), 400, "{body}");
+        let problem: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(problem["code"], "invalid_profile", "{problem}");
+        let detail = problem["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains(field), "{body}: {detail}");
+        assert_eq!(within(client.get_profile("box")).await.unwrap(), stored);
+    }
     // A session created with a bad profile is impossible: the profile was never stored.
     server.shutdown().await;
 }
