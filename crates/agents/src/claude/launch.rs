@@ -63,10 +63,10 @@ fn permission_args(mode: PermissionMode) -> Vec<&'static str> {
     ]
 }
 
-/// A deny (or ask) rule as Claude Code enforces it. Its path rules name `Edit` for every file-writing tool
-/// (verified: `Write(src/**)` is ignored, `Edit(src/**)` refuses a Write there), so the rules of
-/// `Write`, `MultiEdit` and `NotebookEdit` with a pattern are given as `Edit` rules too. A bare
-/// tool name removes the tool.
+/// A deny (or ask) rule as Claude Code enforces it. Its path rules name `Edit` for every
+/// file-writing tool (verified: `Write(src/**)` is ignored, `Edit(src/**)` refuses a Write
+/// there), so the rules of `Write`, `MultiEdit` and `NotebookEdit` with a pattern are given as
+/// `Edit` rules too. A bare tool name removes the tool.
 pub fn native_rules(rule: &str) -> Vec<String> {
     let mut rules = vec![rule.to_string()];
     for tool in ["Write(", "MultiEdit(", "NotebookEdit("] {
@@ -107,11 +107,12 @@ pub fn install_spec(arch: &str) -> InstallSpec {
 
 /// The launch spec (A.1, A.6, A.7, A.11):
 /// - args: `-p`, stream-json input and output, `--verbose --include-partial-messages
-///   --forward-subagent-text --permission-mode bypassPermissions`, then `--session-id S` (first
-///   launch) or `--resume S` (a transcript was restored), then per profile `--model`,
-///   `--system-prompt-file <home>/`[`SYSTEM_PROMPT_PATH`],
+///   --forward-subagent-text`, the permission mode's flags (`permission_args`), then
+///   `--session-id S` (first launch) or `--resume S` (a transcript was restored), then per
+///   profile `--model`, `--system-prompt-file <home>/`[`SYSTEM_PROMPT_PATH`],
 ///   `--append-system-prompt-file <home>/`[`APPEND_SYSTEM_PROMPT_PATH`],
-///   `--allowedTools <each>`, `--disallowedTools <each>`, and, when it names MCP servers,
+///   `--allowedTools <each>`, `--disallowedTools <each>` (with the deny rules, [`native_rules`]),
+///   `--settings` with the ask rules in the modes that ask, and, when it names MCP servers,
 ///   `--mcp-config <home>/`[`MCP_CONFIG_PATH`]` --strict-mcp-config`. Every file comes with
 ///   [`super::profile::profile_files`]; prompts are files, not arguments (see
 ///   [`crate::launch`]), and user messages arrive on stdin ([`encode_user_message`]);
