@@ -63,6 +63,15 @@ pub enum AskKind {
     },
 }
 
+impl AskKind {
+    /// The tool input the request came with.
+    pub fn input(&self) -> &Value {
+        match self {
+            AskKind::Permission { input, .. } | AskKind::Question { input, .. } => input,
+        }
+    }
+}
+
 /// The answer to an [`AgentAsk`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum AskReply {

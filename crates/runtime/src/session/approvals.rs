@@ -35,10 +35,18 @@ pub const DEFAULT_APPROVAL_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 pub(super) struct Asks {
     /// Requests of the running agent process, by request id.
     live: HashMap<String, AgentAsk>,
-    /// When each pending request (live or from before a restart) times out.
-    expiries: BTreeMap<String, Instant>,
+    /// Every pending request (live or from before a restart), by request id.
+    pending: BTreeMap<String, Pending>,
     /// Answers given after a restart, for the call the resumed agent makes again.
     grants: Vec<Grant>,
+}
+
+/// A pending request as the actor tracks it.
+struct Pending {
+    /// When it times out.
+    expires: Instant,
+    /// A question request (else a permission request).
+    question: bool,
 }
 
 impl Asks {
@@ -49,39 +57,65 @@ impl Asks {
 
     /// The earliest timeout of a pending request.
     pub(super) fn next_expiry(&self) -> Option<Instant> {
-        self.expiries.values().min().copied()
+        self.pending.values().map(|p| p.expires).min()
     }
 }
 
 /// An answer kept for the call the agent makes again once resumed after a restart.
 struct Grant {
-    tool: String,
-    subject: String,
+    key: GrantKey,
     reply: GrantReply,
 }
 
+/// What a grant answers: a tool call (the tool and its rule subject), or the same questions.
+#[derive(PartialEq)]
+enum GrantKey {
+    Call { tool: String, subject: String },
+    Questions(String),
+}
+
+impl GrantKey {
+    fn of(kind: &AskKind, workspace: &str) -> GrantKey {
+        match kind {
+            AskKind::Permission { tool, input, .. } => GrantKey::Call {
+                tool: tool.clone(),
+                subject: subject(tool, input, workspace),
+            },
+            AskKind::Question { questions, .. } => GrantKey::Questions(question_subject(questions)),
+        }
+    }
+}
+
 enum GrantReply {
-    Decision(PermissionDecision, Option<String>),
+    /// The decision, and the message the agent sees on a deny.
+    Decision(PermissionDecision, String),
     Answers(BTreeMap<String, String>),
 }
 
 impl Actor {
     /// Schedules the timeouts of the requests the log holds pending (from before a restart).
     pub(super) async fn load_pending_asks(&mut self) {
-        let pending: Vec<(String, String)> = self
+        let pending: Vec<(String, String, bool)> = self
             .log
             .read(|state| {
-                let permissions = state
-                    .pending_permissions()
-                    .map(|r| (r.request.request_id.clone(), r.request.expires_at.clone()));
-                let questions = state
-                    .pending_questions()
-                    .map(|r| (r.request.request_id.clone(), r.request.expires_at.clone()));
+                let permissions = state.pending_permissions().map(|r| {
+                    let request = &r.request;
+                    (
+                        request.request_id.clone(),
+                        request.expires_at.clone(),
+                        false,
+                    )
+                });
+                let questions = state.pending_questions().map(|r| {
+                    let request = &r.request;
+                    (request.request_id.clone(), request.expires_at.clone(), true)
+                });
                 permissions.chain(questions).collect()
             })
             .await;
-        for (id, expires_at) in pending {
-            self.asks.expiries.insert(id, instant_of(&expires_at));
+        for (id, expires_at, question) in pending {
+            let expires = instant_of(&expires_at);
+            self.asks.pending.insert(id, Pending { expires, question });
         }
     }
 
@@ -89,26 +123,18 @@ impl Actor {
     pub(super) async fn on_ask(&mut self, ask: AgentAsk) {
         let profile = self.profile().await.unwrap_or_default();
         let workspace = self.workspace_dir();
-        let (tool, input) = match &ask.kind {
-            AskKind::Permission { tool, input, .. } => (tool.clone(), input.clone()),
-            AskKind::Question { input, .. } => ("AskUserQuestion".to_string(), input.clone()),
-        };
-        let call_subject = match &ask.kind {
-            AskKind::Permission { .. } => subject(&tool, &input, &workspace),
-            AskKind::Question { questions, .. } => question_subject(questions),
-        };
-        if let Some(reply) = self.take_grant(&tool, &call_subject, &ask.kind) {
-            tracing::info!(session_id = %self.session_id(), tool, "answered as the user did before the restart");
+        if let Some(reply) = self.take_grant(&GrantKey::of(&ask.kind, &workspace), &ask.kind) {
+            tracing::info!(session_id = %self.session_id(), "answered as the user did before the restart");
             return self.reply_to_agent(&ask.agent_request_id, &reply).await;
         }
-        if let AskKind::Permission { .. } = &ask.kind {
+        if let AskKind::Permission { tool, input, .. } = &ask.kind {
             let remembered = self.log.read(|s| s.session_rules.clone()).await;
-            let verdict = evaluate(&profile.permissions, &remembered, &tool, &input, &workspace);
+            let verdict = evaluate(&profile.permissions, &remembered, tool, input, &workspace);
             if let Verdict::Decided(decision, rule) = verdict {
                 tracing::info!(session_id = %self.session_id(), tool, rule, ?decision, "decided by rule");
                 let reply = match decision {
                     PermissionDecision::Allow => AskReply::Allow {
-                        input,
+                        input: input.clone(),
                         suggestions: Vec::new(),
                     },
                     PermissionDecision::Deny => AskReply::Deny {
@@ -158,9 +184,11 @@ impl Actor {
         // call in its history.
         self.save_transcripts().await;
         self.emit(vec![event]).await;
-        self.asks
-            .expiries
-            .insert(request_id.clone(), Instant::now() + timeout);
+        let pending = Pending {
+            expires: Instant::now() + timeout,
+            question: matches!(ask.kind, AskKind::Question { .. }),
+        };
+        self.asks.pending.insert(request_id.clone(), pending);
         self.asks.live.insert(request_id, ask);
     }
 
@@ -192,7 +220,7 @@ impl Actor {
     pub(super) async fn close_orphaned_asks(&mut self) {
         let orphans: Vec<String> = self
             .asks
-            .expiries
+            .pending
             .keys()
             .filter(|id| !self.asks.live.contains_key(*id))
             .cloned()
@@ -208,24 +236,22 @@ impl Actor {
         let now = Instant::now();
         let due: Vec<String> = self
             .asks
-            .expiries
+            .pending
             .iter()
-            .filter(|(_, at)| **at <= now)
+            .filter(|(_, pending)| pending.expires <= now)
             .map(|(id, _)| id.clone())
             .collect();
         for id in due {
             if let Some(ask) = self.asks.live.remove(&id) {
                 let message = match ask.kind {
                     AskKind::Permission { .. } => {
-                        "Nobody answered the permission request in time; \
-                                                   it was denied."
-                            .to_string()
+                        "Nobody answered the permission request in time; it was denied."
                     }
-                    AskKind::Question { .. } => {
-                        "The user did not answer the questions in time.".to_string()
-                    }
+                    AskKind::Question { .. } => "The user did not answer the questions in time.",
                 };
-                let reply = AskReply::Deny { message };
+                let reply = AskReply::Deny {
+                    message: message.to_string(),
+                };
                 self.reply_to_agent(&ask.agent_request_id, &reply).await;
             }
             self.close_request(&id, ResolvedBy::Timeout, None).await;
@@ -239,17 +265,11 @@ impl Actor {
         by: ResolvedBy,
         continuation: Option<Continuation>,
     ) {
-        self.asks.expiries.remove(request_id);
-        let is_question = self
-            .log
-            .read(|s| {
-                s.questions
-                    .iter()
-                    .any(|q| q.request.request_id == request_id)
-            })
-            .await;
+        let Some(pending) = self.asks.pending.remove(request_id) else {
+            return;
+        };
         let at = now_rfc3339();
-        let event = if is_question {
+        let event = if pending.question {
             SessionEvent::QuestionResolved(QuestionResolution {
                 request_id: request_id.to_string(),
                 answers: BTreeMap::new(),
@@ -312,7 +332,7 @@ impl Actor {
             continuation: None,
         };
         let deny_message = message.unwrap_or_else(|| DEFAULT_DENY_MESSAGE.to_string());
-        self.asks.expiries.remove(request_id);
+        self.asks.pending.remove(request_id);
         match self.asks.live.remove(request_id) {
             Some(ask) => {
                 let reply = match answer.decision {
@@ -329,15 +349,16 @@ impl Actor {
                 self.reply_to_agent(&ask.agent_request_id, &reply).await;
             }
             None => {
-                let reply = GrantReply::Decision(answer.decision, Some(deny_message));
-                let call_subject = subject(
-                    &record.request.tool,
-                    &record.request.input,
-                    &self.workspace_dir(),
-                );
-                let continuation = self
-                    .continue_after_restart(&record.request.tool, call_subject, reply)
-                    .await;
+                let key = GrantKey::Call {
+                    tool: record.request.tool.clone(),
+                    subject: subject(
+                        &record.request.tool,
+                        &record.request.input,
+                        &self.workspace_dir(),
+                    ),
+                };
+                let reply = GrantReply::Decision(answer.decision, deny_message);
+                let continuation = self.continue_after_restart(key, reply).await;
                 resolution.continuation = Some(continuation);
                 self.emit(vec![SessionEvent::PermissionResolved(resolution.clone())])
                     .await;
@@ -377,29 +398,21 @@ impl Actor {
             at: now_rfc3339(),
             continuation: None,
         };
-        self.asks.expiries.remove(request_id);
+        self.asks.pending.remove(request_id);
         match self.asks.live.remove(request_id) {
             Some(ask) => {
-                let input = match &ask.kind {
-                    AskKind::Question { input, .. } => input.clone(),
-                    AskKind::Permission { input, .. } => input.clone(),
-                };
                 self.emit(vec![SessionEvent::QuestionResolved(resolution.clone())])
                     .await;
                 let reply = AskReply::Answers {
-                    input,
+                    input: ask.kind.input().clone(),
                     answers: joined,
                 };
                 self.reply_to_agent(&ask.agent_request_id, &reply).await;
             }
             None => {
-                let continuation = self
-                    .continue_after_restart(
-                        "AskUserQuestion",
-                        question_subject(&record.request.questions),
-                        GrantReply::Answers(joined.clone()),
-                    )
-                    .await;
+                let key = GrantKey::Questions(question_subject(&record.request.questions));
+                let reply = GrantReply::Answers(joined.clone());
+                let continuation = self.continue_after_restart(key, reply).await;
                 resolution.continuation = Some(continuation);
                 self.emit(vec![SessionEvent::QuestionResolved(resolution.clone())])
                     .await;
@@ -414,12 +427,7 @@ impl Actor {
     /// An answer to a request from before a restart: resumed when the agent can be (a
     /// persistent agent with a saved transcript, and no other turn running), with a grant for
     /// the call it will make again; expired otherwise.
-    async fn continue_after_restart(
-        &mut self,
-        tool: &str,
-        call_subject: String,
-        reply: GrantReply,
-    ) -> Continuation {
+    async fn continue_after_restart(&mut self, key: GrantKey, reply: GrantReply) -> Continuation {
         let persistent = matches!(self.agent.process_mode(), ProcessMode::Persistent { .. });
         let saved = self
             .deps
@@ -430,11 +438,7 @@ impl Actor {
         if !persistent || !saved || self.turn.is_some() {
             return Continuation::Expired;
         }
-        self.asks.grants.push(Grant {
-            tool: tool.to_string(),
-            subject: call_subject,
-            reply,
-        });
+        self.asks.grants.push(Grant { key, reply });
         Continuation::Resumed
     }
 
@@ -451,29 +455,19 @@ impl Actor {
     }
 
     /// The grant for a call the resumed agent makes again, used once.
-    fn take_grant(&mut self, tool: &str, call_subject: &str, kind: &AskKind) -> Option<AskReply> {
-        let i = self
-            .asks
-            .grants
-            .iter()
-            .position(|g| g.tool == tool && g.subject == call_subject)?;
+    fn take_grant(&mut self, key: &GrantKey, kind: &AskKind) -> Option<AskReply> {
+        let i = self.asks.grants.iter().position(|g| &g.key == key)?;
         let grant = self.asks.grants.remove(i);
-        Some(match (grant.reply, kind) {
-            (
-                GrantReply::Decision(PermissionDecision::Allow, _),
-                AskKind::Permission { input, .. },
-            ) => AskReply::Allow {
-                input: input.clone(),
+        Some(match grant.reply {
+            GrantReply::Decision(PermissionDecision::Allow, _) => AskReply::Allow {
+                input: kind.input().clone(),
                 suggestions: Vec::new(),
             },
-            (GrantReply::Answers(answers), AskKind::Question { input, .. }) => AskReply::Answers {
-                input: input.clone(),
+            GrantReply::Decision(PermissionDecision::Deny, message) => AskReply::Deny { message },
+            GrantReply::Answers(answers) => AskReply::Answers {
+                input: kind.input().clone(),
                 answers,
             },
-            (GrantReply::Decision(_, message), _) => AskReply::Deny {
-                message: message.unwrap_or_else(|| DEFAULT_DENY_MESSAGE.to_string()),
-            },
-            (GrantReply::Answers(_), AskKind::Permission { .. }) => return None,
         })
     }
 

@@ -9,7 +9,7 @@ use crate::claude::content::str_field;
 use crate::output::{AgentAsk, AgentOutput, AskKind};
 
 /// The tool through which Claude Code asks the user questions.
-pub(crate) const ASK_USER_QUESTION: &str = "AskUserQuestion";
+const ASK_USER_QUESTION: &str = "AskUserQuestion";
 
 /// A `control_request`: `can_use_tool` becomes an [`AgentOutput::Ask`]; anything else is refused
 /// so the CLI never waits for an answer that will not come.
