@@ -12,7 +12,9 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
-use agent_runtime_agents::{AgentKind, LaunchContext, TranslatorContext, TurnOutcome};
+use agent_runtime_agents::{
+    AgentKind, LaunchContext, TranscriptFile, TranslatorContext, TurnOutcome,
+};
 use agent_runtime_egress::Denial;
 use agent_runtime_protocol::{
     AgentProfile, Block, BlockUpdates, FileInfo, SandboxState, SendMessageRequest, SessionEvent,
@@ -471,15 +473,12 @@ impl Actor {
     /// turn killed before the agent recorded anything) is removed, so the agent can start its
     /// conversation afresh under the same id.
     async fn prepare_resume(&self, sandbox: &dyn Sandbox, agent_session_id: &str) -> Result<bool> {
-        let home_files: Vec<String> = sandbox
-            .scan(Root::Home, &[])
+        let files: Vec<TranscriptFile> = self
+            .transcript_files(sandbox)
             .await?
             .into_iter()
-            .map(|f| f.path)
+            .map(|(file, _)| file)
             .collect();
-        let files = self
-            .agent
-            .transcript_files_to_save(&home_files, agent_session_id);
         let mut transcript = Vec::new();
         for file in &files {
             if let Some(bytes) = sandbox.read_file(Root::Home, &file.home_path).await? {

@@ -182,7 +182,8 @@ impl Actor {
         // The agent waits: what it has done so far is saved before anyone can see the request,
         // so an answer after a crash (even one right after the event) can resume it with the
         // call in its history.
-        self.save_transcripts().await;
+        self.save_transcripts_naming(ask.tool_use_id.as_deref())
+            .await;
         self.emit(vec![event]).await;
         let pending = Pending {
             expires: Instant::now() + timeout,

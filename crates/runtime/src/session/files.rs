@@ -3,13 +3,24 @@
 //! The store is written before the event that announces a change, so a client that sees
 //! `file_created` can always fetch the content.
 
+use std::time::Duration;
+
+use agent_runtime_agents::TranscriptFile;
 use agent_runtime_protocol::{FileInfo, SessionEvent};
-use agent_runtime_sandbox::Root;
+use agent_runtime_sandbox::{FileStat, Root, Sandbox};
+use tokio::time::Instant;
 
 use super::actor::{Actor, InterruptReason};
 use crate::error::{Result, RuntimeError};
 use crate::limits::human_bytes;
 use crate::paths::validate_workspace_path;
+
+/// How long [`Actor::save_transcripts_naming`] waits for the agent to write the call it asks
+/// about.
+const TRANSCRIPT_WAIT: Duration = Duration::from_secs(2);
+
+/// How often it looks.
+const TRANSCRIPT_POLL: Duration = Duration::from_millis(50);
 
 impl Actor {
     /// Scans the sandbox's workspace and records what changed since the last scan.
@@ -105,27 +116,39 @@ impl Actor {
         }
     }
 
+    /// The agent's native transcript files in the sandbox's home, each with its stat.
+    pub(super) async fn transcript_files(
+        &self,
+        sandbox: &dyn Sandbox,
+    ) -> Result<Vec<(TranscriptFile, FileStat)>> {
+        let home = sandbox.scan(Root::Home, &[]).await?;
+        let paths: Vec<String> = home.iter().map(|f| f.path.clone()).collect();
+        let wanted = self
+            .agent
+            .transcript_files_to_save(&paths, &self.agent_session_id());
+        Ok(wanted
+            .into_iter()
+            .filter_map(|file| {
+                let stat = home.iter().find(|f| f.path == file.home_path)?.clone();
+                Some((file, stat))
+            })
+            .collect())
+    }
+
     /// Copies the agent's native transcript files from the sandbox into the store.
     pub(super) async fn save_transcripts(&mut self) {
         let Some(sandbox) = self.sandbox.clone() else {
             return;
         };
         let session_id = self.session_id().to_string();
-        let home = match sandbox.scan(Root::Home, &[]).await {
-            Ok(home) => home,
+        let files = match self.transcript_files(sandbox.as_ref()).await {
+            Ok(files) => files,
             Err(e) => {
                 tracing::warn!(session_id = %session_id, "home scan failed: {e}");
                 return;
             }
         };
-        let paths: Vec<String> = home.iter().map(|f| f.path.clone()).collect();
-        let wanted = self
-            .agent
-            .transcript_files_to_save(&paths, &self.agent_session_id());
-        for file in wanted {
-            let Some(stat) = home.iter().find(|f| f.path == file.home_path) else {
-                continue;
-            };
+        for (file, stat) in files {
             if self.saved_transcripts.get(&file.name) == Some(&stat.sha256) {
                 continue;
             }
@@ -140,14 +163,43 @@ impl Actor {
                 .await
             {
                 Ok(_) => {
-                    self.saved_transcripts
-                        .insert(file.name.clone(), stat.sha256.clone());
+                    self.saved_transcripts.insert(file.name, stat.sha256);
                 }
                 Err(e) => {
                     tracing::error!(session_id = %session_id, name = %file.name, "saving the transcript failed: {e}")
                 }
             }
         }
+    }
+
+    /// Saves the transcript once it names `marker` (the tool call a request is about): the
+    /// agent may write that line a moment after it asks. After [`TRANSCRIPT_WAIT`] what is there
+    /// is saved.
+    pub(super) async fn save_transcripts_naming(&mut self, marker: Option<&str>) {
+        if let (Some(marker), Some(sandbox)) = (marker, self.sandbox.clone()) {
+            let deadline = Instant::now() + TRANSCRIPT_WAIT;
+            while !self.transcript_names(sandbox.as_ref(), marker).await
+                && Instant::now() < deadline
+            {
+                tokio::time::sleep(TRANSCRIPT_POLL).await;
+            }
+        }
+        self.save_transcripts().await;
+    }
+
+    /// Whether one of the agent's transcript files in the sandbox contains `marker`.
+    async fn transcript_names(&self, sandbox: &dyn Sandbox, marker: &str) -> bool {
+        let Ok(files) = self.transcript_files(sandbox).await else {
+            return false;
+        };
+        for (file, _) in files {
+            if let Ok(Some(bytes)) = sandbox.read_file(Root::Home, &file.home_path).await {
+                if String::from_utf8_lossy(&bytes).contains(marker) {
+                    return true;
+                }
+            }
+        }
+        false
     }
 
     /// Writes a workspace file on behalf of a client.
