@@ -126,9 +126,9 @@ impl Runtime {
                 let waiting = log
                     .read(|s| s.status == SessionStatus::RequiresAction)
                     .await;
-                drop(log);
-                if waiting {
-                    self.handle(id).await?;
+                if waiting && AgentKind::from_id(&record.info.agent).is_some() {
+                    let handle = self.start_handle(record.clone(), Arc::new(log));
+                    self.sessions.lock().await.insert(id.clone(), handle);
                 }
             }
             match page.next_cursor {
@@ -162,7 +162,7 @@ impl Runtime {
             .unwrap_or_default();
         check_permission_mode(agent, mode)?;
         if let Some(budget) = &request.budget {
-            validate_budget(budget)?;
+            validate_budget(budget).map_err(RuntimeError::InvalidRequest)?;
         }
         let settings = SessionSettings {
             permission_mode: request.permission_mode,
@@ -310,7 +310,7 @@ impl Runtime {
         let mut record = self.record(session_id).await?;
         let name = patch.name.map(|n| validate_name(&n)).transpose()?;
         if let Some(budget) = &patch.budget {
-            validate_budget(budget)?;
+            validate_budget(budget).map_err(RuntimeError::InvalidRequest)?;
         }
         if let Some(name) = name {
             record.info.name = Some(name);
@@ -471,9 +471,7 @@ impl Runtime {
         }
         validate_sandbox_settings(&profile.sandbox).map_err(RuntimeError::InvalidProfile)?;
         crate::rules::validate_rules(&profile.permissions).map_err(RuntimeError::InvalidProfile)?;
-        validate_budget(&profile.budget).map_err(|e| {
-            RuntimeError::InvalidProfile(e.to_string().replace("invalid request: ", ""))
-        })?;
+        validate_budget(&profile.budget).map_err(RuntimeError::InvalidProfile)?;
         if profile.approval_timeout_secs == Some(0) {
             return Err(RuntimeError::InvalidProfile(
                 "approvalTimeoutSecs must be at least 1".into(),
@@ -552,15 +550,20 @@ impl Runtime {
             return Err(RuntimeError::UnknownAgent(record.info.agent));
         }
         let log = Arc::new(EventLog::load(self.deps.store.clone(), session_id).await?);
-        let handle = Arc::new(SessionHandle::start(
+        let handle = self.start_handle(record, log);
+        sessions.insert(session_id.to_string(), handle.clone());
+        Ok(handle)
+    }
+
+    /// Starts the actor of a session whose log is loaded.
+    fn start_handle(&self, record: SessionRecord, log: Arc<EventLog>) -> Arc<SessionHandle> {
+        Arc::new(SessionHandle::start(
             self.deps.clone(),
             record,
             log,
             &self.cancel,
             &self.tracker,
-        ));
-        sessions.insert(session_id.to_string(), handle.clone());
-        Ok(handle)
+        ))
     }
 }
 

@@ -42,8 +42,8 @@ pub(super) struct ActiveTurn {
     pub(super) last_output: Instant,
     /// When the turn's wall-clock limit runs out.
     pub(super) time_limit: Option<Instant>,
-    /// When the turn's wall-clock budget runs out.
-    pub(super) budget_deadline: Option<Instant>,
+    /// The turn's wall-clock budget (`budget.maxTurnSecs` when it started).
+    pub(super) budget_secs: Option<u64>,
     /// Set once an interrupt was asked for: the process is killed if the turn outlives it.
     pub(super) interrupt_deadline: Option<Instant>,
     /// Why the turn is being interrupted, once it is.
@@ -52,6 +52,14 @@ pub(super) struct ActiveTurn {
     /// the transcript is complete and no process outlives its turn), or at `exit_deadline`.
     pub(super) reported: Option<TurnOutcome>,
     pub(super) exit_deadline: Option<Instant>,
+}
+
+impl ActiveTurn {
+    /// When the turn's wall-clock budget runs out.
+    pub(super) fn budget_deadline(&self) -> Option<Instant> {
+        self.budget_secs
+            .map(|secs| self.started + std::time::Duration::from_secs(secs))
+    }
 }
 
 /// Why the runtime interrupts a turn; decides how the turn is reported.
@@ -198,7 +206,7 @@ impl Actor {
         // The wall-clock limits matter only until the turn is being interrupted anyway.
         let running = turn.interrupt_reason.is_none();
         let time_limit = turn.time_limit.filter(|_| running);
-        let budget = turn.budget_deadline.filter(|_| running);
+        let budget = turn.budget_deadline().filter(|_| running);
         [
             stall,
             turn.interrupt_deadline,
@@ -246,7 +254,8 @@ impl Actor {
                 let _ = reply.send(self.approve_budget().await);
             }
             Command::SetBudget { budget, reply } => {
-                let _ = reply.send(self.set_budget(budget).await);
+                self.set_budget(budget).await;
+                let _ = reply.send(Ok(()));
             }
         }
     }

@@ -89,9 +89,9 @@ impl Actor {
         Ok(approval)
     }
 
-    /// Replaces the session's own budget; a limit still reached is recorded again at once.
-    pub(super) async fn set_budget(&mut self, budget: Budget) -> Result<()> {
-        validate_budget(&budget)?;
+    /// Replaces the session's own budget (validated by the caller); a limit still reached is
+    /// recorded again at once.
+    pub(super) async fn set_budget(&mut self, budget: Budget) {
         let settings = self.log.read(|s| s.settings.clone()).await;
         let settings = SessionSettings {
             budget: Some(budget),
@@ -100,23 +100,18 @@ impl Actor {
         self.emit(vec![SessionEvent::SettingsChanged(settings)])
             .await;
         self.check_budget().await;
-        Ok(())
     }
 }
 
-/// Limits must be positive numbers.
-pub(crate) fn validate_budget(budget: &Budget) -> Result<()> {
+/// Limits must be positive numbers; the error names the field.
+pub(crate) fn validate_budget(budget: &Budget) -> Result<(), String> {
     if let Some(cost) = budget.max_cost_usd {
         if !cost.is_finite() || cost < 0.0 {
-            return Err(RuntimeError::InvalidRequest(
-                "budget.maxCostUsd must be a number >= 0".into(),
-            ));
+            return Err("budget.maxCostUsd must be a number >= 0".into());
         }
     }
     if budget.max_turn_secs == Some(0) {
-        return Err(RuntimeError::InvalidRequest(
-            "budget.maxTurnSecs must be at least 1".into(),
-        ));
+        return Err("budget.maxTurnSecs must be at least 1".into());
     }
     Ok(())
 }

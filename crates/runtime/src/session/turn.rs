@@ -115,7 +115,7 @@ impl Actor {
             id: turn_id.to_string(),
             started: now,
             time_limit: self.limits.turn_timeout.map(|limit| now + limit),
-            budget_deadline: budget_secs.map(|secs| now + std::time::Duration::from_secs(secs)),
+            budget_secs,
             last_output: now,
             interrupt_deadline: None,
             interrupt_reason: None,
@@ -339,7 +339,8 @@ impl Actor {
                 stderr_tail: None,
             };
             self.abandon_turn(TurnEndReason::Interrupted, error).await;
-        } else if turn.interrupt_reason.is_none() && turn.budget_deadline.is_some_and(|d| d <= now)
+        } else if turn.interrupt_reason.is_none()
+            && turn.budget_deadline().is_some_and(|d| d <= now)
         {
             tracing::info!(session_id = %self.session_id(), "turn ran past its budget; interrupting");
             self.request_interrupt(InterruptReason::Budget).await;
@@ -393,6 +394,10 @@ impl Actor {
             // The agent ran a turn on its own (e.g. after a background task finished).
             None => (new_id("turn"), 0, None),
         };
+        let budget_secs = turn
+            .as_ref()
+            .and_then(|t| t.budget_secs)
+            .unwrap_or_default();
         let mut reason = outcome.reason;
         let mut error = outcome.error;
         // A turn the runtime interrupted is reported by why it did so, not by what the agent said.
@@ -423,10 +428,7 @@ impl Actor {
                 reason = TurnEndReason::Interrupted;
                 error = Some(limit_error(
                     "budget_exceeded",
-                    format!(
-                        "the turn ran past its budget of {} s",
-                        self.budget().await.max_turn_secs.unwrap_or_default()
-                    ),
+                    format!("the turn ran past its budget of {budget_secs} s"),
                 ));
             }
             Some(InterruptReason::WorkspaceFull) => {
@@ -456,8 +458,7 @@ impl Actor {
         .await;
         self.idle_since = Instant::now();
         if interrupt_reason == Some(InterruptReason::Budget) {
-            let limit = self.budget().await.max_turn_secs.unwrap_or_default();
-            self.record_turn_time_exceeded(limit, duration_ms as f64 / 1000.0)
+            self.record_turn_time_exceeded(budget_secs, duration_ms as f64 / 1000.0)
                 .await;
         }
         self.check_budget().await;
