@@ -10,26 +10,20 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { createSession, launchBrowser, newPage, screenshot, snapshot, startServer } from './harness.mjs';
+import { createSession, newPage, screenshot, snapshot, startServerAndBrowser, stopServerAndBrowser } from './harness.mjs';
 
 const TURN_TIMEOUT = 60_000;
 
+const env = {};
 let server;
 let browser;
 
 before(async () => {
-  const started = await Promise.allSettled([
-    startServer({ name: 'approvals demo server', scenario: 'web/e2e/approvals-scenario.json' }).then((s) => (server = s)),
-    launchBrowser().then((b) => (browser = b)),
-  ]);
-  const failed = started.find((result) => result.status === 'rejected');
-  if (failed) throw failed.reason;
+  await startServerAndBrowser(env, { name: 'approvals demo server', scenario: 'web/e2e/approvals-scenario.json' });
+  ({ server, browser } = env);
 });
 
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+after(() => stopServerAndBrowser(env));
 
 /** A page on a session created over REST in permission mode `default`. */
 async function openSession(name, body = {}) {

@@ -98,6 +98,26 @@ export async function launchBrowser() {
   });
 }
 
+/**
+ * Starts `agent-runtime serve --demo` with `options` and the browser side by side, into `env`
+ * (`env.server`, `env.browser`). Whatever did start is kept there when the other fails, so
+ * `stopServerAndBrowser(env)` in `after` stops it.
+ */
+export async function startServerAndBrowser(env, options) {
+  const started = await Promise.allSettled([
+    startServer(options).then((s) => (env.server = s)),
+    launchBrowser().then((b) => (env.browser = b)),
+  ]);
+  const failed = started.find((result) => result.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+/** Stops what `startServerAndBrowser` started. */
+export async function stopServerAndBrowser(env) {
+  await env.browser?.close();
+  await env.server?.stop();
+}
+
 /** A page that fails the test on any uncaught error in the app. */
 export async function newPage(browser, errors) {
   const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
