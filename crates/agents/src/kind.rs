@@ -1,12 +1,17 @@
 //! [`AgentKind`]: the closed set of supported agents and the agent-neutral API over them.
 //!
 //! Every method is a `match` that delegates to one agent module, so the runtime has no
-//! agent-specific cases. Adding an agent: a variant here, a module beside [`crate::claude`] and
-//! [`crate::gemini`].
+//! agent-specific cases. Agents with a driver of their own are variants ([`crate::claude`],
+//! [`crate::gemini`]); every agent that speaks ACP is [`AgentKind::Acp`] with its
+//! [`AcpAgentSpec`] (built in: [`crate::opencode`], [`crate::codex`]; more from the config
+//! file, see [`crate::AgentRegistry`]).
+
+use std::sync::Arc;
 
 use agent_runtime_protocol::{AgentCapabilities, AgentProfile, PermissionMode};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 
+use crate::acp::{AcpAgentSpec, AcpSessionSetup, AcpTranslator};
 use crate::claude;
 use crate::error::AgentError;
 use crate::files::{ParsedConversation, ProfileFileWrite, TranscriptFile};
@@ -14,45 +19,59 @@ use crate::gemini;
 use crate::launch::{LaunchContext, LaunchSpec};
 use crate::output::{Translator, TranslatorContext};
 
-/// A supported agent. Its wire id is what [`AgentKind::id`] returns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// A supported agent. Its wire id is what [`AgentKind::id`] returns (and what it serializes
+/// as).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum AgentKind {
     /// Anthropic's Claude Code CLI, wire id `claude-code`.
-    #[serde(rename = "claude-code")]
     ClaudeCode,
     /// Google's Gemini CLI, wire id `gemini-cli`.
-    #[serde(rename = "gemini-cli")]
     GeminiCli,
+    /// An agent driven over the Agent Client Protocol, wire id its spec's `id`.
+    Acp(Arc<AcpAgentSpec>),
+}
+
+impl Serialize for AgentKind {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.id())
+    }
 }
 
 /// A model API an agent talks to. The runtime is configured with one endpoint (base URL, key)
 /// per API, and hands each agent the endpoint of its [`AgentKind::model_api`]; agents that speak
 /// the same API share it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ModelApi {
     /// The Anthropic Messages API (`ANTHROPIC_BASE_URL`, `ANTHROPIC_API_KEY`).
     Anthropic,
     /// The Gemini API (`GOOGLE_GEMINI_BASE_URL`, `GEMINI_API_KEY`).
     Gemini,
+    /// The OpenAI API, Responses (`OPENAI_BASE_URL`, `OPENAI_API_KEY`).
+    #[serde(rename = "openai")]
+    OpenAi,
 }
 
 impl ModelApi {
     /// Every model API.
-    pub const ALL: &'static [ModelApi] = &[ModelApi::Anthropic, ModelApi::Gemini];
+    pub const ALL: &'static [ModelApi] = &[ModelApi::Anthropic, ModelApi::Gemini, ModelApi::OpenAi];
 
-    /// A short name for logs (`anthropic`, `gemini`).
+    /// A short name for logs and config (`anthropic`, `gemini`, `openai`).
     pub fn id(&self) -> &'static str {
         match self {
             ModelApi::Anthropic => "anthropic",
             ModelApi::Gemini => "gemini",
+            ModelApi::OpenAi => "openai",
         }
     }
 
-    /// The API's public endpoint, used when the operator configures no base URL.
+    /// The API's public endpoint, used when the operator configures no base URL. (OpenAI's
+    /// base URL conventionally ends in `/v1`; agents are given it without, and add it.)
     pub fn default_base_url(&self) -> &'static str {
         match self {
             ModelApi::Anthropic => "https://api.anthropic.com",
             ModelApi::Gemini => "https://generativelanguage.googleapis.com",
+            ModelApi::OpenAi => "https://api.openai.com",
         }
     }
 }
@@ -62,6 +81,8 @@ impl ModelApi {
 pub struct InstallSpec {
     pub npm_package: String,
     pub version: String,
+    /// More packages installed beside it in the same prefix, each `name@version`.
+    pub extra_packages: Vec<String>,
     /// Paths of the executable relative to the npm `--prefix` directory, best first; use the
     /// first that exists after `npm install`.
     pub binary_candidates: Vec<String>,
@@ -71,9 +92,9 @@ pub struct InstallSpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProcessMode {
     /// One long-lived process per sandbox. A turn starts when the runtime writes an
-    /// [`AgentKind::encode_user_message`] line to stdin (only after the previous turn
+    /// [`crate::Translator::user_message`] line to stdin (only after the previous turn
     /// finished) and ends with an [`crate::AgentOutput::TurnFinished`]; an
-    /// [`AgentKind::encode_interrupt`] line interrupts it and the process stays usable. Closing
+    /// [`crate::Translator::interrupt_lines`] interrupts it and the process stays usable. Closing
     /// stdin ends the process after the current turn. Stdout must be read all the time, also
     /// between turns.
     Persistent {
@@ -93,20 +114,48 @@ pub enum ProcessMode {
 }
 
 impl AgentKind {
-    /// Every supported agent.
-    pub const ALL: &'static [AgentKind] = &[AgentKind::ClaudeCode, AgentKind::GeminiCli];
+    /// The agents built into the runtime: Claude Code, Gemini CLI, OpenCode and Codex.
+    pub fn builtin() -> Vec<AgentKind> {
+        vec![
+            AgentKind::ClaudeCode,
+            AgentKind::GeminiCli,
+            AgentKind::Acp(Arc::new(crate::opencode::spec())),
+            AgentKind::Acp(Arc::new(crate::codex::spec())),
+        ]
+    }
 
-    /// The wire id (`claude-code`, `gemini-cli`).
-    pub fn id(&self) -> &'static str {
+    /// The built-in agent with wire id `id` (agents from the config file are found through
+    /// [`crate::AgentRegistry::get`]).
+    pub fn from_id(id: &str) -> Option<AgentKind> {
+        AgentKind::builtin()
+            .into_iter()
+            .find(|kind| kind.id() == id)
+    }
+
+    /// The wire id (`claude-code`, `gemini-cli`, `opencode`, ...).
+    pub fn id(&self) -> &str {
         match self {
             AgentKind::ClaudeCode => "claude-code",
             AgentKind::GeminiCli => "gemini-cli",
+            AgentKind::Acp(spec) => &spec.id,
         }
     }
 
-    /// The agent with wire id `id`.
-    pub fn from_id(id: &str) -> Option<AgentKind> {
-        AgentKind::ALL.iter().copied().find(|kind| kind.id() == id)
+    /// The name for people.
+    pub fn name(&self) -> &str {
+        match self {
+            AgentKind::ClaudeCode => "Claude Code",
+            AgentKind::GeminiCli => "Gemini CLI",
+            AgentKind::Acp(spec) => spec.display_name(),
+        }
+    }
+
+    /// How the runtime drives it: `native` or `acp`.
+    pub fn protocol(&self) -> &'static str {
+        match self {
+            AgentKind::ClaudeCode | AgentKind::GeminiCli => "native",
+            AgentKind::Acp(_) => "acp",
+        }
     }
 
     /// The pinned package to install.
@@ -114,24 +163,44 @@ impl AgentKind {
         match self {
             AgentKind::ClaudeCode => claude::install_spec(std::env::consts::ARCH),
             AgentKind::GeminiCli => gemini::install_spec(),
+            AgentKind::Acp(spec) => spec.install_spec(),
         }
     }
 
     /// What the agent can do beyond running turns. Claude Code asks over its control protocol
     /// (`can_use_tool`), questions included (`AskUserQuestion`). Gemini CLI cannot ask in
     /// headless mode (it removes the tools that would need confirmation), so it runs either
-    /// without asking or read-only in its own plan mode.
+    /// without asking or read-only in its own plan mode. ACP agents ask with
+    /// `session/request_permission` (ACP has no questions); their modes are their spec's.
     pub fn capabilities(&self) -> AgentCapabilities {
         match self {
             AgentKind::ClaudeCode => AgentCapabilities {
                 approvals: true,
                 questions: true,
                 permission_modes: PermissionMode::ALL.to_vec(),
+                resume: true,
+                thinking: true,
+                images: false,
+                plan: false,
             },
             AgentKind::GeminiCli => AgentCapabilities {
                 approvals: false,
                 questions: false,
                 permission_modes: vec![PermissionMode::Bypass, PermissionMode::Plan],
+                resume: true,
+                // stream-json carries no thoughts (they appear only in parsed transcripts).
+                thinking: false,
+                images: false,
+                plan: false,
+            },
+            AgentKind::Acp(spec) => AgentCapabilities {
+                approvals: true,
+                questions: false,
+                permission_modes: spec.permission_modes(),
+                resume: spec.resumes(),
+                thinking: true,
+                images: false,
+                plan: spec.sends_plans(),
             },
         }
     }
@@ -142,6 +211,7 @@ impl AgentKind {
         match self {
             AgentKind::ClaudeCode => ModelApi::Anthropic,
             AgentKind::GeminiCli => ModelApi::Gemini,
+            AgentKind::Acp(spec) => spec.model_api,
         }
     }
 
@@ -152,6 +222,9 @@ impl AgentKind {
                 agent_initiated_turns: true,
             },
             AgentKind::GeminiCli => ProcessMode::PerTurn,
+            AgentKind::Acp(_) => ProcessMode::Persistent {
+                agent_initiated_turns: false,
+            },
         }
     }
 
@@ -160,58 +233,33 @@ impl AgentKind {
         match self {
             AgentKind::ClaudeCode => claude::launch_spec(ctx),
             AgentKind::GeminiCli => gemini::launch_spec(ctx),
-        }
-    }
-
-    /// The stdin line (with its trailing `\n`) that sends `text` as the next user message to a
-    /// [`ProcessMode::Persistent`] agent; `None` for per-turn agents (see
-    /// [`AgentKind::per_turn_stdin`]).
-    pub fn encode_user_message(&self, text: &str) -> Option<String> {
-        match self {
-            AgentKind::ClaudeCode => Some(claude::encode_user_message(text)),
-            AgentKind::GeminiCli => None,
+            AgentKind::Acp(spec) => spec.launch_spec(ctx),
         }
     }
 
     /// The whole stdin of a [`ProcessMode::PerTurn`] agent's process that runs the user message
     /// `text` (stdin is closed after it); `None` for persistent agents, which get
-    /// [`AgentKind::encode_user_message`] lines instead.
+    /// [`crate::Translator::user_message`] lines instead.
     pub fn per_turn_stdin(&self, text: &str) -> Option<String> {
         match self {
-            AgentKind::ClaudeCode => None,
+            AgentKind::ClaudeCode | AgentKind::Acp(_) => None,
             AgentKind::GeminiCli => Some(gemini::per_turn_stdin(text)),
         }
     }
 
-    /// The stdin line (with its trailing `\n`) that interrupts the running turn of a
-    /// [`ProcessMode::Persistent`] agent; `None` for agents that are interrupted by killing
-    /// their process. `request_id` must be unique per process; the agent's acknowledgement is
-    /// not reported.
-    pub fn encode_interrupt(&self, request_id: &str) -> Option<String> {
-        match self {
-            AgentKind::ClaudeCode => Some(claude::encode_interrupt(request_id)),
-            AgentKind::GeminiCli => None,
-        }
-    }
-
-    /// The stdin line (with its trailing `\n`) that answers the agent's request
-    /// `agent_request_id` ([`crate::AgentOutput::Ask`]); `None` for agents that cannot ask.
-    pub fn encode_ask_reply(
-        &self,
-        agent_request_id: &str,
-        reply: &crate::AskReply,
-    ) -> Option<String> {
-        match self {
-            AgentKind::ClaudeCode => Some(claude::encode_ask_reply(agent_request_id, reply)),
-            AgentKind::GeminiCli => None,
-        }
-    }
-
-    /// A fresh translator for one process's stdout.
-    pub fn new_translator(&self, ctx: TranslatorContext) -> Translator {
+    /// A fresh translator for the stdout of the process started with `launch`.
+    pub fn new_translator(&self, ctx: TranslatorContext, launch: &LaunchContext<'_>) -> Translator {
         match self {
             AgentKind::ClaudeCode => Translator::Claude(claude::ClaudeTranslator::new(ctx)),
             AgentKind::GeminiCli => Translator::Gemini(gemini::GeminiTranslator::new(ctx)),
+            AgentKind::Acp(_) => Translator::Acp(AcpTranslator::new(
+                ctx,
+                AcpSessionSetup {
+                    cwd: launch.workspace_dir.clone(),
+                    load: launch.resume.then(|| launch.agent_session_id.clone()),
+                    mcp_servers: AcpAgentSpec::mcp_servers(launch.profile),
+                },
+            )),
         }
     }
 
@@ -224,6 +272,7 @@ impl AgentKind {
         match self {
             AgentKind::ClaudeCode => claude::profile_files(profile),
             AgentKind::GeminiCli => gemini::profile_files(profile),
+            AgentKind::Acp(spec) => spec.profile_files(profile),
         }
     }
 
@@ -238,6 +287,7 @@ impl AgentKind {
         match self {
             AgentKind::ClaudeCode => claude::transcript_files_to_save(home_files, agent_session_id),
             AgentKind::GeminiCli => gemini::transcript_files_to_save(home_files, agent_session_id),
+            AgentKind::Acp(spec) => spec.transcript_files_to_save(home_files),
         }
     }
 
@@ -255,6 +305,7 @@ impl AgentKind {
                     .any(|(name, content)| *name == main && !content.trim().is_empty())
             }
             AgentKind::GeminiCli => gemini::can_resume(transcript),
+            AgentKind::Acp(spec) => spec.can_resume(transcript, agent_session_id),
         }
     }
 
@@ -268,6 +319,7 @@ impl AgentKind {
         match self {
             AgentKind::ClaudeCode => claude::transcript_restore_path(name, workspace_dir),
             AgentKind::GeminiCli => gemini::transcript_restore_path(name, workspace_dir),
+            AgentKind::Acp(spec) => spec.transcript_restore_path(name),
         }
     }
 
@@ -278,6 +330,15 @@ impl AgentKind {
         match self {
             AgentKind::ClaudeCode => claude::parse_transcript(files),
             AgentKind::GeminiCli => gemini::parse_transcript(files),
+            // ACP agents keep their sessions in their own stores (OpenCode: SQLite); the
+            // protocol's way to read one is `session/load`, which replays into the agent.
+            AgentKind::Acp(spec) => ParsedConversation {
+                warnings: vec![format!(
+                    "{}'s native transcript is not parsed into blocks",
+                    spec.display_name()
+                )],
+                ..ParsedConversation::default()
+            },
         }
     }
 }
@@ -289,23 +350,42 @@ mod tests {
     /// Each agent takes user messages on stdin in exactly one way, the one its process mode says.
     #[test]
     fn messages_go_over_stdin_in_the_way_of_the_process_mode() {
-        for kind in AgentKind::ALL {
-            let line = kind.encode_user_message("hi");
+        let profile = AgentProfile::default();
+        let launch = LaunchContext {
+            program: "/bin/true".into(),
+            workspace_dir: "/workspace".into(),
+            home_dir: "/home/agent".into(),
+            agent_session_id: "s".into(),
+            resume: false,
+            base_url: None,
+            api_key: None,
+            profile: &profile,
+            permission_mode: PermissionMode::Bypass,
+        };
+        for kind in AgentKind::builtin() {
+            let mut translator = kind.new_translator(TranslatorContext::default(), &launch);
             let whole = kind.per_turn_stdin("hi");
             match kind.process_mode() {
                 ProcessMode::Persistent { .. } => {
-                    assert!(line.is_some() && whole.is_none(), "{kind:?}")
+                    // ACP agents open their session first; the message waits for it.
+                    let start = translator.start_lines();
+                    let sent = translator.user_message("hi");
+                    assert!(whole.is_none(), "{kind:?}");
+                    assert!(!start.is_empty() || !sent.is_empty(), "{kind:?}");
                 }
-                ProcessMode::PerTurn => assert!(line.is_none() && whole.is_some(), "{kind:?}"),
+                ProcessMode::PerTurn => {
+                    assert!(whole.is_some(), "{kind:?}");
+                    assert!(translator.user_message("hi").is_empty(), "{kind:?}");
+                }
             }
         }
     }
 
     #[test]
     fn ids_round_trip() {
-        for kind in AgentKind::ALL {
-            assert_eq!(AgentKind::from_id(kind.id()), Some(*kind));
-            let json = serde_json::to_string(kind).unwrap();
+        for kind in AgentKind::builtin() {
+            assert_eq!(AgentKind::from_id(kind.id()), Some(kind.clone()));
+            let json = serde_json::to_string(&kind).unwrap();
             assert_eq!(json, format!("\"{}\"", kind.id()));
         }
         assert_eq!(AgentKind::from_id("nope"), None);

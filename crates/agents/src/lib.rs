@@ -19,6 +19,9 @@
 //! - [`claude`]: Claude Code 2.1.x (`claude -p`, stream-json over stdin/stdout, JSONL transcripts).
 //! - [`gemini`]: Gemini CLI 0.61 (headless `gemini` once per turn, the message on stdin,
 //!   stream-json on stdout, JSONL chat recordings).
+//! - [`acp`]: the Agent Client Protocol client (JSON-RPC over stdio), for every agent that
+//!   speaks it; [`opencode`] and [`codex`] are the built-in ACP agents.
+//! - [`registry`]: [`AgentRegistry`], the built-in agents plus ACP agents from the config file.
 //!
 //! # Lifecycle, as the runtime drives it
 //! 1. Install [`AgentKind::install_spec`] once into the tools dir.
@@ -28,23 +31,30 @@
 //! 3. Start [`AgentKind::launch_spec`] (inside the sandbox) and feed every stdout line (and
 //!    stderr line) to the [`Translator`] from [`AgentKind::new_translator`]; append the events it
 //!    returns.
-//! 4. Per [`ProcessMode`]: a persistent agent gets [`AgentKind::encode_user_message`] /
-//!    [`AgentKind::encode_interrupt`] lines on stdin; a per-turn agent gets one process per
+//! 4. Per [`ProcessMode`]: a persistent agent gets [`Translator::start_lines`] when it starts,
+//!    then [`Translator::user_message`] / [`Translator::interrupt_lines`] on stdin (the
+//!    translator owns the agent's stdin protocol: ACP needs its session open before a prompt);
+//!    a per-turn agent gets one process per
 //!    turn whose whole stdin is [`AgentKind::per_turn_stdin`], and is interrupted by killing it.
 //!    Messages and prompts never travel in a launch spec's arguments (see [`launch`]).
 //! 5. After each turn, save [`AgentKind::transcript_files_to_save`].
 //!
 //! Each agent calls one [`ModelApi`]; the runtime passes it that API's endpoint.
 
+pub mod acp;
 pub mod claude;
+pub mod codex;
 pub mod error;
 pub mod files;
 pub mod gemini;
 pub mod kind;
 pub mod launch;
+pub mod opencode;
 pub mod output;
 pub mod profile_layout;
+pub mod registry;
 
+pub use acp::{AcpAgentSpec, AcpTranslator};
 pub use claude::ClaudeTranslator;
 pub use error::AgentError;
 pub use files::{ParsedConversation, ProfileFileWrite, Root, TranscriptFile};
@@ -54,3 +64,4 @@ pub use launch::{LaunchContext, LaunchSpec};
 pub use output::{
     AgentAsk, AgentOutput, AskKind, AskReply, Translator, TranslatorContext, TurnOutcome,
 };
+pub use registry::AgentRegistry;

@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use agent_runtime_protocol::{Question, SessionEvent, TurnEndReason, TurnError, Usage};
 use serde_json::Value;
 
-use crate::claude::ClaudeTranslator;
+use crate::acp::AcpTranslator;
+use crate::claude::{self, ClaudeTranslator};
 use crate::gemini::GeminiTranslator;
 
 /// One thing a translator produced from agent output.
@@ -32,6 +33,9 @@ pub enum AgentOutput {
     Ask(AgentAsk),
     /// The agent withdrew a request it made (its turn was interrupted); it must not be answered.
     AskWithdrawn { agent_request_id: String },
+    /// The agent opened its own conversation under this id (ACP's `session/new`): the runtime
+    /// stores it, and a fresh sandbox resumes it.
+    AgentSessionId(String),
 }
 
 /// A request of the agent that waits for an answer.
@@ -122,15 +126,60 @@ pub struct TranslatorContext {
 pub enum Translator {
     Claude(ClaudeTranslator),
     Gemini(GeminiTranslator),
+    Acp(AcpTranslator),
 }
 
 impl Translator {
+    /// The lines to write to a [`crate::ProcessMode::Persistent`] agent right after its start
+    /// (ACP: `initialize`; the session opens from its answer).
+    pub fn start_lines(&mut self) -> Vec<String> {
+        match self {
+            Translator::Acp(t) => t.start_lines(),
+            Translator::Claude(_) | Translator::Gemini(_) => Vec::new(),
+        }
+    }
+
+    /// What sending `text` as the next user message to a [`crate::ProcessMode::Persistent`]
+    /// agent takes: [`AgentOutput::WriteStdin`] lines (none while an ACP session is still
+    /// opening: the message goes out when it is open), or the end of the turn when the agent
+    /// cannot take messages. Per-turn agents take none ([`crate::AgentKind::per_turn_stdin`]).
+    pub fn user_message(&mut self, text: &str) -> Vec<AgentOutput> {
+        match self {
+            Translator::Claude(_) => {
+                vec![AgentOutput::WriteStdin(claude::encode_user_message(text))]
+            }
+            Translator::Gemini(_) => Vec::new(),
+            Translator::Acp(t) => t.user_message(text),
+        }
+    }
+
+    /// The stdin lines that interrupt the running turn; `None` for agents that are interrupted
+    /// by killing their process. `request_id` must be unique per process.
+    pub fn interrupt_lines(&mut self, request_id: &str) -> Option<Vec<String>> {
+        match self {
+            Translator::Claude(_) => Some(vec![claude::encode_interrupt(request_id)]),
+            Translator::Gemini(_) => None,
+            Translator::Acp(t) => Some(t.encode_interrupt()),
+        }
+    }
+
+    /// The stdin line that answers the agent's request `agent_request_id`
+    /// ([`AgentOutput::Ask`]); `None` for agents that cannot ask or a request not pending.
+    pub fn ask_reply(&mut self, agent_request_id: &str, reply: &AskReply) -> Option<String> {
+        match self {
+            Translator::Claude(_) => Some(claude::encode_ask_reply(agent_request_id, reply)),
+            Translator::Gemini(_) => None,
+            Translator::Acp(t) => t.encode_ask_reply(agent_request_id, reply),
+        }
+    }
+
     /// Interprets one stdout line (with or without its trailing newline); `at` is the RFC 3339
     /// time the runtime received it, used as the timestamp of the blocks it opens.
     pub fn translate_line(&mut self, line: &str, at: &str) -> Vec<AgentOutput> {
         match self {
             Translator::Claude(t) => t.translate_line(line, at),
             Translator::Gemini(t) => t.translate_line(line, at),
+            Translator::Acp(t) => t.translate_line(line, at),
         }
     }
 
@@ -139,7 +188,7 @@ impl Translator {
     /// Most lines produce nothing.
     pub fn translate_stderr_line(&mut self, line: &str, at: &str) -> Vec<AgentOutput> {
         match self {
-            Translator::Claude(_) => Vec::new(),
+            Translator::Claude(_) | Translator::Acp(_) => Vec::new(),
             Translator::Gemini(t) => t.translate_stderr_line(line, at),
         }
     }
@@ -150,6 +199,7 @@ impl Translator {
         match self {
             Translator::Claude(_) => generic_exit_error(exit_code),
             Translator::Gemini(t) => t.exit_error(exit_code),
+            Translator::Acp(t) => t.exit_error(exit_code),
         }
     }
 
@@ -160,6 +210,7 @@ impl Translator {
         match self {
             Translator::Claude(t) => t.close_open_blocks(at),
             Translator::Gemini(t) => t.close_open_blocks(at),
+            Translator::Acp(t) => t.close_open_blocks(at),
         }
     }
 
@@ -169,6 +220,7 @@ impl Translator {
         match self {
             Translator::Claude(t) => t.note_interrupt_requested(),
             Translator::Gemini(t) => t.note_interrupt_requested(),
+            Translator::Acp(t) => t.note_interrupt_requested(),
         }
     }
 }

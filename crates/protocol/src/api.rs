@@ -174,6 +174,11 @@ pub struct ProfileList {
 pub struct AgentInfo {
     /// The wire id sessions are created with, e.g. `claude-code`.
     pub id: String,
+    /// The agent's name for people, e.g. `Claude Code`.
+    pub name: String,
+    /// How the runtime drives it: `native` (its own stream format) or `acp` (the Agent Client
+    /// Protocol).
+    pub protocol: String,
     pub npm_package: String,
     /// The pinned package version.
     pub version: String,
@@ -192,6 +197,16 @@ pub struct AgentCapabilities {
     pub questions: bool,
     /// The permission modes a session of this agent may use.
     pub permission_modes: Vec<PermissionMode>,
+    /// A fresh sandbox resumes the agent's own conversation from its stored transcript.
+    /// Without it, the agent starts afresh whenever its sandbox was stopped (the session's
+    /// blocks stay).
+    pub resume: bool,
+    /// Its reasoning streams as `thinking` blocks.
+    pub thinking: bool,
+    /// Messages may carry images. (Messages are text today, so no agent does yet.)
+    pub images: bool,
+    /// It reports its plan as `plan` blocks.
+    pub plan: bool,
 }
 
 /// `GET /api/agents`.

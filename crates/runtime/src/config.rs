@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use agent_runtime_agents::ModelApi;
+pub use agent_runtime_agents::{AgentRegistry, ModelApi};
 use agent_runtime_egress::{AddressException, Resolver};
 use agent_runtime_protocol::NetworkPolicy;
 
@@ -44,6 +44,8 @@ pub struct RuntimeConfig {
     pub interrupt_grace: Duration,
     /// How often workspace files are scanned for changes while a turn runs.
     pub file_scan_interval: Duration,
+    /// The agents sessions may run: the built-in ones and the config file's ACP agents.
+    pub agents: AgentRegistry,
     /// The endpoint of each model API; an agent gets the one of its
     /// [`agent_runtime_agents::AgentKind::model_api`] (none configured: the agent's defaults).
     pub model_endpoints: BTreeMap<ModelApi, ModelEndpoint>,
@@ -116,6 +118,7 @@ impl RuntimeConfig {
             turn_stall_timeout: Duration::from_secs(10 * 60),
             interrupt_grace: Duration::from_millis(1500),
             file_scan_interval: Duration::from_millis(750),
+            agents: AgentRegistry::default(),
             model_endpoints: BTreeMap::new(),
             demo: false,
             sandbox: SandboxDefaults::default(),

@@ -47,7 +47,7 @@ impl Installer {
     }
 
     /// The agent's executable if its pinned package is completely installed.
-    pub fn installed(&self, agent: AgentKind) -> Option<InstalledAgent> {
+    pub fn installed(&self, agent: &AgentKind) -> Option<InstalledAgent> {
         let spec = agent.install_spec();
         let dir_name = install_dir_name(&spec);
         if !self
@@ -62,7 +62,7 @@ impl Installer {
     }
 
     /// Returns the agent's executable, installing its pinned package first if needed.
-    pub async fn ensure(&self, agent: AgentKind) -> Result<InstalledAgent> {
+    pub async fn ensure(&self, agent: &AgentKind) -> Result<InstalledAgent> {
         let spec = agent.install_spec();
         let _guard = self.lock.lock().await;
         if let Some(found) = self.installed(agent) {
@@ -98,6 +98,7 @@ impl Installer {
             .arg(&staging)
             .args(["--no-audit", "--no-fund", "--no-save", "--loglevel=http"])
             .arg(&package)
+            .args(&spec.extra_packages)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
@@ -161,19 +162,27 @@ impl Installer {
 
 type ProgressStream = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
 
+/// `<package>@<version>`, plus `+<package>@<version>` per extra package, with every character of
+/// a name but letters, digits, `-` and `.` made `_`.
 fn install_dir_name(spec: &InstallSpec) -> String {
-    let package: String = spec
-        .npm_package
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("{package}@{}", spec.version)
+    let safe = |name: &str| -> String {
+        name.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    };
+    let mut name = format!("{}@{}", safe(&spec.npm_package), spec.version);
+    for extra in &spec.extra_packages {
+        if let Some((package, version)) = extra.rsplit_once('@') {
+            name.push_str(&format!("+{}@{version}", safe(package)));
+        }
+    }
+    name
 }
 
 fn find_bin(tools_dir: &Path, dir_name: &str, spec: &InstallSpec) -> Option<InstalledAgent> {
@@ -196,8 +205,19 @@ mod tests {
         let spec = InstallSpec {
             npm_package: "@anthropic-ai/claude-code".into(),
             version: "2.1.328".into(),
+            extra_packages: vec![],
             binary_candidates: vec![],
         };
         assert_eq!(install_dir_name(&spec), "_anthropic-ai_claude-code@2.1.328");
+        let spec = InstallSpec {
+            npm_package: "@zed-industries/codex-acp".into(),
+            version: "0.16.0".into(),
+            extra_packages: vec!["@openai/codex@0.171.0".into()],
+            binary_candidates: vec![],
+        };
+        assert_eq!(
+            install_dir_name(&spec),
+            "_zed-industries_codex-acp@0.16.0+_openai_codex@0.171.0"
+        );
     }
 }

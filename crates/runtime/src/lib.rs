@@ -32,7 +32,9 @@ pub mod rules;
 mod session;
 mod time;
 
-pub use config::{EgressSettings, ModelApi, ModelEndpoint, RuntimeConfig, SandboxDefaults};
+pub use config::{
+    AgentRegistry, EgressSettings, ModelApi, ModelEndpoint, RuntimeConfig, SandboxDefaults,
+};
 pub use error::{Result, RuntimeError};
 pub use limits::Limits;
 pub use log::{Subscription, SubscriptionItem};

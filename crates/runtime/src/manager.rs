@@ -103,8 +103,8 @@ impl Runtime {
 
     /// Installs every agent CLI the runtime can run, so the first turn does not wait for npm.
     pub async fn install_agents(&self) -> Result<()> {
-        for agent in AgentKind::ALL {
-            self.deps.installer.ensure(*agent).await?;
+        for agent in self.deps.config.agents.all() {
+            self.deps.installer.ensure(agent).await?;
         }
         Ok(())
     }
@@ -126,7 +126,7 @@ impl Runtime {
                 let waiting = log
                     .read(|s| s.status == SessionStatus::RequiresAction)
                     .await;
-                if waiting && AgentKind::from_id(&record.info.agent).is_some() {
+                if waiting && self.deps.config.agents.get(&record.info.agent).is_some() {
                     let handle = self.start_handle(record.clone(), Arc::new(log));
                     self.sessions.lock().await.insert(id.clone(), handle);
                 }
@@ -144,7 +144,12 @@ impl Runtime {
             .agent
             .as_deref()
             .unwrap_or(AgentKind::ClaudeCode.id());
-        let agent = AgentKind::from_id(agent_id)
+        let agent = self
+            .deps
+            .config
+            .agents
+            .get(agent_id)
+            .cloned()
             .ok_or_else(|| RuntimeError::UnknownAgent(agent_id.to_string()))?;
         let profile = match &request.profile {
             Some(id) => Some(
@@ -160,7 +165,7 @@ impl Runtime {
             .permission_mode
             .or(profile.as_ref().and_then(|p| p.permission_mode))
             .unwrap_or_default();
-        check_permission_mode(agent, mode)?;
+        check_permission_mode(&agent, mode)?;
         if let Some(budget) = &request.budget {
             validate_budget(budget).map_err(RuntimeError::InvalidRequest)?;
         }
@@ -464,7 +469,7 @@ impl Runtime {
                 profile.id
             )));
         }
-        for agent in AgentKind::ALL {
+        for agent in self.deps.config.agents.all() {
             agent
                 .profile_files(&profile)
                 .map_err(|e| RuntimeError::InvalidProfile(format!("{}: {e}", agent.id())))?;
@@ -495,15 +500,20 @@ impl Runtime {
     /// The agents this runtime can run, with their pinned CLI package and whether it is
     /// installed.
     pub fn list_agents(&self) -> Vec<AgentInfo> {
-        AgentKind::ALL
+        self.deps
+            .config
+            .agents
+            .all()
             .iter()
             .map(|agent| {
                 let spec = agent.install_spec();
                 AgentInfo {
                     id: agent.id().to_string(),
+                    name: agent.name().to_string(),
+                    protocol: agent.protocol().to_string(),
                     npm_package: spec.npm_package,
                     version: spec.version,
-                    installed: self.deps.installer.installed(*agent).is_some(),
+                    installed: self.deps.installer.installed(agent).is_some(),
                     capabilities: agent.capabilities(),
                 }
             })
@@ -546,7 +556,7 @@ impl Runtime {
             return Ok(handle.clone());
         }
         let record = self.record(session_id).await?;
-        if AgentKind::from_id(&record.info.agent).is_none() {
+        if self.deps.config.agents.get(&record.info.agent).is_none() {
             return Err(RuntimeError::UnknownAgent(record.info.agent));
         }
         let log = Arc::new(EventLog::load(self.deps.store.clone(), session_id).await?);
@@ -569,7 +579,7 @@ impl Runtime {
 
 /// A session of `agent` may run in `mode` only if the agent can: modes that ask need an agent
 /// that can ask.
-fn check_permission_mode(agent: AgentKind, mode: PermissionMode) -> Result<()> {
+fn check_permission_mode(agent: &AgentKind, mode: PermissionMode) -> Result<()> {
     let capabilities = agent.capabilities();
     if capabilities.permission_modes.contains(&mode) {
         return Ok(());
@@ -580,8 +590,7 @@ fn check_permission_mode(agent: AgentKind, mode: PermissionMode) -> Result<()> {
         .map(PermissionMode::as_str)
         .collect();
     Err(RuntimeError::UnsupportedPermissionMode(format!(
-        "{} cannot run in permission mode {:?}: it cannot ask for approval in headless mode \
-         (capabilities.approvals is false); its modes are {}",
+        "{} cannot run in permission mode {:?}: its modes are {} (capabilities.permissionModes)",
         agent.id(),
         mode.as_str(),
         supported.join(", ")

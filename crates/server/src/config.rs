@@ -20,6 +20,9 @@
 //! | `--anthropic-api-key` | `ANTHROPIC_API_KEY` | `anthropic_api_key` | none |
 //! | `--gemini-base-url` | `GOOGLE_GEMINI_BASE_URL` | `gemini_base_url` | the API's own |
 //! | `--gemini-api-key` | `GEMINI_API_KEY` | `gemini_api_key` | none |
+//! | `--openai-base-url` | `OPENAI_BASE_URL` | `openai_base_url` | the API's own (without `/v1`: agents add it) |
+//! | `--openai-api-key` | `OPENAI_API_KEY` | `openai_api_key` | none |
+//! | | | `[[agents]]` | none: more ACP agents, see `agent_runtime_agents::acp::spec` |
 //! | `--demo` | `AGENT_RUNTIME_DEMO` | `demo` | off |
 //! | `--demo-scenario` | `AGENT_RUNTIME_DEMO_SCENARIO` | `demo_scenario` | the built-in demo (JSON scenario, see the testkit crate) |
 //! | `--skip-install` | `AGENT_RUNTIME_SKIP_INSTALL` | `skip_install` | off |
@@ -39,6 +42,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
 
+use agent_runtime_agents::AcpAgentSpec;
 use agent_runtime_sandbox::HelperProgram;
 
 use crate::app::BodyLimits;
@@ -79,6 +83,10 @@ pub struct ServerConfig {
     pub anthropic_api_key: Option<String>,
     pub gemini_base_url: Option<String>,
     pub gemini_api_key: Option<String>,
+    pub openai_base_url: Option<String>,
+    pub openai_api_key: Option<String>,
+    /// ACP agents besides the built-in ones (the config file's `[[agents]]`).
+    pub agents: Vec<AcpAgentSpec>,
     /// Answer with the built-in scripted demo model (started on loopback) instead of a real one.
     pub demo: bool,
     /// A scenario file (testkit JSON) the demo model answers from instead of the built-in one.
@@ -115,6 +123,9 @@ impl ServerConfig {
             anthropic_api_key: None,
             gemini_base_url: None,
             gemini_api_key: None,
+            openai_base_url: None,
+            openai_api_key: None,
+            agents: Vec::new(),
             demo: false,
             demo_scenario: None,
             skip_install: false,
@@ -169,6 +180,19 @@ impl std::fmt::Debug for ServerConfig {
             .field(
                 "gemini_api_key",
                 &self.gemini_api_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("openai_base_url", &self.openai_base_url)
+            .field(
+                "openai_api_key",
+                &self.openai_api_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field(
+                "agents",
+                &self
+                    .agents
+                    .iter()
+                    .map(|a| a.id.as_str())
+                    .collect::<Vec<_>>(),
             )
             .field("demo", &self.demo)
             .field("demo_scenario", &self.demo_scenario)
@@ -278,6 +302,12 @@ pub struct ServeArgs {
     /// Gemini API key for the agents; never logged [env: GEMINI_API_KEY]
     #[arg(long, value_name = "KEY")]
     pub gemini_api_key: Option<String>,
+    /// OpenAI-compatible API endpoint for the agents, without /v1 [env: OPENAI_BASE_URL]
+    #[arg(long, value_name = "URL")]
+    pub openai_base_url: Option<String>,
+    /// OpenAI API key for the agents; never logged [env: OPENAI_API_KEY]
+    #[arg(long, value_name = "KEY")]
+    pub openai_api_key: Option<String>,
     /// Answer with the built-in scripted demo model [env: AGENT_RUNTIME_DEMO]
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub demo: Option<bool>,
@@ -313,6 +343,10 @@ pub struct FileConfig {
     pub anthropic_api_key: Option<String>,
     pub gemini_base_url: Option<String>,
     pub gemini_api_key: Option<String>,
+    pub openai_base_url: Option<String>,
+    pub openai_api_key: Option<String>,
+    /// More ACP agents, `[[agents]]` tables.
+    pub agents: Option<Vec<AcpAgentSpec>>,
     pub demo: Option<bool>,
     pub demo_scenario: Option<PathBuf>,
     pub skip_install: Option<bool>,
@@ -478,6 +512,20 @@ pub fn merge(
         env("GEMINI_API_KEY"),
         file.gemini_api_key,
     );
+    config.openai_base_url = pick(
+        args.openai_base_url.clone(),
+        env("OPENAI_BASE_URL"),
+        file.openai_base_url,
+    )
+    .map(|url| strip_v1(&url));
+    config.openai_api_key = pick(
+        args.openai_api_key.clone(),
+        env("OPENAI_API_KEY"),
+        file.openai_api_key,
+    );
+    config.agents = file.agents.unwrap_or_default();
+    agent_runtime_agents::AgentRegistry::with_custom(config.agents.clone())
+        .map_err(|why| ConfigError::invalid("agents", "[[agents]]", &why))?;
     config.demo = pick_bool(args.demo, env("AGENT_RUNTIME_DEMO"), file.demo, "demo")?;
     config.demo_scenario = pick(
         args.demo_scenario.clone(),
@@ -511,6 +559,13 @@ pub fn merge(
     // The binary may install bubblewrap when it is missing (root on Debian-like hosts only).
     config.install_bwrap = true;
     Ok(config)
+}
+
+/// An OpenAI base URL as agents are given it: without the `/v1` that `OPENAI_BASE_URL`
+/// conventionally ends in (each agent adds the path it calls).
+fn strip_v1(url: &str) -> String {
+    let url = url.trim_end_matches('/');
+    url.strip_suffix("/v1").unwrap_or(url).to_string()
 }
 
 /// The first of flag, environment and file that is set.

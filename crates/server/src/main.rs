@@ -47,7 +47,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Install(args) => {
             let config = config::resolve(&args, &config::process_env)?;
-            agent_runtime_server::server::install_agents(&config.tools_dir)
+            agent_runtime_server::server::install_agents(&config)
                 .await
                 .context("agent-runtime install")?;
         }

@@ -15,7 +15,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use agent_runtime_core::{
-    EgressSettings, ModelApi, ModelEndpoint, Runtime, RuntimeConfig, RuntimeError, SandboxDefaults,
+    AgentRegistry, EgressSettings, ModelApi, ModelEndpoint, Runtime, RuntimeConfig, RuntimeError,
+    SandboxDefaults,
 };
 use agent_runtime_sandbox::{
     ensure_bwrap, BwrapProbe, HelperProgram, HostLayout, HostUser, LocalBwrapProvider,
@@ -173,6 +174,13 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
                 api_key: config.gemini_api_key.clone(),
             },
         ),
+        (
+            ModelApi::OpenAi,
+            ModelEndpoint {
+                base_url: config.openai_base_url.clone(),
+                api_key: config.openai_api_key.clone(),
+            },
+        ),
     ]);
     let demo = if config.demo {
         // One scripted server speaks every model API, so every agent talks to it.
@@ -211,6 +219,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
     let mut runtime_config = RuntimeConfig::new(config.tools_dir.clone());
     runtime_config.idle_timeout = config.idle_timeout;
     runtime_config.model_endpoints = endpoints;
+    runtime_config.agents = agent_registry(&config)?;
     runtime_config.demo = config.demo;
     runtime_config.sandbox = SandboxDefaults {
         network_policy: config.sandbox.network,
@@ -415,12 +424,23 @@ async fn create_dir(dir: &std::path::Path) -> Result<(), ServeError> {
         })
 }
 
+/// The built-in agents and the config file's.
+fn agent_registry(config: &ServerConfig) -> Result<AgentRegistry, ServeError> {
+    AgentRegistry::with_custom(config.agents.clone()).map_err(|why| {
+        ServeError::Config(ConfigError::Invalid {
+            key: "agents".into(),
+            value: "[[agents]]".into(),
+            why,
+        })
+    })
+}
+
 /// Installs every agent CLI into `tools_dir` (what `agent-runtime install` does), with progress
 /// in the log.
-pub async fn install_agents(tools_dir: &std::path::Path) -> Result<(), ServeError> {
-    let installer = agent_runtime_core::installer::Installer::new(tools_dir.to_path_buf());
-    for agent in agent_runtime_agents::AgentKind::ALL {
-        let installed = installer.ensure(*agent).await?;
+pub async fn install_agents(config: &ServerConfig) -> Result<(), ServeError> {
+    let installer = agent_runtime_core::installer::Installer::new(config.tools_dir.clone());
+    for agent in agent_registry(config)?.all() {
+        let installed = installer.ensure(agent).await?;
         tracing::info!(
             agent = agent.id(),
             bin = %installed.host_bin.display(),

@@ -41,6 +41,14 @@ impl<'a> ModelRequest<'a> {
         }
     }
 
+    /// The names of the tools offered (Anthropic only: Gemini agents are told apart by API).
+    pub fn tool_names(&self) -> Vec<&'a str> {
+        match self {
+            ModelRequest::Anthropic(r) => r.tool_names(),
+            ModelRequest::Gemini(_) => Vec::new(),
+        }
+    }
+
     /// Whether tools are offered.
     pub fn has_tools(&self) -> bool {
         match self {

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::api::{tool_name, Api};
 use crate::scenario::{Block, Response, UsageSpec};
 use crate::template::TemplateContext;
 
@@ -207,8 +206,8 @@ fn render_block(block: &Block, context: &TemplateContext) -> Value {
         Block::ToolUse { name, input, id } => json!({
             "type": "tool_use",
             "id": id.clone().unwrap_or_else(|| new_id("toolu_01")),
-            "name": tool_name(Api::Anthropic, name),
-            "input": context.render_json(input),
+            "name": context.vocabulary().tool_name(name),
+            "input": context.vocabulary().tool_input(context.render_json(input)),
         }),
     }
 }

@@ -10,6 +10,12 @@ use serde_json::Value;
 /// Marker the CLI puts in front of the working directory in its environment block.
 const CWD_MARKER: &str = "Primary working directory:";
 
+/// How OpenCode's system prompt names the working directory.
+const OPENCODE_CWD_MARKER: &str = "  Working directory:";
+
+/// How OpenCode's title calls begin.
+const TITLE_GENERATOR: &str = "You are a title generator.";
+
 /// A `tool_result` block of the last user message, resolved against earlier tool uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ToolResultRef {
@@ -66,7 +72,24 @@ impl<'a> MessagesRequest<'a> {
     pub fn is_side_request(&self) -> bool {
         let probe = self.max_tokens().is_some_and(|max| max <= 1);
         let utility = !self.is_stream() && !self.has_tools();
-        probe || utility
+        probe || utility || self.is_title_call()
+    }
+
+    /// OpenCode's session title call: streamed and tool-less like a plain chat, but its system
+    /// prompt makes it a title generator.
+    fn is_title_call(&self) -> bool {
+        !self.has_tools() && self.system_text().starts_with(TITLE_GENERATOR)
+    }
+
+    /// The names of the tools offered.
+    pub fn tool_names(&self) -> Vec<&'a str> {
+        self.body
+            .get("tools")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|tool| tool.get("name").and_then(Value::as_str))
+            .collect()
     }
 
     /// The `messages` array (empty if missing).
@@ -150,7 +173,10 @@ impl<'a> MessagesRequest<'a> {
         for message in self.messages() {
             collect_text(message.get("content"), &mut all);
         }
-        let start = all.rfind(CWD_MARKER)? + CWD_MARKER.len();
+        let start = match all.rfind(CWD_MARKER) {
+            Some(at) => at + CWD_MARKER.len(),
+            None => all.rfind(OPENCODE_CWD_MARKER)? + OPENCODE_CWD_MARKER.len(),
+        };
         let line = all[start..].lines().next().unwrap_or("");
         // "… /new (was /old)" in an environment update.
         let line = line.split(" (was ").next().unwrap_or(line).trim();

@@ -102,6 +102,18 @@ fn side_requests_are_probes_and_toolless_non_streaming_calls() {
     assert!(MessagesRequest::new(&probe).is_side_request());
     assert!(MessagesRequest::new(&title).is_side_request());
     assert!(!MessagesRequest::new(&streamed_without_tools).is_side_request());
+    let opencode_title = json!({"stream": true, "max_tokens": 48000, "messages": [],
+        "system": [{"type": "text", "text": "You are a title generator. You output ONLY a thread title."}]});
+    assert!(MessagesRequest::new(&opencode_title).is_side_request());
+}
+
+#[test]
+fn opencode_names_its_working_directory_in_its_env_block() {
+    let body = json!({"system": [{"type": "text", "text": "<env>\n  Working directory: /workspace\n  Platform: linux\n</env>"}],
+        "messages": [], "tools": [{"name": "bash"}, {"name": "write"}]});
+    let request = MessagesRequest::new(&body);
+    assert_eq!(request.working_directory().as_deref(), Some("/workspace"));
+    assert_eq!(request.tool_names(), vec!["bash", "write"]);
 }
 
 #[test]

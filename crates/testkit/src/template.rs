@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 
+use crate::api::Vocabulary;
 use crate::model_request::ModelRequest;
 
 /// File name used by `{{mentionedFile}}` when the prompt names none.
@@ -15,6 +16,7 @@ pub struct TemplateContext {
     mentioned_path: String,
     last_user_text: String,
     model: String,
+    vocabulary: Vocabulary,
 }
 
 impl TemplateContext {
@@ -38,7 +40,13 @@ impl TemplateContext {
             mentioned_path,
             model: request.model().to_owned(),
             last_user_text,
+            vocabulary: Vocabulary::of(request.api(), &request.tool_names()),
         }
+    }
+
+    /// Whose tool names the reply uses.
+    pub fn vocabulary(&self) -> Vocabulary {
+        self.vocabulary
     }
 
     /// Replaces every known placeholder in `text`.

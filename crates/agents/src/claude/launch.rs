@@ -98,6 +98,7 @@ pub fn install_spec(arch: &str) -> InstallSpec {
     InstallSpec {
         npm_package: NPM_PACKAGE.to_string(),
         version: VERSION.to_string(),
+        extra_packages: Vec::new(),
         binary_candidates: vec![
             format!("node_modules/@anthropic-ai/claude-code-linux-{npm_arch}/claude"),
             "node_modules/.bin/claude".to_string(),

@@ -49,6 +49,7 @@ pub fn install_spec() -> InstallSpec {
     InstallSpec {
         npm_package: NPM_PACKAGE.to_string(),
         version: VERSION.to_string(),
+        extra_packages: Vec::new(),
         binary_candidates: vec![
             "node_modules/.bin/gemini".to_string(),
             "node_modules/@google/gemini-cli/bundle/gemini.js".to_string(),

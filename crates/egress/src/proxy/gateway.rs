@@ -85,6 +85,11 @@ impl ModelGateway {
         ModelGateway::new(upstream)?.inject_header("x-goog-api-key", api_key)
     }
 
+    /// The OpenAI API at `upstream`, authenticated with `authorization: Bearer <api_key>`.
+    pub fn openai(upstream: &str, api_key: &str) -> Result<Self, EgressError> {
+        ModelGateway::new(upstream)?.inject_header("authorization", &format!("Bearer {api_key}"))
+    }
+
     /// Sets `name: value` on every request, replacing what the agent sent. The value is marked
     /// sensitive, so it never appears in a `Debug` print.
     pub fn inject_header(mut self, name: &str, value: &str) -> Result<Self, EgressError> {

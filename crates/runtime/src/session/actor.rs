@@ -17,8 +17,8 @@ use agent_runtime_agents::{
 };
 use agent_runtime_egress::Denial;
 use agent_runtime_protocol::{
-    AgentProfile, Block, BlockUpdates, FileInfo, SandboxState, SendMessageRequest, SessionEvent,
-    SessionState, ToolStatus, TurnEndReason, TurnError, Usage, MAIN_CONVERSATION,
+    AgentProfile, Block, BlockUpdates, FileInfo, MetadataPatch, SandboxState, SendMessageRequest,
+    SessionEvent, SessionState, ToolStatus, TurnEndReason, TurnError, Usage, MAIN_CONVERSATION,
 };
 use agent_runtime_sandbox::{LimitHit, Root, Sandbox, SandboxRequest};
 use agent_runtime_store::SessionRecord;
@@ -133,7 +133,12 @@ impl Actor {
         cancel: CancellationToken,
     ) -> Self {
         // The manager only loads sessions whose agent it knows.
-        let agent = AgentKind::from_id(&record.info.agent).unwrap_or(AgentKind::ClaudeCode);
+        let agent = deps
+            .config
+            .agents
+            .get(&record.info.agent)
+            .cloned()
+            .unwrap_or(AgentKind::ClaudeCode);
         let deps_limits = deps.config.sandbox.limits;
         Actor {
             deps,
@@ -439,7 +444,7 @@ impl Actor {
             None => None,
         };
         let sandbox = self.ensure_sandbox().await?;
-        let installed = self.deps.installer.ensure(self.agent).await?;
+        let installed = self.deps.installer.ensure(&self.agent).await?;
         let agent_session_id = self.agent_session_id();
         let resume = self
             .prepare_resume(sandbox.as_ref(), &agent_session_id)
@@ -466,13 +471,25 @@ impl Actor {
         tracing::info!(session_id = %self.session_id(), agent = self.agent.id(), resume, "starting agent: {spec:?}");
         let spawned = sandbox.spawn(spec).await?;
         let state: SessionState = self.log.state().await;
-        let translator = self.agent.new_translator(TranslatorContext {
-            prior_cost_usd: state.cost_usd,
-            redact: access.redact.clone(),
-        });
+        let mut translator = self.agent.new_translator(
+            TranslatorContext {
+                prior_cost_usd: state.cost_usd,
+                redact: access.redact.clone(),
+            },
+            &ctx,
+        );
+        let start_lines = translator.start_lines();
         let mut process = AgentProcess::start(spawned, translator, self.session_id());
         if let Some(stdin) = stdin {
             process.write_stdin_and_close(stdin.into_bytes());
+        }
+        for line in start_lines {
+            if let Err(e) = process.write_line(&line).await {
+                process.kill().await;
+                return Err(RuntimeError::Internal(format!(
+                    "writing to the agent failed: {e}"
+                )));
+            }
         }
         self.process = Some(process);
         Ok(())
@@ -503,6 +520,36 @@ impl Actor {
             }
         }
         Ok(resume)
+    }
+
+    /// The agent opened its own conversation under `id`: store it so a fresh sandbox resumes
+    /// that conversation, and tell clients.
+    pub(super) async fn on_agent_session_id(&mut self, id: String) {
+        if self.record.agent_session_id.as_deref() == Some(id.as_str()) {
+            return;
+        }
+        let stored = match self.deps.store.get_session(self.session_id()).await {
+            Ok(Some(stored)) => stored,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!(session_id = %self.session_id(), "reading the session failed: {e}");
+                return;
+            }
+        };
+        let mut record = stored;
+        record.agent_session_id = Some(id.clone());
+        if let Err(e) = self.deps.store.update_session(&record).await {
+            tracing::error!(session_id = %self.session_id(), "storing the agent's session id failed: {e}");
+            return;
+        }
+        self.record.agent_session_id = Some(id.clone());
+        self.emit(vec![SessionEvent::MetadataUpdate {
+            metadata: MetadataPatch {
+                agent_session_id: Some(id),
+                ..Default::default()
+            },
+        }])
+        .await;
     }
 
     pub(super) fn agent_session_id(&self) -> String {

@@ -474,10 +474,10 @@ impl Actor {
 
     /// Writes the answer to the agent; a failure shows as the process's exit.
     async fn reply_to_agent(&mut self, agent_request_id: &str, reply: &AskReply) {
-        let Some(line) = self.agent.encode_ask_reply(agent_request_id, reply) else {
+        let Some(process) = self.process.as_mut() else {
             return;
         };
-        if let Some(process) = self.process.as_mut() {
+        if let Some(line) = process.translator.ask_reply(agent_request_id, reply) {
             if let Err(e) = process.write_line(&line).await {
                 tracing::warn!(session_id = %self.session_id(), "answering the agent failed: {e}");
             }

@@ -161,6 +161,7 @@ fn model_gateway(config: &RuntimeConfig, api: ModelApi) -> Result<ModelGateway> 
     let gateway = match (&endpoint.api_key, api) {
         (Some(key), ModelApi::Anthropic) => ModelGateway::anthropic(&upstream, key),
         (Some(key), ModelApi::Gemini) => ModelGateway::gemini(&upstream, key),
+        (Some(key), ModelApi::OpenAi) => ModelGateway::openai(&upstream, key),
         (None, _) => ModelGateway::new(&upstream),
     };
     gateway.map_err(|e| RuntimeError::Internal(format!("the {} endpoint: {e}", api.id())))

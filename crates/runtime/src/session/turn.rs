@@ -154,30 +154,39 @@ impl Actor {
         }
     }
 
-    /// Hands `text` to the persistent agent process, starting it if needed.
+    /// Hands `text` to the persistent agent process, starting it if needed. A process that
+    /// died between turns is started again (it resumes) and gets the message once more.
     async fn write_message(&mut self, text: &str) -> Result<()> {
-        let line = self.agent.encode_user_message(text).ok_or_else(|| {
-            RuntimeError::Internal(format!("{} takes no messages on stdin", self.agent.id()))
-        })?;
-        self.ensure_process(None).await?;
-        if let Some(process) = self.process.as_mut() {
-            if process.write_line(&line).await.is_ok() {
+        for attempt in 0..2 {
+            self.ensure_process(None).await?;
+            let process = self
+                .process
+                .as_mut()
+                .ok_or_else(|| RuntimeError::Internal("agent process missing".into()))?;
+            let outputs = process.translator.user_message(text);
+            let mut written = true;
+            let mut rest = Vec::new();
+            for output in outputs {
+                match output {
+                    AgentOutput::WriteStdin(line) if written => {
+                        written = process.write_line(&line).await.is_ok();
+                    }
+                    AgentOutput::WriteStdin(_) => {}
+                    other => rest.push(other),
+                }
+            }
+            if written {
+                self.apply_outputs(rest).await;
                 return Ok(());
             }
+            if let Some(process) = self.process.take() {
+                process.kill().await;
+            }
+            if attempt == 1 {
+                break;
+            }
         }
-        // The process died between turns: start it again (it resumes) and retry once.
-        if let Some(process) = self.process.take() {
-            process.kill().await;
-        }
-        self.ensure_process(None).await?;
-        let process = self
-            .process
-            .as_mut()
-            .ok_or_else(|| RuntimeError::Internal("agent process missing".into()))?;
-        process
-            .write_line(&line)
-            .await
-            .map_err(|e| RuntimeError::Internal(format!("writing to the agent failed: {e}")))
+        Err(RuntimeError::Internal("writing to the agent failed".into()))
     }
 
     /// Asks the agent to stop the running turn; it is killed if it does not within the grace.
@@ -192,19 +201,25 @@ impl Actor {
         }
         turn.interrupt_reason = Some(reason);
         turn.interrupt_deadline = Some(Instant::now() + grace);
-        let line = self.agent.encode_interrupt(&new_id("interrupt"));
-        let delivered = match (self.process.as_mut(), line) {
-            (Some(process), Some(line)) => {
+        let delivered = match self.process.as_mut() {
+            Some(process) => {
                 process.translator.note_interrupt_requested();
-                process.write_line(&line).await.is_ok()
+                match process.translator.interrupt_lines(&new_id("interrupt")) {
+                    Some(lines) => {
+                        let mut ok = true;
+                        for line in lines {
+                            ok &= process.write_line(&line).await.is_ok();
+                        }
+                        ok
+                    }
+                    None => {
+                        // Its remaining output is still read; the exit then ends the turn.
+                        process.kill_in_place().await;
+                        true
+                    }
+                }
             }
-            (Some(process), None) => {
-                process.translator.note_interrupt_requested();
-                // Its remaining output is still read; the exit then ends the turn.
-                process.kill_in_place().await;
-                true
-            }
-            (None, _) => false,
+            None => false,
         };
         if !delivered {
             if let Some(turn) = self.turn.as_mut() {
@@ -259,6 +274,10 @@ impl Actor {
                             tracing::warn!(session_id = %self.session_id(), "answering the agent failed: {e}");
                         }
                     }
+                }
+                AgentOutput::AgentSessionId(id) => {
+                    self.emit(std::mem::take(&mut events)).await;
+                    self.on_agent_session_id(id).await;
                 }
             }
         }
