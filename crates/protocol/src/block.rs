@@ -18,6 +18,7 @@ pub enum Block {
     Thinking(ThinkingBlock),
     System(SystemBlock),
     Subagent(SubagentBlock),
+    Plan(PlanBlock),
 }
 
 /// What the user (or the host application on the user's behalf) said.
@@ -141,6 +142,43 @@ pub struct SubagentBlock {
     pub status: SubagentStatus,
 }
 
+/// How urgent a plan entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanEntryPriority {
+    High,
+    Medium,
+    Low,
+}
+
+/// Where a plan entry stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanEntryStatus {
+    Pending,
+    InProgress,
+    Completed,
+}
+
+/// One step of an agent's plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanEntry {
+    pub content: String,
+    pub priority: PlanEntryPriority,
+    pub status: PlanEntryStatus,
+}
+
+/// The agent's plan for the turn (ACP `plan` updates); every new version replaces the entries
+/// as a whole, so the block always holds the latest plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanBlock {
+    pub id: String,
+    pub at: String,
+    pub entries: Vec<PlanEntry>,
+}
+
 impl Block {
     /// The block's stable id.
     pub fn id(&self) -> &str {
@@ -152,6 +190,7 @@ impl Block {
             Block::Thinking(b) => &b.id,
             Block::System(b) => &b.id,
             Block::Subagent(b) => &b.id,
+            Block::Plan(b) => &b.id,
         }
     }
 
@@ -165,6 +204,7 @@ impl Block {
             Block::Thinking(b) => &b.at,
             Block::System(b) => &b.at,
             Block::Subagent(b) => &b.at,
+            Block::Plan(b) => &b.at,
         }
     }
 
@@ -178,6 +218,7 @@ impl Block {
             Block::Thinking(_) => "thinking",
             Block::System(_) => "system",
             Block::Subagent(_) => "subagent",
+            Block::Plan(_) => "plan",
         }
     }
 
@@ -193,7 +234,8 @@ impl Block {
             Block::UserMessage(_)
             | Block::ToolResult(_)
             | Block::System(_)
-            | Block::Subagent(_) => {}
+            | Block::Subagent(_)
+            | Block::Plan(_) => {}
         }
     }
 }

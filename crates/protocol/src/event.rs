@@ -10,7 +10,7 @@ use crate::approval::{
     BudgetApproval, BudgetExceeded, PermissionRequest, PermissionResolution, QuestionRequest,
     QuestionResolution, SessionSettings,
 };
-use crate::block::{Block, SubagentStatus, ToolStatus};
+use crate::block::{Block, PlanEntry, SubagentStatus, ToolStatus};
 
 /// The thread id of a session's main conversation.
 pub const MAIN_CONVERSATION: &str = "main";
@@ -153,6 +153,10 @@ pub struct BlockUpdates {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub subagent_status: Option<SubagentStatus>,
+    /// Replaces a plan's entries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub entries: Option<Vec<PlanEntry>>,
 }
 
 /// Why a turn ended.

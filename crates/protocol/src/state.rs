@@ -402,6 +402,11 @@ fn apply_updates(block: &mut Block, updates: &BlockUpdates) {
                 b.status = status;
             }
         }
+        Block::Plan(b) => {
+            if let Some(entries) = &updates.entries {
+                b.entries = entries.clone();
+            }
+        }
         Block::UserMessage(_)
         | Block::AssistantText(_)
         | Block::ToolResult(_)

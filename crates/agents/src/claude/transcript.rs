@@ -746,6 +746,7 @@ fn set_id(block: &mut Block, id: String) {
         Block::Thinking(b) => &mut b.id,
         Block::System(b) => &mut b.id,
         Block::Subagent(b) => &mut b.id,
+        Block::Plan(b) => &mut b.id,
     };
     *slot = id;
 }

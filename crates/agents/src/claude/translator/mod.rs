@@ -404,6 +404,7 @@ fn set_at(block: &mut Block, at: &str) {
         Block::Thinking(b) => &mut b.at,
         Block::System(b) => &mut b.at,
         Block::Subagent(b) => &mut b.at,
+        Block::Plan(b) => &mut b.at,
     };
     *slot = at.to_string();
 }
