@@ -15,9 +15,10 @@ use std::path::{Path, PathBuf};
 
 use agent_runtime_agents::{AgentKind, AgentOutput, TranslatorContext};
 use agent_runtime_protocol::{
-    fold_all, Block, BlockUpdates, Envelope, FileInfo, MetadataPatch, SandboxState, SessionEvent,
-    SubagentBlock, SubagentStatus, ThinkingBlock, ToolStatus, ToolUseBlock, TurnEndReason,
-    TurnError, Usage, UserMessageBlock, MAIN_CONVERSATION,
+    fold_all, Block, BlockUpdates, Envelope, FileInfo, MetadataPatch, PlanBlock, PlanEntry,
+    PlanEntryPriority, PlanEntryStatus, SandboxState, SessionEvent, SubagentBlock, SubagentStatus,
+    ThinkingBlock, ToolStatus, ToolUseBlock, TurnEndReason, TurnError, Usage, UserMessageBlock,
+    MAIN_CONVERSATION,
 };
 
 /// Fixed time given to translators and envelopes, so the files are stable.
@@ -85,6 +86,15 @@ fn golden_folds_are_current() {
              (crates/agents/tests/golden_fold.rs)",
             &network_denied_events(),
             |seq| format!("2026-01-01T00:{:02}:{:02}Z", seq / 60, seq % 60),
+        ),
+    );
+
+    expected.insert(
+        "synthetic-plan.json".into(),
+        render(
+            "synthetic plan log: a plan started, replaced twice, completed; a new plan next turn \
+             (crates/agents/tests/golden_fold.rs)",
+            &plan_events(),
         ),
     );
 
@@ -688,5 +698,110 @@ fn approval_events() -> Vec<SessionEvent> {
             spent: 0.65,
         }),
         permission("p5", "ls"),
+    ]
+}
+
+/// An ACP agent's plan as the translator emits it: the turn's first plan opens a block, each
+/// later version replaces its entries (statuses change, entries come and go), the final version
+/// completes it; deltas and other kinds' fields leave it alone. The next turn's plan is a new
+/// block.
+fn plan_events() -> Vec<SessionEvent> {
+    use PlanEntryPriority::{High, Low, Medium};
+    use PlanEntryStatus::{Completed, InProgress, Pending};
+    let main = || MAIN_CONVERSATION.to_string();
+    let entry = |content: &str, priority, status| PlanEntry {
+        content: content.into(),
+        priority,
+        status,
+    };
+    let plan = |id: &str, entries: Vec<PlanEntry>| {
+        Block::Plan(PlanBlock {
+            id: id.into(),
+            at: AT.into(),
+            entries,
+        })
+    };
+    let replace = |id: &str, entries: Vec<PlanEntry>| SessionEvent::BlockUpdate {
+        conversation_id: main(),
+        block_id: id.into(),
+        updates: BlockUpdates {
+            entries: Some(entries),
+            ..BlockUpdates::default()
+        },
+    };
+    let turn = |id: &str| SessionEvent::TurnStarted {
+        turn_id: id.into(),
+        user_block_id: format!("user_{id}"),
+    };
+    let turn_completed = |id: &str| SessionEvent::TurnCompleted {
+        turn_id: id.into(),
+        reason: TurnEndReason::Completed,
+        usage: Usage::default(),
+        cost_usd: 0.0,
+        duration_ms: 1000,
+        error: None,
+    };
+    let finished = vec![
+        entry("Read the failing test", High, Completed),
+        entry("Fix the parser", High, Completed),
+        entry("Run the whole suite", Low, Completed),
+    ];
+    vec![
+        turn("turn_1"),
+        SessionEvent::BlockStart {
+            conversation_id: main(),
+            block: plan(
+                "plan_1",
+                vec![
+                    entry("Read the failing test", High, InProgress),
+                    entry("Fix the parser", Medium, Pending),
+                ],
+            ),
+        },
+        SessionEvent::TextDelta {
+            conversation_id: main(),
+            block_id: "plan_1".into(),
+            delta: "ignored".into(),
+        },
+        replace(
+            "plan_1",
+            vec![
+                entry("Read the failing test", High, Completed),
+                entry("Fix the parser", High, InProgress),
+                entry("Run the whole suite", Low, Pending),
+            ],
+        ),
+        SessionEvent::BlockUpdate {
+            conversation_id: main(),
+            block_id: "plan_1".into(),
+            updates: BlockUpdates {
+                status: Some(ToolStatus::Error),
+                subagent_status: Some(SubagentStatus::Error),
+                ..BlockUpdates::default()
+            },
+        },
+        replace(
+            "plan_1",
+            vec![
+                entry("Fix the parser", High, Completed),
+                entry("Run the whole suite", Low, InProgress),
+            ],
+        ),
+        SessionEvent::BlockComplete {
+            conversation_id: main(),
+            block_id: "plan_1".into(),
+            block: plan("plan_1", finished),
+        },
+        turn_completed("turn_1"),
+        turn("turn_2"),
+        SessionEvent::BlockStart {
+            conversation_id: main(),
+            block: plan(
+                "plan_2",
+                vec![entry("Answer the question", Medium, Pending)],
+            ),
+        },
+        replace("plan_2", vec![]),
+        turn_completed("turn_2"),
     ]
 }

@@ -169,7 +169,8 @@ pub struct PlanEntry {
     pub status: PlanEntryStatus,
 }
 
-/// The agent's plan for the turn; every new version replaces the entries.
+/// The agent's plan for the turn (ACP `plan` updates); every new version replaces the entries
+/// as a whole, so the block always holds the latest plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanBlock {

@@ -2,7 +2,10 @@ use pretty_assertions::assert_eq;
 use serde_json::json;
 
 use super::*;
-use crate::block::{AssistantTextBlock, ToolStatus, ToolUseBlock};
+use crate::block::{
+    AssistantTextBlock, PlanBlock, PlanEntry, PlanEntryPriority, PlanEntryStatus, ToolStatus,
+    ToolUseBlock,
+};
 use crate::event::{SandboxState, TurnEndReason};
 
 fn env(seq: u64, event: SessionEvent) -> Envelope {
@@ -239,4 +242,93 @@ fn envelope_wire_shape_is_stable() {
     );
     let back: Envelope = serde_json::from_value(serde_json::to_value(&e).unwrap()).unwrap();
     assert_eq!(back, e);
+}
+
+fn plan_entry(content: &str, priority: PlanEntryPriority, status: PlanEntryStatus) -> PlanEntry {
+    PlanEntry {
+        content: content.into(),
+        priority,
+        status,
+    }
+}
+
+#[test]
+fn plan_updates_replace_the_entries_and_ignore_deltas() {
+    use PlanEntryPriority::{High, Low};
+    use PlanEntryStatus::{Completed, InProgress, Pending};
+    let first = vec![
+        plan_entry("Read the code", High, InProgress),
+        plan_entry("Write the fix", Low, Pending),
+    ];
+    let second = vec![
+        plan_entry("Read the code", High, Completed),
+        plan_entry("Write the test", High, InProgress),
+    ];
+    let plan = |entries: Vec<PlanEntry>| {
+        Block::Plan(PlanBlock {
+            id: "plan_1".into(),
+            at: "t".into(),
+            entries,
+        })
+    };
+    let state = fold_all(&[
+        env(
+            1,
+            SessionEvent::BlockStart {
+                conversation_id: "main".into(),
+                block: plan(first),
+            },
+        ),
+        env(
+            2,
+            SessionEvent::TextDelta {
+                conversation_id: "main".into(),
+                block_id: "plan_1".into(),
+                delta: "ignored".into(),
+            },
+        ),
+        env(
+            3,
+            SessionEvent::BlockUpdate {
+                conversation_id: "main".into(),
+                block_id: "plan_1".into(),
+                updates: BlockUpdates {
+                    entries: Some(second.clone()),
+                    // Fields of other block kinds leave a plan alone.
+                    status: Some(ToolStatus::Error),
+                    ..Default::default()
+                },
+            },
+        ),
+    ]);
+    assert_eq!(state.blocks, vec![plan(second)]);
+}
+
+#[test]
+fn plan_wire_shape_is_stable() {
+    let block = Block::Plan(PlanBlock {
+        id: "plan_1".into(),
+        at: "t".into(),
+        entries: vec![plan_entry(
+            "Run the tests",
+            PlanEntryPriority::Medium,
+            PlanEntryStatus::InProgress,
+        )],
+    });
+    let wire = json!({"type":"plan","id":"plan_1","at":"t","entries":[
+        {"content":"Run the tests","priority":"medium","status":"in_progress"}]});
+    assert_eq!(serde_json::to_value(&block).unwrap(), wire);
+    assert_eq!(serde_json::from_value::<Block>(wire).unwrap(), block);
+    let updates = BlockUpdates {
+        entries: Some(vec![]),
+        ..Default::default()
+    };
+    assert_eq!(
+        serde_json::to_value(&updates).unwrap(),
+        json!({"entries": []})
+    );
+    assert_eq!(
+        serde_json::to_value(BlockUpdates::default()).unwrap(),
+        json!({})
+    );
 }

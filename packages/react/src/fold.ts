@@ -246,6 +246,9 @@ function applyUpdates(block: Block, updates: BlockUpdates): Block {
       return updates.signature != null ? { ...block, signature: updates.signature } : block;
     case 'subagent':
       return updates.subagentStatus != null ? { ...block, status: updates.subagentStatus } : block;
+    case 'plan':
+      // A plan update carries the whole new plan, never a diff.
+      return updates.entries != null ? { ...block, entries: updates.entries } : block;
     default:
       return block;
   }

@@ -25,9 +25,13 @@ import {
   CheckIcon,
   ChevronDownIcon,
   ChevronRightIcon,
+  CircleCheckIcon,
+  CircleDotIcon,
+  CircleIcon,
   EyeIcon,
   GlobeIcon,
   InfoIcon,
+  ListChecksIcon,
   PencilIcon,
   SearchIcon,
   StopIcon,
@@ -65,6 +69,8 @@ export const BlockView = memo(function BlockView({ sessionId, blockId, conversat
       return <SystemNotice block={block} />;
     case 'subagent':
       return <SubagentCard sessionId={sessionId} block={block} />;
+    case 'plan':
+      return <PlanCard block={block} />;
   }
 });
 
@@ -310,6 +316,65 @@ function SubagentCard({ sessionId, block }: { sessionId: string; block: Extract<
         {open ? <ChevronDownIcon size={14} /> : <ChevronRightIcon size={14} />}
       </button>
       {open ? <SubagentThread sessionId={sessionId} subagentId={block.subagentId} /> : null}
+    </div>
+  );
+}
+
+// ---- plans ------------------------------------------------------------------------------------
+
+type Plan = Extract<Block, { type: 'plan' }>;
+type PlanStatus = Plan['entries'][number]['status'];
+
+const PLAN_STATUS: Record<PlanStatus, { label: string; Icon: typeof CircleIcon }> = {
+  pending: { label: 'Pending', Icon: CircleIcon },
+  in_progress: { label: 'In progress', Icon: CircleDotIcon },
+  completed: { label: 'Completed', Icon: CircleCheckIcon },
+};
+
+/** The agent's plan as a checklist. Each update replaces the whole plan, so this always shows
+ * the latest version; open until the user folds it. */
+function PlanCard({ block }: { block: Plan }) {
+  const [expanded, setExpanded] = useState(true);
+  const done = block.entries.filter((e) => e.status === 'completed').length;
+  const total = block.entries.length;
+  const finished = total > 0 && done === total;
+  return (
+    <div className={`row plan${finished ? ' finished' : ''}`} data-testid="block-plan">
+      <button type="button" className="plan-header" onClick={() => setExpanded((e) => !e)} aria-expanded={expanded}>
+        <span className="tool-icon">
+          <ListChecksIcon size={15} />
+        </span>
+        <span className="tool-name">Plan</span>
+        <span className="plan-progress" data-testid="plan-progress">
+          {total === 0 ? 'No steps' : `${done} of ${total} done`}
+        </span>
+        {finished ? (
+          <span className="tool-status success">
+            <CheckIcon size={13} />
+            Done
+          </span>
+        ) : null}
+        {expanded ? <ChevronDownIcon size={14} /> : <ChevronRightIcon size={14} />}
+      </button>
+      {expanded && total > 0 ? (
+        <ol className="plan-entries">
+          {block.entries.map((entry, i) => {
+            const { label, Icon } = PLAN_STATUS[entry.status];
+            return (
+              // Entries have no ids and a new version may reorder them; the index is their key.
+              <li key={i} className={`plan-entry ${entry.status}`} data-testid="plan-entry" data-status={entry.status}>
+                <span className="plan-marker" title={label} aria-label={label} role="img">
+                  <Icon size={15} />
+                </span>
+                <span className="plan-content">{entry.content}</span>
+                <span className={`plan-priority ${entry.priority}`} title={`Priority: ${entry.priority}`}>
+                  {entry.priority}
+                </span>
+              </li>
+            );
+          })}
+        </ol>
+      ) : null}
     </div>
   );
 }

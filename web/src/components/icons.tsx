@@ -134,3 +134,22 @@ export const ShieldIcon = icon(
     <path d="m9.5 9.5 5 5M14.5 9.5l-5 5" />
   </>,
 );
+export const ListChecksIcon = icon(
+  <>
+    <path d="m3 6 1.5 1.5L7 5M3 12l1.5 1.5L7 11M3 18l1.5 1.5L7 17" />
+    <path d="M11 6h10M11 12h10M11 18h10" />
+  </>,
+);
+export const CircleIcon = icon(<circle cx="12" cy="12" r="8" />);
+export const CircleCheckIcon = icon(
+  <>
+    <circle cx="12" cy="12" r="8" />
+    <path d="m8.5 12.2 2.3 2.3 4.7-4.8" />
+  </>,
+);
+export const CircleDotIcon = icon(
+  <>
+    <circle cx="12" cy="12" r="8" />
+    <circle cx="12" cy="12" r="3.2" fill="currentColor" stroke="none" />
+  </>,
+);

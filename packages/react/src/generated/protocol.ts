@@ -3,7 +3,7 @@
 
 export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]: JsonValue } | null;
 
-export type Block = { "type": "user_message" } & UserMessageBlock | { "type": "assistant_text" } & AssistantTextBlock | { "type": "tool_use" } & ToolUseBlock | { "type": "tool_result" } & ToolResultBlock | { "type": "thinking" } & ThinkingBlock | { "type": "system" } & SystemBlock | { "type": "subagent" } & SubagentBlock;
+export type Block = { "type": "user_message" } & UserMessageBlock | { "type": "assistant_text" } & AssistantTextBlock | { "type": "tool_use" } & ToolUseBlock | { "type": "tool_result" } & ToolResultBlock | { "type": "thinking" } & ThinkingBlock | { "type": "system" } & SystemBlock | { "type": "subagent" } & SubagentBlock | { "type": "plan" } & PlanBlock;
 
 export type UserMessageBlock = { id: string, at: string, text: string, 
 /**
@@ -51,6 +51,14 @@ export type SubagentStatus = "running" | "completed" | "error";
 
 export type SubagentBlock = { id: string, at: string, subagentId: string, subagentType?: string, description?: string, status: SubagentStatus, };
 
+export type PlanEntryPriority = "high" | "medium" | "low";
+
+export type PlanEntryStatus = "pending" | "in_progress" | "completed";
+
+export type PlanEntry = { content: string, priority: PlanEntryPriority, status: PlanEntryStatus, };
+
+export type PlanBlock = { id: string, at: string, entries: Array<PlanEntry>, };
+
 export type Envelope = { sessionId: string, seq: number, 
 /**
  * When the event was appended (RFC 3339, UTC).
@@ -80,7 +88,11 @@ signature?: string,
 /**
  * A subagent link's status.
  */
-subagentStatus?: SubagentStatus, };
+subagentStatus?: SubagentStatus, 
+/**
+ * Replaces a plan's entries.
+ */
+entries?: Array<PlanEntry>, };
 
 export type TurnEndReason = "completed" | "interrupted" | "error";
 
