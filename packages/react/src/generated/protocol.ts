@@ -359,7 +359,16 @@ export type AgentInfo = {
 /**
  * The wire id sessions are created with, e.g. `claude-code`.
  */
-id: string, npmPackage: string, 
+id: string, 
+/**
+ * The agent's name for people, e.g. `Claude Code`.
+ */
+name: string, 
+/**
+ * How the runtime drives it: `native` (its own stream format) or `acp` (the Agent Client
+ * Protocol).
+ */
+protocol: string, npmPackage: string, 
 /**
  * The pinned package version.
  */
@@ -581,7 +590,25 @@ questions: boolean,
 /**
  * The permission modes a session of this agent may use.
  */
-permissionModes: Array<PermissionMode>, };
+permissionModes: Array<PermissionMode>, 
+/**
+ * A fresh sandbox resumes the agent's own conversation from its stored transcript.
+ * Without it, the agent starts afresh whenever its sandbox was stopped (the session's
+ * blocks stay).
+ */
+resume: boolean, 
+/**
+ * Its reasoning streams as `thinking` blocks.
+ */
+thinking: boolean, 
+/**
+ * Messages may carry images. (Messages are text today, so no agent does yet.)
+ */
+images: boolean, 
+/**
+ * It reports its plan as `plan` blocks.
+ */
+plan: boolean, };
 
 export type PermissionMode = "bypass" | "default" | "acceptEdits" | "plan";
 
