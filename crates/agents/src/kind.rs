@@ -247,19 +247,23 @@ impl AgentKind {
         }
     }
 
-    /// A fresh translator for the stdout of the process started with `launch`.
-    pub fn new_translator(&self, ctx: TranslatorContext, launch: &LaunchContext<'_>) -> Translator {
+    /// A fresh translator for one process's stdout. An ACP agent's opens the session as
+    /// `ctx.acp` says ([`AgentKind::acp_session`]).
+    pub fn new_translator(&self, ctx: TranslatorContext) -> Translator {
         match self {
             AgentKind::ClaudeCode => Translator::Claude(claude::ClaudeTranslator::new(ctx)),
             AgentKind::GeminiCli => Translator::Gemini(gemini::GeminiTranslator::new(ctx)),
-            AgentKind::Acp(_) => Translator::Acp(AcpTranslator::new(
-                ctx,
-                AcpSessionSetup {
-                    cwd: launch.workspace_dir.clone(),
-                    load: launch.resume.then(|| launch.agent_session_id.clone()),
-                    mcp_servers: AcpAgentSpec::mcp_servers(launch.profile),
-                },
-            )),
+            AgentKind::Acp(_) => Translator::Acp(AcpTranslator::new(ctx)),
+        }
+    }
+
+    /// How the process started with `launch` opens its ACP session: in the workspace, loading
+    /// the stored conversation when it resumes, with the profile's MCP servers.
+    pub fn acp_session(launch: &LaunchContext<'_>) -> AcpSessionSetup {
+        AcpSessionSetup {
+            cwd: launch.workspace_dir.clone(),
+            load: launch.resume.then(|| launch.agent_session_id.clone()),
+            mcp_servers: AcpAgentSpec::mcp_servers(launch.profile),
         }
     }
 
@@ -363,7 +367,10 @@ mod tests {
             permission_mode: PermissionMode::Bypass,
         };
         for kind in AgentKind::builtin() {
-            let mut translator = kind.new_translator(TranslatorContext::default(), &launch);
+            let mut translator = kind.new_translator(TranslatorContext {
+                acp: AgentKind::acp_session(&launch),
+                ..TranslatorContext::default()
+            });
             let whole = kind.per_turn_stdin("hi");
             match kind.process_mode() {
                 ProcessMode::Persistent { .. } => {

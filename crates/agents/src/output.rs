@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use agent_runtime_protocol::{Question, SessionEvent, TurnEndReason, TurnError, Usage};
 use serde_json::Value;
 
-use crate::acp::AcpTranslator;
+use crate::acp::{AcpSessionSetup, AcpTranslator};
 use crate::claude::{self, ClaudeTranslator};
 use crate::gemini::GeminiTranslator;
 
@@ -119,6 +119,8 @@ pub struct TranslatorContext {
     /// output is replaced by `[REDACTED]` before it is interpreted. Values shorter than 8
     /// characters are ignored.
     pub redact: Vec<String>,
+    /// How an ACP agent opens its session (other agents take theirs from the launch spec).
+    pub acp: AcpSessionSetup,
 }
 
 /// A stream translator for one agent process, dispatched by `match`.

@@ -57,7 +57,7 @@ fn golden_folds_are_current() {
         for path in &fixtures {
             let name = path.file_name().unwrap().to_string_lossy().into_owned();
             let stem = name.trim_end_matches(".stream.jsonl");
-            let events = stream_events(*agent, path);
+            let events = stream_events(agent.clone(), path);
             expected.insert(
                 format!("{dir}-{stem}.json"),
                 render(&format!("{dir}/{name}"), &events),
@@ -207,7 +207,8 @@ fn stream_events(agent: AgentKind, path: &Path) -> Vec<SessionEvent> {
                 // synthetic approvals file covers those.
                 AgentOutput::WriteStdin(_)
                 | AgentOutput::Ask(_)
-                | AgentOutput::AskWithdrawn { .. } => {}
+                | AgentOutput::AskWithdrawn { .. }
+                | AgentOutput::AgentSessionId(_) => {}
             }
         }
     }

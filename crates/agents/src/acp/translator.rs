@@ -24,7 +24,7 @@ const MIN_REDACTED_LEN: usize = 8;
 const WARNING_RAW_LIMIT: usize = 2000;
 
 /// How the translator opens the agent's session.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct AcpSessionSetup {
     /// The working directory of the session (absolute, inside the sandbox).
     pub cwd: String,
@@ -79,8 +79,12 @@ pub struct AcpTranslator {
     asks: BTreeMap<String, PendingAsk>,
     /// The agent's cumulative cost of the session (ACP `usage_update.cost`), in US dollars.
     cost_total: Option<f64>,
-    /// `cost_total` when the running prompt started.
+    /// `cost_total` when the running prompt started: the last one reported before the turn's
+    /// first content (agents report the session's cost when a prompt begins, and after a
+    /// `session/load`, possibly after the prompt went out).
     cost_at_prompt: f64,
+    /// The running prompt has produced content.
+    prompt_has_content: bool,
     interrupt_requested: bool,
     /// Why the session could not be opened, for the turn that waits on it.
     failure: Option<String>,
@@ -107,8 +111,9 @@ fn id_key(id: &Value) -> String {
 }
 
 impl AcpTranslator {
-    /// A translator for a new process that opens the session as `setup` says.
-    pub fn new(ctx: TranslatorContext, setup: AcpSessionSetup) -> Self {
+    /// A translator for a new process that opens the session as `ctx.acp` says.
+    pub fn new(ctx: TranslatorContext) -> Self {
+        let setup = ctx.acp.clone();
         AcpTranslator {
             ctx,
             setup,
@@ -122,6 +127,7 @@ impl AcpTranslator {
             asks: BTreeMap::new(),
             cost_total: None,
             cost_at_prompt: 0.0,
+            prompt_has_content: false,
             interrupt_requested: false,
             failure: None,
         }
@@ -166,6 +172,7 @@ impl AcpTranslator {
 
     fn prompt_line(&mut self, text: &str) -> String {
         self.interrupt_requested = false;
+        self.prompt_has_content = false;
         self.cost_at_prompt = self.cost_total.unwrap_or(0.0);
         let params = json!({
             "sessionId": self.session_id,
@@ -475,7 +482,7 @@ impl AcpTranslator {
                     .is_none_or(|c| c.eq_ignore_ascii_case("USD"));
                 if usd {
                     self.cost_total = Some(amount);
-                    if self.prompt.is_none() {
+                    if self.prompt.is_none() || !self.prompt_has_content {
                         self.cost_at_prompt = amount;
                     }
                 }
@@ -485,6 +492,16 @@ impl AcpTranslator {
         // Updates outside a prompt replay history (`session/load`) or describe the session.
         if self.prompt.is_none() {
             return;
+        }
+        if matches!(
+            kind,
+            "agent_message_chunk"
+                | "agent_thought_chunk"
+                | "tool_call"
+                | "tool_call_update"
+                | "plan"
+        ) {
+            self.prompt_has_content = true;
         }
         match kind {
             "agent_message_chunk" => self.blocks.on_chunk(update, false, at, out),
@@ -628,3 +645,7 @@ fn usage_of(usage: &Value) -> Usage {
         cache_creation_input_tokens: n("cachedWriteTokens"),
     }
 }
+
+#[cfg(test)]
+#[path = "translator_tests.rs"]
+mod tests;

@@ -208,6 +208,7 @@ fn install_spec_follows_the_architecture() {
         InstallSpec {
             npm_package: "@anthropic-ai/claude-code".into(),
             version: "2.1.328".into(),
+            extra_packages: Vec::new(),
             binary_candidates: strings(&[
                 "node_modules/@anthropic-ai/claude-code-linux-x64/claude",
                 "node_modules/.bin/claude",

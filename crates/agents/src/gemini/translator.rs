@@ -728,6 +728,7 @@ mod tests {
         let mut t = GeminiTranslator::new(TranslatorContext {
             prior_cost_usd: 0.0,
             redact: vec!["secret-key-123".into()],
+            ..TranslatorContext::default()
         });
         let out = t.translate_line(
             r#"{"type":"message","role":"assistant","content":"key secret-key-123","delta":true}"#,

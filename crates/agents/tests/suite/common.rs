@@ -163,6 +163,7 @@ fn describe_one(output: &AgentOutput) -> String {
         AgentOutput::AskWithdrawn { agent_request_id } => {
             format!("ask_withdrawn {agent_request_id}")
         }
+        AgentOutput::AgentSessionId(id) => format!("agent_session_id {id}"),
     }
 }
 
@@ -185,9 +186,10 @@ pub fn fold_outputs(outputs: &[AgentOutput]) -> SessionState {
                     error: outcome.error.clone(),
                 }
             }
-            AgentOutput::WriteStdin(_) | AgentOutput::Ask(_) | AgentOutput::AskWithdrawn { .. } => {
-                continue
-            }
+            AgentOutput::WriteStdin(_)
+            | AgentOutput::Ask(_)
+            | AgentOutput::AskWithdrawn { .. }
+            | AgentOutput::AgentSessionId(_) => continue,
         };
         seq += 1;
         let envelope = Envelope {

@@ -1,3 +1,4 @@
+mod acp_stream;
 mod claude_stream;
 mod claude_transcript;
 mod common;

@@ -471,13 +471,11 @@ impl Actor {
         tracing::info!(session_id = %self.session_id(), agent = self.agent.id(), resume, "starting agent: {spec:?}");
         let spawned = sandbox.spawn(spec).await?;
         let state: SessionState = self.log.state().await;
-        let mut translator = self.agent.new_translator(
-            TranslatorContext {
-                prior_cost_usd: state.cost_usd,
-                redact: access.redact.clone(),
-            },
-            &ctx,
-        );
+        let mut translator = self.agent.new_translator(TranslatorContext {
+            prior_cost_usd: state.cost_usd,
+            redact: access.redact.clone(),
+            acp: AgentKind::acp_session(&ctx),
+        });
         let start_lines = translator.start_lines();
         let mut process = AgentProcess::start(spawned, translator, self.session_id());
         if let Some(stdin) = stdin {
