@@ -66,14 +66,15 @@ pub fn spec() -> AcpAgentSpec {
 
 /// The permission of OpenCode's tools in `mode`.
 fn permissions(mode: PermissionMode) -> Value {
-    let (edit, bash, web) = match mode {
-        PermissionMode::Bypass => ("allow", "allow", "allow"),
-        PermissionMode::AcceptEdits => ("allow", "ask", "ask"),
-        PermissionMode::Default => ("ask", "ask", "ask"),
+    let (edit, bash, web, outside) = match mode {
+        // The sandbox is the boundary: paths outside the workspace are the sandbox's too.
+        PermissionMode::Bypass => ("allow", "allow", "allow", "allow"),
+        PermissionMode::AcceptEdits => ("allow", "ask", "ask", "ask"),
+        PermissionMode::Default => ("ask", "ask", "ask", "ask"),
         // Read-only: it may look and plan, not change anything or run commands.
-        PermissionMode::Plan => ("deny", "deny", "allow"),
+        PermissionMode::Plan => ("deny", "deny", "allow", "ask"),
     };
-    json!({"edit": edit, "bash": bash, "webfetch": web, "external_directory": "ask"})
+    json!({"edit": edit, "bash": bash, "webfetch": web, "external_directory": outside})
 }
 
 /// `OPENCODE_CONFIG_CONTENT` and the switches that keep OpenCode off the network.

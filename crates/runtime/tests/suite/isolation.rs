@@ -36,7 +36,7 @@ async fn the_agent_cannot_reach_outside_its_workspace_and_home(agent: AgentKind)
     let data_dir = h._data.path().display().to_string();
 
     // A second session with a file of its own, whose sandbox exists on the host.
-    let other = create_session(&h.runtime, agent).await;
+    let other = create_session(&h.runtime, agent.clone()).await;
     h.runtime
         .write_file(&other, "secret.txt", b"other session's secret".to_vec())
         .await
@@ -68,7 +68,7 @@ async fn the_agent_cannot_reach_outside_its_workspace_and_home(agent: AgentKind)
             Response::blocks(calls),
         ),
     ]));
-    let session = create_session(&h.runtime, agent).await;
+    let session = create_session(&h.runtime, agent.clone()).await;
     let mut sub = h.runtime.subscribe(&session, 0).await.unwrap();
     h.runtime
         .send_message(&session, message("probe the sandbox"))
@@ -132,4 +132,5 @@ agent_matrix! {
     tests: [the_agent_cannot_reach_outside_its_workspace_and_home];
     claude_code => AgentKind::ClaudeCode,
     gemini_cli => AgentKind::GeminiCli,
+    opencode => AgentKind::from_id("opencode").unwrap(),
 }

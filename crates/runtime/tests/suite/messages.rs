@@ -82,7 +82,7 @@ async fn a_300_kib_message_reaches_the_model_intact_and_never_an_argv(agent: Age
     )])
     .with_fallback(Response::text("ok"));
     let h = harness(scenario, |_| {}).await;
-    let id = &create_session(&h.runtime, agent).await;
+    let id = &create_session(&h.runtime, agent.clone()).await;
     let mut sub = h.runtime.subscribe(id, 0).await.unwrap();
     h.runtime.send_message(id, message(&text)).await.unwrap();
 
@@ -92,11 +92,16 @@ async fn a_300_kib_message_reaches_the_model_intact_and_never_an_argv(agent: Age
     })
     .await;
     assert_eq!(host_command_lines_containing(&marker), Vec::<String>::new());
-    // The scan does see the sandboxed agent: its command line names its conversation.
+    // The scan does see the sandboxed agent: its command line names its conversation (native
+    // agents), or its pinned version in the path of its binary (ACP agents take the
+    // conversation over stdin).
     let snapshot = h.runtime.snapshot(id).await.unwrap();
-    let agent_session_id = snapshot.state.agent_session_id.expect("agent session id");
+    let visible = match agent.protocol() {
+        "native" => snapshot.state.agent_session_id.expect("agent session id"),
+        _ => format!("@{}/", agent.install_spec().version),
+    };
     assert!(
-        !host_command_lines_containing(&agent_session_id).is_empty(),
+        !host_command_lines_containing(&visible).is_empty(),
         "the agent process is not visible in /proc"
     );
 
@@ -204,4 +209,5 @@ agent_matrix! {
     ];
     claude_code => agent_runtime_agents::AgentKind::ClaudeCode,
     gemini_cli => agent_runtime_agents::AgentKind::GeminiCli,
+    opencode => agent_runtime_agents::AgentKind::from_id("opencode").unwrap(),
 }
