@@ -129,7 +129,8 @@ export async function newPage(browser, errors) {
 }
 
 export async function screenshot(page, name) {
-  await page.screenshot({ path: join(artifacts, `${name}.png`) });
+  // Finite animations (a dialog fading in) are run to their end, so the picture shows the UI.
+  await page.screenshot({ path: join(artifacts, `${name}.png`), animations: 'disabled' });
 }
 
 /** Creates a session over REST (faster than the dialog when the dialog is not under test). */

@@ -1,4 +1,4 @@
-import { AgentServiceProvider, useHealth, useSessionList } from '@agent-runtime/react';
+import { AgentServiceProvider, useAgents, useHealth, useSessionList } from '@agent-runtime/react';
 import { useCallback, useState } from 'react';
 
 import { getApiKey } from './auth';
@@ -21,6 +21,8 @@ export function App() {
 function Shell() {
   const route = useRoute();
   const { health } = useHealth();
+  // Loaded once here: the session list and headers name each session's agent (`useAgentLabel`).
+  useAgents();
   const list = useSessionList();
   const [creating, setCreating] = useState(false);
   const needsKey = list.error?.code === 'unauthorized';

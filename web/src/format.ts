@@ -40,11 +40,6 @@ export function relativeTime(iso: string, now = Date.now()): string {
   return new Date(t).toLocaleDateString(undefined, { month: 'short', day: 'numeric' });
 }
 
-export const AGENTS: { id: string; label: string }[] = [
-  { id: 'claude-code', label: 'Claude Code' },
-  { id: 'gemini-cli', label: 'Gemini CLI' },
-];
-
 /** The permission modes, in words (`capabilities.permissionModes` says which an agent allows). */
 export const PERMISSION_MODES: { id: PermissionMode; label: string; hint: string }[] = [
   { id: 'bypass', label: 'Never ask', hint: 'Runs every tool; the sandbox is the boundary' },
@@ -52,10 +47,6 @@ export const PERMISSION_MODES: { id: PermissionMode; label: string; hint: string
   { id: 'acceptEdits', label: 'Accept edits', hint: 'Edits files freely; asks before running commands' },
   { id: 'plan', label: 'Plan only', hint: 'Reads and plans; changes nothing' },
 ];
-
-export function agentLabel(id: string): string {
-  return AGENTS.find((a) => a.id === id)?.label ?? id;
-}
 
 /** A title for a session: its name, else a fallback. */
 export function sessionTitle(name: string | undefined | null): string {

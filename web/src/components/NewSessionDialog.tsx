@@ -1,24 +1,28 @@
 import { useAgentClient, useAgents, type AgentRuntimeError, type PermissionMode } from '@agent-runtime/react';
 import { useState, type FormEvent } from 'react';
 
-import { AGENTS, PERMISSION_MODES } from '../format';
+import { PERMISSION_MODES } from '../format';
+import { AgentPicker } from './AgentPicker';
 import { Dialog } from './Dialog';
 
 export function NewSessionDialog(props: { onClose: () => void; onCreated: (sessionId: string) => void }) {
   const client = useAgentClient();
   const [name, setName] = useState('');
-  const [agent, setAgent] = useState(AGENTS[0]?.id ?? 'claude-code');
+  // null: the first agent the server lists.
+  const [picked, setPicked] = useState<string | null>(null);
   const [profile, setProfile] = useState('');
   // null: the profile's mode (never ask, unless the profile says otherwise).
   const [mode, setMode] = useState<PermissionMode | null>(null);
-  const { getAgent } = useAgents();
-  const modes = getAgent(agent)?.capabilities.permissionModes ?? [];
+  const agents = useAgents();
+  const agent = picked ?? agents.agents[0]?.id ?? null;
+  const modes = (agent ? agents.getAgent(agent)?.capabilities.permissionModes : undefined) ?? [];
   const chosenMode = mode && modes.includes(mode) ? mode : null;
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<AgentRuntimeError | null>(null);
 
   async function submit(event: FormEvent) {
     event.preventDefault();
+    if (!agent) return;
     setBusy(true);
     setError(null);
     try {
@@ -50,20 +54,22 @@ export function NewSessionDialog(props: { onClose: () => void; onCreated: (sessi
         </label>
         <div className="field">
           <span className="field-label">Agent</span>
-          <div className="segmented" role="radiogroup" aria-label="Agent">
-            {AGENTS.map((option) => (
-              <button
-                type="button"
-                key={option.id}
-                role="radio"
-                aria-checked={agent === option.id}
-                className={agent === option.id ? 'selected' : ''}
-                onClick={() => setAgent(option.id)}
-              >
-                {option.label}
+          {agents.agents.length > 0 ? (
+            <AgentPicker agents={agents.agents} value={agent} onChange={setPicked} />
+          ) : agents.error ? (
+            <div className="form-error agents-error" role="alert" data-testid="agents-error">
+              <span>Could not load the agents: {agents.error.message}</span>
+              <button type="button" className="button small" onClick={() => void agents.refresh()}>
+                Retry
               </button>
-            ))}
-          </div>
+            </div>
+          ) : agents.isLoading ? (
+            <div className="agents-note" role="status" data-testid="agents-loading">
+              Loading agents…
+            </div>
+          ) : (
+            <div className="agents-note">This server runs no agents.</div>
+          )}
         </div>
         {modes.length > 0 ? (
           <div className="field">
@@ -98,7 +104,7 @@ export function NewSessionDialog(props: { onClose: () => void; onCreated: (sessi
           <button type="button" className="button ghost" onClick={props.onClose}>
             Cancel
           </button>
-          <button type="submit" className="button primary" disabled={busy} data-testid="create-session">
+          <button type="submit" className="button primary" disabled={busy || !agent} data-testid="create-session">
             {busy ? 'Creating…' : 'Create session'}
           </button>
         </footer>

@@ -1,7 +1,8 @@
 import { useAgentSession, type UseAgentSessionResult } from '@agent-runtime/react';
 import { useEffect, useState } from 'react';
 
-import { agentLabel, formatCost, formatTokens, sessionTitle } from '../format';
+import { useAgentLabel } from '../agents';
+import { formatCost, formatTokens, sessionTitle } from '../format';
 import { navigate } from '../router';
 import { Composer } from './Composer';
 import { BudgetBanner } from './approvals/BudgetBanner';
@@ -45,6 +46,7 @@ export function SessionView({ sessionId }: { sessionId: string }) {
 function SessionHeader(props: { session: UseAgentSessionResult; panelOpen: boolean; onTogglePanel: () => void }) {
   const { session } = props;
   const info = session.session;
+  const agentLabel = useAgentLabel();
   const [editing, setEditing] = useState(false);
   const [name, setName] = useState(info?.name ?? '');
   useEffect(() => setName(info?.name ?? ''), [info?.name]);

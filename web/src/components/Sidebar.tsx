@@ -1,7 +1,8 @@
 import { useAgentSelector, useSessionList, type ClientState, type SessionInfo } from '@agent-runtime/react';
 import { useEffect, useState } from 'react';
 
-import { agentLabel, relativeTime, sessionTitle } from '../format';
+import { useAgentLabel } from '../agents';
+import { relativeTime, sessionTitle } from '../format';
 import { ConnectionIndicator } from './ConnectionIndicator';
 import { PlusIcon } from './icons';
 
@@ -56,6 +57,7 @@ function SessionItem(props: { session: SessionInfo; active: boolean; now: number
   const { session } = props;
   // The live state when this client follows the session, else what the list said.
   const status = useAgentSelector((s: ClientState) => s.sessions[session.sessionId]?.state?.status ?? session.status);
+  const agentLabel = useAgentLabel();
   return (
     <button
       type="button"
