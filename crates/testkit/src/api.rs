@@ -1,12 +1,13 @@
 //! The model APIs the server speaks, and the tool vocabulary that lets one scenario drive agents
-//! of either.
+//! of any of them.
 //!
-//! Agents name the same tools differently: Claude Code's `Write` is Gemini CLI's `write_file`.
-//! A scenario may use either name; [`tool_name`] translates a name into the vocabulary of the
-//! API a reply is rendered for, and tool-result matchers compare names with [`same_tool`]. Names
-//! outside the table (MCP tools, made-up names) are used as written. The inputs of the tools in
-//! the table use the same keys in both agents (`file_path`, `content`, `command`, ...), so a
-//! scripted input works for both.
+//! Agents name the same tools differently: Claude Code's `Write` is Gemini CLI's `write_file` and
+//! Codex's `apply_patch`. A scenario may use any agent's name; [`tool_name`] translates a name
+//! into the vocabulary of the API a reply is rendered for, and tool-result matchers compare names
+//! with [`same_tool`]. Names outside the table (MCP tools, made-up names) are used as written.
+//! Claude Code and Gemini CLI take the same input keys (`file_path`, `content`, `command`, ...),
+//! so a scripted input works for both; Codex's tools take other shapes, and
+//! [`crate::codex_tools`] rewrites a scripted input into them.
 
 use serde::{Deserialize, Serialize};
 
@@ -19,38 +20,73 @@ pub enum Api {
     /// The Gemini API (`POST /v1beta/models/<model>:streamGenerateContent`, ...), spoken by
     /// Gemini CLI.
     Gemini,
+    /// The OpenAI Responses API (`POST /v1/responses`), spoken by Codex.
+    #[serde(rename = "openai")]
+    OpenAi,
 }
 
-/// Well-known tools as `(Claude Code name, Gemini CLI name)`.
-pub const TOOL_NAMES: &[(&str, &str)] = &[
-    ("Write", "write_file"),
-    ("Bash", "run_shell_command"),
-    ("Read", "read_file"),
-    ("Edit", "replace"),
-    ("Glob", "glob"),
-    ("Grep", "grep_search"),
-    ("LS", "list_directory"),
-    ("WebFetch", "web_fetch"),
-    ("WebSearch", "google_web_search"),
-    ("TodoWrite", "write_todos"),
-    ("Agent", "invoke_agent"),
-];
+/// One well-known tool as each agent names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ToolNames {
+    /// Claude Code's name (the canonical one).
+    pub claude: &'static str,
+    /// Gemini CLI's name.
+    pub gemini: &'static str,
+    /// Codex's name, if Codex has such a tool (it reads, lists and searches through its shell).
+    pub codex: Option<&'static str>,
+}
 
-/// `name` (in either vocabulary) as the agent behind `api` calls it.
-pub fn tool_name(api: Api, name: &str) -> &str {
-    match TOOL_NAMES
-        .iter()
-        .find(|(claude, gemini)| *claude == name || *gemini == name)
-    {
-        Some((claude, _)) if api == Api::Anthropic => claude,
-        Some((_, gemini)) => gemini,
-        None => name,
+impl ToolNames {
+    /// Whether `name` is one of this tool's names.
+    pub fn has(&self, name: &str) -> bool {
+        self.claude == name || self.gemini == name || self.codex == Some(name)
     }
 }
 
-/// Whether two tool names (in either vocabulary) name the same tool.
+const fn tool(
+    claude: &'static str,
+    gemini: &'static str,
+    codex: Option<&'static str>,
+) -> ToolNames {
+    ToolNames {
+        claude,
+        gemini,
+        codex,
+    }
+}
+
+/// Well-known tools. Codex's `apply_patch` both writes and edits files, so it answers to `Write`
+/// and `Edit` (and translates back to `Write`).
+pub const TOOL_NAMES: &[ToolNames] = &[
+    tool("Write", "write_file", Some("apply_patch")),
+    tool("Bash", "run_shell_command", Some("exec_command")),
+    tool("Read", "read_file", None),
+    tool("Edit", "replace", Some("apply_patch")),
+    tool("Glob", "glob", None),
+    tool("Grep", "grep_search", None),
+    tool("LS", "list_directory", None),
+    tool("WebFetch", "web_fetch", None),
+    tool("WebSearch", "google_web_search", None),
+    tool("TodoWrite", "write_todos", Some("update_plan")),
+    tool("Agent", "invoke_agent", None),
+];
+
+/// `name` (in any vocabulary) as the agent behind `api` calls it.
+pub fn tool_name(api: Api, name: &str) -> &str {
+    let Some(names) = TOOL_NAMES.iter().find(|names| names.has(name)) else {
+        return name;
+    };
+    match api {
+        Api::Anthropic => names.claude,
+        Api::Gemini => names.gemini,
+        Api::OpenAi => names.codex.unwrap_or(name),
+    }
+}
+
+/// Whether two tool names (in any vocabulary) name the same tool (`apply_patch` is the same
+/// tool as both `Write` and `Edit`).
 pub fn same_tool(a: &str, b: &str) -> bool {
-    a == b || tool_name(Api::Anthropic, a) == tool_name(Api::Anthropic, b)
+    a == b || TOOL_NAMES.iter().any(|names| names.has(a) && names.has(b))
 }
 
 #[cfg(test)]
@@ -66,5 +102,14 @@ mod tests {
         assert!(same_tool("Write", "write_file"));
         assert!(same_tool("Bash", "Bash"));
         assert!(!same_tool("Write", "read_file"));
+        assert_eq!(tool_name(Api::OpenAi, "run_shell_command"), "exec_command");
+        assert_eq!(tool_name(Api::OpenAi, "Edit"), "apply_patch");
+        assert_eq!(tool_name(Api::OpenAi, "Read"), "Read");
+        assert_eq!(tool_name(Api::Anthropic, "apply_patch"), "Write");
+        assert_eq!(tool_name(Api::Gemini, "update_plan"), "write_todos");
+        assert!(same_tool("apply_patch", "Write"));
+        assert!(same_tool("Edit", "apply_patch"));
+        assert!(!same_tool("Write", "Edit"));
+        assert!(!same_tool("exec_command", "write_file"));
     }
 }
