@@ -76,7 +76,7 @@ fn a_text_reply_streams_as_the_responses_api_does() {
         ),
         (
             "response.output_item.done",
-            json!({"output_index": 0, "item": item.clone()}),
+            json!({"output_index": 0, "item": item}),
         ),
         (
             "response.completed",
