@@ -5,7 +5,8 @@
 //!   demo model.
 //! * A prompt asking to create / write / save a file (e.g. "create hello.txt") → the same,
 //!   plus a `Write` tool call for that file under the working directory the CLI reports
-//!   (`write_file` for Gemini CLI: the scenario serves every API, see [`crate::api`]).
+//!   (`write_file` for Gemini CLI, an `apply_patch` adding the file for Codex: the scenario
+//!   serves every API, see [`crate::api`] and [`crate::codex_tools`]).
 //! * The `Write` tool result → a closing text (or an apology if the tool failed).
 
 use serde_json::json;

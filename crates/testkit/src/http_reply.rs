@@ -15,6 +15,8 @@ use serde_json::Value;
 
 use crate::api::Api;
 use crate::gemini;
+use crate::openai;
+use crate::openai_sse::response_events;
 use crate::reply::{new_id, AssistantMessage, Delivery, Reply};
 use crate::routes::Shared;
 use crate::sse::message_events;
@@ -41,6 +43,10 @@ pub(crate) fn into_http_response(
                     let message = body["error"]["message"].as_str().unwrap_or("error");
                     (code, Json(gemini::error_body(status, message))).into_response()
                 }
+                Api::OpenAi => {
+                    let message = body["error"]["message"].as_str().unwrap_or("error");
+                    (code, Json(openai::error_body(status, message))).into_response()
+                }
             }
         }
         Reply::Message { message, delivery } if stream => {
@@ -50,6 +56,7 @@ pub(crate) fn into_http_response(
             let json = match api {
                 Api::Anthropic => message.to_json(),
                 Api::Gemini => gemini::response_json(&message),
+                Api::OpenAi => openai::response_json(&message),
             };
             json_message_response(json, delivery)
         }
@@ -99,6 +106,10 @@ fn sse_response(
         Api::Gemini => gemini::stream_chunks(message, delivery.chunks)
             .iter()
             .map(|chunk| Bytes::from(format!("data: {chunk}\r\n\r\n")))
+            .collect(),
+        Api::OpenAi => response_events(message, delivery.chunks)
+            .iter()
+            .map(|event| event.to_bytes())
             .collect(),
     };
     let body = paced_events(

@@ -5,15 +5,18 @@ use serde_json::Value;
 
 use crate::api::Api;
 use crate::gemini::GenerateContentRequest;
+use crate::openai::ResponsesRequest;
 use crate::request::{MessagesRequest, ToolResultRef};
 
-/// A model request of either API.
+/// A model request of any API.
 #[derive(Debug, Clone, Copy)]
 pub enum ModelRequest<'a> {
     /// `POST /v1/messages`.
     Anthropic(MessagesRequest<'a>),
     /// `POST /v1beta/models/<model>:(stream)GenerateContent`.
     Gemini(GenerateContentRequest<'a>),
+    /// `POST /v1/responses`.
+    OpenAi(ResponsesRequest<'a>),
 }
 
 impl<'a> ModelRequest<'a> {
@@ -22,6 +25,7 @@ impl<'a> ModelRequest<'a> {
         match self {
             ModelRequest::Anthropic(_) => Api::Anthropic,
             ModelRequest::Gemini(_) => Api::Gemini,
+            ModelRequest::OpenAi(_) => Api::OpenAi,
         }
     }
 
@@ -30,6 +34,7 @@ impl<'a> ModelRequest<'a> {
         match self {
             ModelRequest::Anthropic(r) => r.model(),
             ModelRequest::Gemini(r) => r.model(),
+            ModelRequest::OpenAi(r) => r.model(),
         }
     }
 
@@ -38,14 +43,16 @@ impl<'a> ModelRequest<'a> {
         match self {
             ModelRequest::Anthropic(r) => r.is_stream(),
             ModelRequest::Gemini(r) => r.is_stream(),
+            ModelRequest::OpenAi(r) => r.is_stream(),
         }
     }
 
-    /// The names of the tools offered (Anthropic only: Gemini agents are told apart by API).
+    /// The names of the tools offered (Anthropic only: the agents of the other APIs are told
+    /// apart by the API).
     pub fn tool_names(&self) -> Vec<&'a str> {
         match self {
             ModelRequest::Anthropic(r) => r.tool_names(),
-            ModelRequest::Gemini(_) => Vec::new(),
+            ModelRequest::Gemini(_) | ModelRequest::OpenAi(_) => Vec::new(),
         }
     }
 
@@ -54,6 +61,7 @@ impl<'a> ModelRequest<'a> {
         match self {
             ModelRequest::Anthropic(r) => r.has_tools(),
             ModelRequest::Gemini(r) => r.has_tools(),
+            ModelRequest::OpenAi(r) => r.has_tools(),
         }
     }
 
@@ -62,6 +70,7 @@ impl<'a> ModelRequest<'a> {
         match self {
             ModelRequest::Anthropic(r) => r.is_side_request(),
             ModelRequest::Gemini(r) => r.is_side_request(),
+            ModelRequest::OpenAi(r) => r.is_side_request(),
         }
     }
 
@@ -69,7 +78,7 @@ impl<'a> ModelRequest<'a> {
     pub fn is_probe(&self) -> bool {
         match self {
             ModelRequest::Anthropic(r) => r.max_tokens().is_some_and(|max| max <= 1),
-            ModelRequest::Gemini(_) => false,
+            ModelRequest::Gemini(_) | ModelRequest::OpenAi(_) => false,
         }
     }
 
@@ -78,6 +87,7 @@ impl<'a> ModelRequest<'a> {
         match self {
             ModelRequest::Anthropic(r) => r.last_user_text(),
             ModelRequest::Gemini(r) => r.last_user_text(),
+            ModelRequest::OpenAi(r) => r.last_user_text(),
         }
     }
 
@@ -87,6 +97,7 @@ impl<'a> ModelRequest<'a> {
         match self {
             ModelRequest::Anthropic(r) => r.last_prompt_text(),
             ModelRequest::Gemini(r) => r.last_prompt_text(),
+            ModelRequest::OpenAi(r) => r.last_prompt_text(),
         }
     }
 
@@ -95,6 +106,7 @@ impl<'a> ModelRequest<'a> {
         match self {
             ModelRequest::Anthropic(r) => r.last_tool_results(),
             ModelRequest::Gemini(r) => r.last_tool_results(),
+            ModelRequest::OpenAi(r) => r.last_tool_results(),
         }
     }
 
@@ -103,6 +115,7 @@ impl<'a> ModelRequest<'a> {
         match self {
             ModelRequest::Anthropic(r) => r.system_text(),
             ModelRequest::Gemini(r) => r.system_text(),
+            ModelRequest::OpenAi(r) => r.system_text(),
         }
     }
 
@@ -111,14 +124,16 @@ impl<'a> ModelRequest<'a> {
         match self {
             ModelRequest::Anthropic(r) => r.working_directory(),
             ModelRequest::Gemini(r) => r.working_directory(),
+            ModelRequest::OpenAi(r) => r.working_directory(),
         }
     }
 
-    /// The conversation sent: `messages` (Anthropic) or `contents` (Gemini).
+    /// The conversation sent: `messages` (Anthropic), `contents` (Gemini) or `input` (OpenAI).
     pub fn conversation(&self) -> &'a [Value] {
         match self {
             ModelRequest::Anthropic(r) => r.messages(),
             ModelRequest::Gemini(r) => r.contents(),
+            ModelRequest::OpenAi(r) => r.input(),
         }
     }
 }

@@ -12,6 +12,7 @@ use crate::api::Api;
 use crate::error::TestkitError;
 use crate::gemini::{contents_of, GeminiTarget, GenerateContentRequest};
 use crate::model_request::ModelRequest;
+use crate::openai::{input_of, ResponsesRequest};
 use crate::request::{messages_of, MessagesRequest};
 
 /// How many requests are kept. A test makes a few dozen; the long-running demo mode must
@@ -33,8 +34,8 @@ pub const REDACTED: &str = "[redacted]";
 /// What a recorded request was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestKind {
-    /// A model request from the agent loop (main thread or subagent): `POST /v1/messages`, or
-    /// Gemini's `streamGenerateContent` with tools.
+    /// A model request from the agent loop (main thread or subagent): `POST /v1/messages`,
+    /// Gemini's `streamGenerateContent` with tools, or a streamed `POST /v1/responses` with tools.
     MainMessage,
     /// A model side request: probe or utility call (see [`ModelRequest::is_side_request`]).
     SideMessage,
@@ -119,10 +120,12 @@ impl RecordedRequest {
         self.body.as_ref().map(messages_of).unwrap_or(&[])
     }
 
-    /// The conversation sent, whichever the API: `messages` or Gemini's `contents`.
+    /// The conversation sent, whichever the API: `messages`, Gemini's `contents` or the
+    /// Responses API's `input`.
     pub fn conversation(&self) -> &[Value] {
         match (self.api, self.body.as_ref()) {
             (Some(Api::Gemini), Some(body)) => contents_of(body),
+            (Some(Api::OpenAi), Some(body)) => input_of(body),
             (_, Some(body)) => messages_of(body),
             (_, None) => &[],
         }
@@ -130,7 +133,7 @@ impl RecordedRequest {
 
     /// An Anthropic request view (`None` for a request of another API).
     pub fn as_messages_request(&self) -> Option<MessagesRequest<'_>> {
-        if self.api == Some(Api::Gemini) {
+        if matches!(self.api, Some(Api::Gemini | Api::OpenAi)) {
             return None;
         }
         self.body.as_ref().map(MessagesRequest::new)
@@ -149,6 +152,7 @@ impl RecordedRequest {
                     body, model, stream,
                 )))
             }
+            Some(Api::OpenAi) => Some(ModelRequest::OpenAi(ResponsesRequest::new(body))),
             _ => Some(ModelRequest::Anthropic(MessagesRequest::new(body))),
         }
     }

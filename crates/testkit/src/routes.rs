@@ -1,5 +1,5 @@
-//! HTTP routes: the Anthropic Messages API and the Gemini API, plus the small extras the CLIs
-//! call. Both APIs answer from the same scenario.
+//! HTTP routes: the Anthropic Messages API, the Gemini API and the OpenAI Responses API, plus
+//! the small extras the CLIs call. Every API answers from the same scenario.
 //!
 //! | route | answer |
 //! |---|---|
@@ -8,6 +8,7 @@
 //! | `POST /v1beta/models/<model>:streamGenerateContent` (`?alt=sse`) | scripted reply, Gemini SSE |
 //! | `POST /v1beta/models/<model>:generateContent` | scripted reply, Gemini JSON |
 //! | `POST /v1beta/models/<model>:countTokens` | `{"totalTokens": ≈ body bytes / 4}` |
+//! | `POST /v1/responses` | scripted reply, Responses API SSE (`stream: true`) or JSON |
 //! | `HEAD`/`GET /api/hello` | `200` (connectivity probe sent at start-up) |
 //! | anything else | logged, `404` with an Anthropic-style `not_found_error` |
 //!
@@ -30,6 +31,7 @@ use crate::gemini::{GeminiTarget, GenerateContentRequest};
 use crate::http_reply::into_http_response;
 use crate::matching::ScenarioState;
 use crate::model_request::ModelRequest;
+use crate::openai::ResponsesRequest;
 use crate::record::{RecordedRequest, RequestKind, RequestLog};
 use crate::reply::Reply;
 use crate::request::MessagesRequest;
@@ -73,6 +75,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/messages", post(create_message))
         .route("/v1/messages/count_tokens", post(count_tokens))
         .route("/v1beta/models/{target}", post(gemini_models))
+        .route("/v1/responses", post(create_response))
         .route("/api/hello", any(hello))
         .fallback(unknown_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -94,6 +97,25 @@ async fn create_message(
         return into_http_response(reply, Api::Anthropic, false, &shared);
     };
     let request = ModelRequest::Anthropic(MessagesRequest::new(&json));
+    answer_model_request(&shared, record, &request, &json)
+}
+
+/// `POST /v1/responses`: the OpenAI Responses API.
+async fn create_response(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut record = RecordedRequest::new(method.as_str(), &uri.to_string(), &headers, None);
+    let Ok(json) = serde_json::from_slice::<Value>(&body) else {
+        record.api = Some(Api::OpenAi);
+        shared.log.record(record);
+        let reply = Reply::error(400, None, "request body is not valid JSON");
+        return into_http_response(reply, Api::OpenAi, false, &shared);
+    };
+    let request = ModelRequest::OpenAi(ResponsesRequest::new(&json));
     answer_model_request(&shared, record, &request, &json)
 }
 

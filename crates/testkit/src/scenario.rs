@@ -26,10 +26,11 @@
 //!
 //! Matchers look at a provider-neutral view of the request ([`crate::ModelRequest`]: last user
 //! text, tool results with their tool names, ...), and a response is rendered in the wire form of
-//! the API it answers (Anthropic SSE or Gemini SSE). Tool names may be written in either agent's
-//! vocabulary (`Write` or `write_file`): they are translated for the API being answered, and
-//! `toolResult.toolName` matches both names of a tool (see [`crate::api`]). `when.api` limits a
-//! rule to one API when the scripts must differ.
+//! the API it answers (Anthropic SSE, Gemini SSE or Responses API SSE). Tool names may be written
+//! in any agent's vocabulary (`Write`, `write_file` or `apply_patch`): they are translated for the
+//! API being answered (for Codex the input too, see [`crate::codex_tools`]), and
+//! `toolResult.toolName` matches every name of a tool (see [`crate::api`]). `when.api`
+//! (`anthropic`, `gemini`, `openai`) limits a rule to one API when the scripts must differ.
 //!
 //! # JSON format
 //!
@@ -264,14 +265,16 @@ pub struct UsageSpec {
     pub cache_creation_input_tokens: Option<u64>,
 }
 
-/// An error answer: Anthropic's `{"type":"error","error":{"type","message"}}`, or Google's
-/// `{"error":{"code","message","status"}}` for the Gemini API.
+/// An error answer: Anthropic's `{"type":"error","error":{"type","message"}}`, Google's
+/// `{"error":{"code","message","status"}}` for the Gemini API, or OpenAI's
+/// `{"error":{"message","type","param","code"}}` for the Responses API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ErrorSpec {
     /// HTTP status code.
     pub status: u16,
-    /// Error type (Anthropic only); derived from the status when unset (e.g. 500 → `api_error`).
+    /// Error type (Anthropic only; Google's and OpenAI's follow the status); derived from the
+    /// status when unset (e.g. 500 → `api_error`).
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub error_type: Option<String>,
     /// Error message.

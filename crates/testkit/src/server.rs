@@ -15,7 +15,7 @@ use crate::record::{RecordedRequest, RequestKind};
 use crate::routes::{router, Shared};
 use crate::scenario::Scenario;
 
-/// A running scripted Anthropic Messages API server.
+/// A running scripted model server (Messages API, Gemini API, Responses API).
 ///
 /// The server runs on its own task and stops when the handle is dropped (or, awaiting
 /// the end of every connection, on [`ScriptedModelServer::shutdown`]).
@@ -80,8 +80,8 @@ impl ScriptedModelServer {
         self.shared.log.snapshot()
     }
 
-    /// Only the agent-loop `POST /v1/messages` requests (no side requests, probes or
-    /// other routes).
+    /// Only the agent-loop model requests, of any API (no side requests, probes or other
+    /// routes).
     pub fn message_requests(&self) -> Vec<RecordedRequest> {
         self.requests()
             .into_iter()

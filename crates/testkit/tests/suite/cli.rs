@@ -31,7 +31,7 @@ pub fn claude_binary() -> PathBuf {
         return PathBuf::from(path);
     }
     let installer = agent_runtime_core::installer::Installer::new(tools_dir());
-    match installer.installed(agent_runtime_agents::AgentKind::ClaudeCode) {
+    match installer.installed(&agent_runtime_agents::AgentKind::ClaudeCode) {
         Some(installed) => installed.host_bin,
         None => panic!(
             "the pinned Claude Code CLI is not installed in {}: run `scripts/test`, or \

@@ -24,7 +24,7 @@ fn gemini_binary() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/agent-tools"));
     let installer = agent_runtime_core::installer::Installer::new(tools.clone());
-    match installer.installed(AgentKind::GeminiCli) {
+    match installer.installed(&AgentKind::GeminiCli) {
         Some(installed) => installed.host_bin,
         None => panic!(
             "the pinned Gemini CLI is not installed in {}: run `scripts/test` or \

@@ -6,6 +6,8 @@
 //! * `http_api`: server behaviour over HTTP (routes, SSE, errors, pacing, recording).
 //! * `http_gemini`: the Gemini API over HTTP (same scenarios, Gemini's wire form).
 //! * `cli_demo`, `cli_stdin`, `cli_parallel_tools`, `cli_errors`: the real CLI end to end.
+//! * `http_openai`: the OpenAI Responses API over HTTP (Codex's wire form and tool shapes).
+//! * `codex_acp`: the real codex-acp end to end (needs `AGENT_RUNTIME_TEST_CODEX_ACP`).
 //! * `cli_gemini`: the real Gemini CLI end to end (demo turn, resume in a fresh home, errors,
 //!   the prompt on stdin).
 
@@ -15,6 +17,8 @@ mod cli_errors;
 mod cli_gemini;
 mod cli_parallel_tools;
 mod cli_stdin;
+mod codex_acp;
 mod http_api;
 mod http_client;
 mod http_gemini;
+mod http_openai;
