@@ -118,7 +118,8 @@ impl Blocks {
             open.thought == thought && (message_id.is_none() || open.message_id == message_id)
         });
         if !continues {
-            if text.is_empty() {
+            // Nothing to show yet (Codex opens its reasoning with a bare "\n\n").
+            if text.trim().is_empty() {
                 return;
             }
             self.close_text(out);
@@ -350,16 +351,25 @@ fn is_empty(value: &Value) -> bool {
     }
 }
 
-/// The name a call is shown and matched by: its title when the agent gives one, else its kind.
+/// The name a call is shown and matched by: the agent's tool name when its first title is one
+/// (OpenCode: `bash`, `write`), else the name rules use for its ACP kind (Codex titles a call
+/// with its command: `execute` is `Bash`, `edit` is `Edit`, ...), else the title. The title the
+/// agent shows last is kept in the result's details.
 fn tool_name(update: &Value) -> String {
     let title = update.get("title").and_then(Value::as_str).unwrap_or("");
     let kind = update.get("kind").and_then(Value::as_str).unwrap_or("");
-    if !title.is_empty() {
-        title.to_string()
-    } else if !kind.is_empty() {
-        kind.to_string()
-    } else {
-        "tool".to_string()
+    let is_identifier = !title.is_empty()
+        && title
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if is_identifier {
+        return title.to_string();
+    }
+    match super::kind_tool(kind) {
+        Some(name) => name.to_string(),
+        None if !title.is_empty() => title.to_string(),
+        None if !kind.is_empty() => kind.to_string(),
+        None => "tool".to_string(),
     }
 }
 

@@ -24,3 +24,17 @@ pub mod translator;
 
 pub use spec::{AcpAgentSpec, Flavor};
 pub use translator::{AcpSessionSetup, AcpTranslator};
+
+/// The tool name permission rules (and people) know for an ACP tool kind: `execute` is `Bash`,
+/// `edit`, `delete` and `move` are `Edit`, `read` is `Read`, `search` is `Grep`, `fetch` is
+/// `WebFetch`; `think` and `other` have none.
+pub(crate) fn kind_tool(kind: &str) -> Option<&'static str> {
+    match kind {
+        "execute" => Some("Bash"),
+        "edit" | "delete" | "move" => Some("Edit"),
+        "read" => Some("Read"),
+        "search" => Some("Grep"),
+        "fetch" => Some("WebFetch"),
+        _ => None,
+    }
+}

@@ -607,16 +607,8 @@ impl AcpTranslator {
 /// a call of another kind is named by its title.
 fn permission_tool(call: &Value) -> String {
     let kind = call.get("kind").and_then(Value::as_str).unwrap_or("");
-    let mapped = match kind {
-        "execute" => "Bash",
-        "edit" | "delete" | "move" => "Edit",
-        "read" => "Read",
-        "search" => "Grep",
-        "fetch" => "WebFetch",
-        _ => "",
-    };
-    if !mapped.is_empty() {
-        return mapped.to_string();
+    if let Some(name) = super::kind_tool(kind) {
+        return name.to_string();
     }
     call.get("title")
         .and_then(Value::as_str)

@@ -133,4 +133,5 @@ agent_matrix! {
     claude_code => AgentKind::ClaudeCode,
     gemini_cli => AgentKind::GeminiCli,
     opencode => AgentKind::from_id("opencode").unwrap(),
+    codex => AgentKind::from_id("codex").unwrap(),
 }

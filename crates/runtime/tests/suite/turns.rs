@@ -339,6 +339,7 @@ agent_matrix! {
     claude_code => agent_runtime_agents::AgentKind::ClaudeCode,
     gemini_cli => agent_runtime_agents::AgentKind::GeminiCli,
     opencode => agent_runtime_agents::AgentKind::from_id("opencode").unwrap(),
+    codex => agent_runtime_agents::AgentKind::from_id("codex").unwrap(),
 }
 
 /// A Gemini chat file without a conversation (what a first turn killed right after the CLI

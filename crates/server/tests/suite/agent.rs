@@ -59,6 +59,18 @@ impl Setup {
         postgres_url: None,
     };
 
+    pub const OPENCODE_SQLITE: Setup = Setup {
+        agent: "opencode",
+        store: StoreKind::Sqlite,
+        postgres_url: None,
+    };
+
+    pub const CODEX_SQLITE: Setup = Setup {
+        agent: "codex",
+        store: StoreKind::Sqlite,
+        postgres_url: None,
+    };
+
     pub const CLAUDE_POSTGRES: Setup = Setup {
         agent: "claude-code",
         store: StoreKind::Postgres,
@@ -105,6 +117,8 @@ pub fn agent_config(config: &mut ServerConfig, model: &ScriptedModelServer, setu
     config.anthropic_api_key = Some("sk-test-never-shown".into());
     config.gemini_base_url = Some(model.base_url());
     config.gemini_api_key = Some("sk-test-never-shown".into());
+    config.openai_base_url = Some(model.base_url());
+    config.openai_api_key = Some("sk-test-never-shown".into());
 }
 
 /// A server ready to run agent turns.

@@ -25,13 +25,32 @@ async fn spawn_binary(data_dir: &std::path::Path, model: &ScriptedModelServer) -
             .arg("--tools-dir")
             .arg(tools_dir())
             .args(["--anthropic-base-url", &model_url])
-            .env("ANTHROPIC_API_KEY", "sk-test-never-shown");
+            .args(["--openai-base-url", &model_url])
+            .env("ANTHROPIC_API_KEY", "sk-test-never-shown")
+            .env("OPENAI_API_KEY", "sk-test-never-shown");
     })
     .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn events_a_client_saw_survive_kill_9_and_the_turn_is_closed_as_interrupted() {
+async fn claude_events_a_client_saw_survive_kill_9_and_the_turn_is_closed_as_interrupted() {
+    events_a_client_saw_survive_kill_9_and_the_turn_is_closed_as_interrupted(Setup::CLAUDE_SQLITE)
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opencode_events_a_client_saw_survive_kill_9_and_the_turn_is_closed_as_interrupted() {
+    events_a_client_saw_survive_kill_9_and_the_turn_is_closed_as_interrupted(Setup::OPENCODE_SQLITE)
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codex_events_a_client_saw_survive_kill_9_and_the_turn_is_closed_as_interrupted() {
+    events_a_client_saw_survive_kill_9_and_the_turn_is_closed_as_interrupted(Setup::CODEX_SQLITE)
+        .await
+}
+
+async fn events_a_client_saw_survive_kill_9_and_the_turn_is_closed_as_interrupted(setup: Setup) {
     let model = ScriptedModelServer::start(slow_scenario()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -39,9 +58,11 @@ async fn events_a_client_saw_survive_kill_9_and_the_turn_is_closed_as_interrupte
     let (mut child, url) = spawn_binary(&data_dir, &model).await;
 
     let client = Client::new(&url);
-    let session = within(client.create_session(&CreateSessionRequest::default()))
-        .await
-        .unwrap();
+    let request = CreateSessionRequest {
+        agent: Some(setup.agent.to_string()),
+        ..Default::default()
+    };
+    let session = within(client.create_session(&request)).await.unwrap();
     let mut ws = within(client.connect_ws(WsAuth::None)).await.unwrap();
     within(ws.subscribe(&session.session_id, 0)).await.unwrap();
     let sent = within(ws.send_message(&session.session_id, "slow please", None))
@@ -63,7 +84,7 @@ async fn events_a_client_saw_survive_kill_9_and_the_turn_is_closed_as_interrupte
 
     let server = TestServer::start_with(|c| {
         c.data_dir = data_dir.clone();
-        agent_config(c, &model, Setup::CLAUDE_SQLITE);
+        agent_config(c, &model, setup);
     })
     .await;
     let snapshot = within(server.client().get_session(&session.session_id))

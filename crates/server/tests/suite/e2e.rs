@@ -38,7 +38,8 @@ async fn a_turn_streams_over_websocket_and_the_snapshot_equals_the_clients_fold(
         SessionEvent::BlockComplete {
             block: Block::ToolUse(t),
             ..
-        } if same_tool(&t.name, "Write") => Some(t.clone()),
+        // Codex writes files by patch, an ACP `edit`.
+        } if same_tool(&t.name, "Write") || t.name == "Edit" => Some(t.clone()),
         _ => None,
     });
     let write = write.expect("a Write tool_use");
@@ -61,11 +62,15 @@ async fn a_turn_streams_over_websocket_and_the_snapshot_equals_the_clients_fold(
             ..
         } => {
             assert_eq!(*reason, TurnEndReason::Completed);
-            assert!(
-                usage.input_tokens > 0 && usage.output_tokens > 0,
-                "{usage:?}"
-            );
-            assert!(*cost_usd > 0.0, "cost {cost_usd}");
+            // codex-acp reports neither tokens per turn nor cost (only how full the context
+            // window is), so its turns carry none.
+            if setup.agent != "codex" {
+                assert!(
+                    usage.input_tokens > 0 && usage.output_tokens > 0,
+                    "{usage:?}"
+                );
+                assert!(*cost_usd > 0.0, "cost {cost_usd}");
+            }
         }
         other => panic!("{other:?}"),
     }
@@ -241,5 +246,7 @@ macro_rules! e2e_matrix {
 e2e_matrix! {
     claude_sqlite => Setup::CLAUDE_SQLITE,
     gemini_sqlite => Setup::GEMINI_SQLITE,
+    opencode_sqlite => Setup::OPENCODE_SQLITE,
+    codex_sqlite => Setup::CODEX_SQLITE,
     claude_postgres => Setup::CLAUDE_POSTGRES,
 }
