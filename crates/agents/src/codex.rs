@@ -40,6 +40,10 @@ pub const DEFAULT_MODEL: &str = "gpt-5.4";
 /// `CODEX_HOME`, relative to the home directory.
 pub const CODEX_HOME: &str = ".codex";
 
+/// The profile's system prompt (and appended prompt), relative to the home directory; the
+/// `model_instructions_file` override names it, and it replaces Codex's own instructions.
+pub const SYSTEM_PROMPT_PATH: &str = ".codex/agent-runtime-instructions.md";
+
 /// The permission modes it runs in: never asking, or asking before commands
 /// (`approval_policy = "untrusted"`).
 pub const PERMISSION_MODES: &[PermissionMode] = &[PermissionMode::Bypass, PermissionMode::Default];
@@ -111,30 +115,53 @@ pub(crate) fn launch(
         "model_providers.agent-runtime.env_key",
         "OPENAI_API_KEY",
     );
+    if has_system_prompt(ctx.profile) {
+        set(
+            args,
+            "model_instructions_file",
+            &format!("{home}/{SYSTEM_PROMPT_PATH}"),
+        );
+    }
+}
+
+fn has_system_prompt(profile: &AgentProfile) -> bool {
+    profile
+        .system_prompt
+        .as_deref()
+        .is_some_and(|p| !p.trim().is_empty())
 }
 
 /// `$CODEX_HOME/config.toml` (Codex refuses to start without its home; the settings come as
-/// `-c` overrides, see [`launch`]), and the profile's prompts as Codex's global instructions
-/// (`$CODEX_HOME/AGENTS.md`).
+/// `-c` overrides, see [`launch`]); a system prompt with the appended prompt after it as the
+/// model's instructions ([`SYSTEM_PROMPT_PATH`]); the instructions (and the appended prompt, when
+/// there is no system prompt to follow) as Codex's global `AGENTS.md`, which it sends with the
+/// first user message.
 pub(crate) fn profile_files(profile: &AgentProfile) -> Vec<ProfileFileWrite> {
     let mut files = vec![home_file(
         format!("{CODEX_HOME}/config.toml"),
         "# Written by agent-runtime; the settings are given as -c overrides.\n".to_string(),
     )];
-    let parts: Vec<&str> = [
-        profile.system_prompt.as_deref(),
-        profile.instructions.as_deref(),
-        profile.append_system_prompt.as_deref(),
-    ]
-    .into_iter()
-    .flatten()
-    .filter(|p| !p.trim().is_empty())
-    .collect();
-    if !parts.is_empty() {
+    let join = |parts: &[Option<&str>]| -> String {
+        parts
+            .iter()
+            .flatten()
+            .filter(|p| !p.trim().is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join("\n\n")
+    };
+    let append = profile.append_system_prompt.as_deref();
+    let agents_md = if has_system_prompt(profile) {
         files.push(home_file(
-            format!("{CODEX_HOME}/AGENTS.md"),
-            parts.join("\n\n"),
+            SYSTEM_PROMPT_PATH.to_string(),
+            join(&[profile.system_prompt.as_deref(), append]),
         ));
+        join(&[profile.instructions.as_deref()])
+    } else {
+        join(&[profile.instructions.as_deref(), append])
+    };
+    if !agents_md.is_empty() {
+        files.push(home_file(format!("{CODEX_HOME}/AGENTS.md"), agents_md));
     }
     files
 }

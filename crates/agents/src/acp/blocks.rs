@@ -426,7 +426,12 @@ fn tool_output(update: &Value) -> (String, Option<Value>) {
     if output.is_empty() {
         output = match update.get("rawOutput") {
             Some(Value::String(s)) => s.clone(),
-            Some(raw) => match raw.get("output").and_then(Value::as_str) {
+            // OpenCode: `output`; Codex: `formatted_output` (what the model saw), else the
+            // combined or standard output.
+            Some(raw) => match ["output", "formatted_output", "aggregated_output", "stdout"]
+                .iter()
+                .find_map(|key| raw.get(*key).and_then(Value::as_str))
+            {
                 Some(s) => s.to_string(),
                 None if !raw.is_null() => raw.to_string(),
                 None => String::new(),

@@ -419,7 +419,7 @@ impl AcpTranslator {
                 self.finish(TurnEndReason::Interrupted, None, Usage::default(), at, out);
             }
             Err(e) => {
-                let error = agent_error(&e.message, "agent_error");
+                let error = prompt_error(&e);
                 self.finish(TurnEndReason::Error, Some(error), Usage::default(), at, out);
             }
         }
@@ -615,6 +615,39 @@ fn permission_tool(call: &Value) -> String {
         .filter(|t| !t.is_empty())
         .unwrap_or("tool")
         .to_string()
+}
+
+/// A failed prompt's error: the JSON-RPC message, with the detail agents put in `data.message`
+/// (Codex: "Internal error" + "unexpected status 400 Bad Request: ..."), and the HTTP status when
+/// that detail names one.
+fn prompt_error(e: &RpcError) -> TurnError {
+    let detail = e
+        .data
+        .as_ref()
+        .and_then(|d| d.get("message"))
+        .and_then(Value::as_str)
+        .filter(|d| !d.is_empty());
+    let message = match detail {
+        Some(detail) if !e.message.contains(detail) => format!("{}: {detail}", e.message),
+        _ => e.message.clone(),
+    };
+    let mut error = agent_error(&message, "agent_error");
+    error.http_status = detail.and_then(http_status_in);
+    error
+}
+
+/// The status in "... status 400 ..." / "... status: 400 ...".
+fn http_status_in(text: &str) -> Option<u16> {
+    let at = text.find("status")? + "status".len();
+    let digits: String = text[at..]
+        .trim_start_matches([':', ' '])
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits
+        .parse()
+        .ok()
+        .filter(|status| (100..600).contains(status))
 }
 
 fn agent_error(message: &str, code: &str) -> TurnError {

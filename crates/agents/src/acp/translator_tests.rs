@@ -387,3 +387,23 @@ fn turn_cost_is_the_growth_of_the_sessions_cost() {
         (5, 6, 7, 8)
     );
 }
+
+#[test]
+fn a_failed_prompt_carries_the_agents_detail_and_status() {
+    let mut t = translator(None);
+    open(&mut t, false);
+    t.user_message("go");
+    let end = feed(
+        &mut t,
+        json!({"jsonrpc": "2.0", "id": 3, "error": {"code": -32603, "message": "Internal error",
+        "data": {"message": "unexpected status 400 Bad Request: scripted bad request", "codex_error_info": "other"}}}),
+    );
+    let error = finished(&end).unwrap().error.clone().unwrap();
+    assert_eq!(
+        error.message,
+        "Internal error: unexpected status 400 Bad Request: scripted bad request"
+    );
+    assert_eq!(error.http_status, Some(400));
+    assert_eq!(http_status_in("no code here"), None);
+    assert_eq!(http_status_in("status: 503"), Some(503));
+}
