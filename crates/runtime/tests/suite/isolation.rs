@@ -86,20 +86,27 @@ async fn the_agent_cannot_reach_outside_its_workspace_and_home(agent: AgentKind)
             _ => None,
         })
         .collect();
-    let tool_ids: Vec<String> = snapshot
+    let tool_uses: Vec<(String, String)> = snapshot
         .state
         .blocks
         .iter()
         .filter_map(|b| match b {
-            Block::ToolUse(t) => Some(t.id.clone()),
+            Block::ToolUse(t) => Some((t.id.clone(), t.input.to_string())),
             _ => None,
         })
         .collect();
-    assert_eq!(tool_ids.len(), probes.len());
+    assert_eq!(tool_uses.len(), probes.len());
+    // Each probe's call is the one whose input holds its command (agents may run them in
+    // another order, and wrap the command: Codex runs `["/bin/sh", "-lc", command]`).
     let verdicts: Vec<(&str, String)> = probes
         .iter()
-        .zip(&tool_ids)
-        .map(|((what, _), id)| {
+        .map(|(what, command)| {
+            let quoted = serde_json::Value::from(command.as_str()).to_string();
+            let inner = &quoted[1..quoted.len() - 1];
+            let (id, _) = tool_uses
+                .iter()
+                .find(|(_, input)| input.contains(inner))
+                .unwrap_or_else(|| panic!("no call for {what}"));
             let result = results
                 .iter()
                 .find(|r| &r.tool_use_id == id)

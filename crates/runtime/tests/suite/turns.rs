@@ -281,9 +281,9 @@ async fn a_model_api_error_ends_the_turn_with_its_status(agent: AgentKind) {
     };
     assert_eq!(*reason, TurnEndReason::Error, "{events:#?}");
     let error = error.as_ref().expect("an error");
-    // OpenCode reports the API's failure as a JSON-RPC error whose message carries the API's
-    // but not its status (`{"errorName": "APIError"}`).
-    if agent.id() != "opencode" {
+    // ACP agents report the API's failure as a JSON-RPC error whose message carries the API's
+    // but not its status (OpenCode: `{"errorName": "APIError"}`; Codex: the API's body).
+    if agent.protocol() == "native" {
         assert_eq!(error.http_status, Some(400), "{error:?}");
     }
     assert!(error.message.contains("scripted bad request"), "{error:?}");

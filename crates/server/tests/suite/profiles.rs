@@ -364,12 +364,106 @@ async fn agents_are_listed_with_their_pinned_package() {
     let server = TestServer::start().await;
     let agents = within(server.client().list_agents()).await.unwrap();
     let ids: Vec<_> = agents.iter().map(|a| a.id.as_str()).collect();
-    assert_eq!(ids, vec!["claude-code", "gemini-cli"]);
+    assert_eq!(ids, vec!["claude-code", "gemini-cli", "opencode", "codex"]);
+    let protocols: Vec<_> = agents.iter().map(|a| a.protocol.as_str()).collect();
+    assert_eq!(protocols, vec!["native", "native", "acp", "acp"]);
     for agent in &agents {
+        assert!(!agent.name.is_empty());
+        assert!(agent.capabilities.resume, "{agent:?}");
         assert!(!agent.npm_package.is_empty() && !agent.version.is_empty());
         // The test server's tools dir is empty.
         assert!(!agent.installed, "{agent:?}");
     }
+    server.shutdown().await;
+}
+
+/// An ACP agent from the config file, with no code of its own: here OpenCode's package again,
+/// set up only by the `[[agents]]` table (command, arguments, environment with placeholders,
+/// transcript files). It is listed, runs a turn against the scripted model through the gateway,
+/// and resumes its conversation in a fresh sandbox.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acp_agent_from_the_config_file_runs_without_code_changes() {
+    let file: agent_runtime_server::config::FileConfig = toml::from_str(
+        r#"
+        [[agents]]
+        id = "my-agent"
+        name = "My agent"
+        package = "opencode-ai"
+        version = "1.18.33"
+        bin = ["node_modules/opencode-ai/bin/opencode.exe"]
+        args = ["acp", "--pure"]
+        model_api = "anthropic"
+        transcript = [".local/share/opencode/opencode.db*"]
+        [agents.env]
+        OPENCODE_DISABLE_AUTOUPDATE = "1"
+        OPENCODE_CONFIG_CONTENT = '{"model": "anthropic/claude-sonnet-4-5", "provider": {"anthropic": {"options": {"baseURL": "{baseUrl}/v1", "apiKey": "{apiKey}"}}}, "permission": {"edit": "allow", "bash": "allow", "external_directory": "allow"}}'
+        "#,
+    )
+    .expect("the config file parses");
+    let model = ScriptedModelServer::start(demo_scenario()).await.unwrap();
+    let server = TestServer::start_with(|c| {
+        agent_config(c, &model, Setup::OPENCODE_SQLITE);
+        c.agents = file.agents.clone().unwrap();
+    })
+    .await;
+    let agents = within(server.client().list_agents()).await.unwrap();
+    let mine = agents.iter().find(|a| a.id == "my-agent").expect("listed");
+    assert_eq!(
+        (mine.name.as_str(), mine.protocol.as_str()),
+        ("My agent", "acp")
+    );
+    assert!(mine.installed && mine.capabilities.resume, "{mine:?}");
+
+    let setup = Setup {
+        agent: "my-agent",
+        ..Setup::OPENCODE_SQLITE
+    };
+    let session_id = create_agent_session(&server, setup).await;
+    let mut ws = server.ws().await;
+    within(ws.subscribe(&session_id, 0)).await.unwrap();
+    within(ws.send_message(&session_id, "create hello.txt", None))
+        .await
+        .unwrap();
+    let events = events_until(&mut ws, is_turn_completed).await;
+    assert!(
+        matches!(
+            events.last().unwrap().event,
+            SessionEvent::TurnCompleted {
+                reason: TurnEndReason::Completed,
+                ..
+            }
+        ),
+        "{events:#?}"
+    );
+    assert!(events
+        .iter()
+        .any(|e| matches!(&e.event, SessionEvent::FileCreated(f) if f.path == "hello.txt")));
+    let snapshot = within(server.client().get_session(&session_id))
+        .await
+        .unwrap();
+    assert!(snapshot
+        .state
+        .agent_session_id
+        .is_some_and(|id| id.starts_with("ses_")));
+
+    // A restart stops the sandbox; the next turn loads the agent's conversation from the saved
+    // transcript files.
+    drop(ws);
+    let server = server.restart().await;
+    let mut ws = server.ws().await;
+    let seq = snapshot.state.seq;
+    within(ws.subscribe(&session_id, seq)).await.unwrap();
+    let before = model.message_requests().len();
+    within(ws.send_message(&session_id, "what did you do before?", None))
+        .await
+        .unwrap();
+    events_until(&mut ws, is_turn_completed).await;
+    let history = model.message_requests()[before..]
+        .iter()
+        .map(|r| serde_json::to_string(r.conversation()).unwrap())
+        .find(|h| h.contains("what did you do before?"))
+        .expect("the next turn's model request");
+    assert!(history.contains("create hello.txt"), "{history}");
     server.shutdown().await;
 }
 

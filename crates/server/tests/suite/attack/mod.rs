@@ -53,26 +53,40 @@ impl Probe {
     }
 }
 
-/// A real server running Claude Code against the scripted model, holding [`REAL_MODEL_KEY`].
+/// A real server running an agent (Claude Code unless [`Target::start_agent`] says otherwise)
+/// against the scripted model, holding [`REAL_MODEL_KEY`] for every model API.
 pub struct Target {
     pub server: TestServer,
     pub model: ScriptedModelServer,
+    /// The agent sessions run.
+    pub agent: &'static str,
 }
 
 impl Target {
     pub async fn start(customize: impl FnOnce(&mut ServerConfig)) -> Target {
+        Target::start_agent(Setup::CLAUDE_SQLITE, customize).await
+    }
+
+    /// A target whose sessions run the agent of `setup`.
+    pub async fn start_agent(setup: Setup, customize: impl FnOnce(&mut ServerConfig)) -> Target {
         let model = ScriptedModelServer::start(Scenario::new(vec![]))
             .await
             .expect("model server");
         let server = TestServer::start_with(|config| {
-            agent_config(config, &model, Setup::CLAUDE_SQLITE);
+            agent_config(config, &model, setup);
             config.anthropic_api_key = Some(REAL_MODEL_KEY.into());
+            config.gemini_api_key = Some(REAL_MODEL_KEY.into());
+            config.openai_api_key = Some(REAL_MODEL_KEY.into());
             // The server's own body limits, not the small ones of the other tests.
             config.limits = agent_runtime_server::BodyLimits::default();
             customize(config);
         })
         .await;
-        Target { server, model }
+        Target {
+            server,
+            model,
+            agent: setup.agent,
+        }
     }
 
     /// The port the runtime's API listens on.
@@ -80,14 +94,14 @@ impl Target {
         self.server.server().local_addr().port()
     }
 
-    /// Stores `profile` and creates a Claude Code session with it.
+    /// Stores `profile` and creates a session of the target's agent with it.
     pub async fn session_with(&self, profile: AgentProfile) -> String {
         let id = profile.id.clone();
         within(self.server.client().put_profile(&profile))
             .await
             .expect("profile stored");
         let request = CreateSessionRequest {
-            agent: Some(Setup::CLAUDE_SQLITE.agent.to_string()),
+            agent: Some(self.agent.to_string()),
             profile: Some(id),
             ..Default::default()
         };
@@ -126,13 +140,22 @@ impl Target {
             .expect("snapshot");
         let mut by_name = BTreeMap::new();
         for probe in probes {
+            // The call whose input holds the probe's command (agents wrap it in their own input:
+            // Codex runs `["/bin/sh", "-lc", command]`).
+            let quoted = serde_json::Value::from(probe.command.as_str()).to_string();
+            let command = &quoted[1..quoted.len() - 1];
             let tool = snapshot
                 .state
                 .blocks
                 .iter()
                 .rev()
                 .find_map(|b| match b {
-                    Block::ToolUse(t) if t.input["description"] == probe.name => Some(t.id.clone()),
+                    Block::ToolUse(t)
+                        if t.input["description"] == probe.name
+                            || t.input.to_string().contains(command) =>
+                    {
+                        Some(t.id.clone())
+                    }
                     _ => None,
                 })
                 .unwrap_or_else(|| panic!("no tool call for probe {:?}", probe.name));

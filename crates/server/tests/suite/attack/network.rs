@@ -258,3 +258,61 @@ async fn the_model_key_never_enters_the_sandbox() {
         assert_eq!(request.header("x-api-key"), Some(real.as_str()));
     }
 }
+
+/// The same for the ACP agents: OpenCode (Anthropic API, `x-api-key`) and Codex (OpenAI
+/// Responses, `authorization: Bearer`) hold placeholders, and every request they make reaches the
+/// model with the real key only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acp_agents_never_see_the_model_key() {
+    for (setup, header, value) in [
+        (
+            super::super::agent::Setup::OPENCODE_SQLITE,
+            "x-api-key",
+            super::REAL_MODEL_KEY.to_string(),
+        ),
+        (
+            super::super::agent::Setup::CODEX_SQLITE,
+            "authorization",
+            format!("Bearer {}", super::REAL_MODEL_KEY),
+        ),
+    ] {
+        let target = Target::start_agent(setup, |_| {}).await;
+        let session = target.session_with(profile("keyless", json!({}))).await;
+        let needle = "k=REAL; k=$k-KEY";
+        let (out, _) = target
+            .run(
+                &session,
+                &[
+                    Probe::new(
+                        "key in the environment",
+                        format!("{needle}; env | grep -c \"$k\"; env | grep -c agent-runtime-placeholder-"),
+                    ),
+                    Probe::new(
+                        "key in files and /proc",
+                        // `REAL-KE[Y]`: the pattern is not the needle, so grep does not find its own
+                        // arguments in /proc.
+                        format!("{needle}; grep -rlsF \"$k\" /home /workspace /tmp /run /etc | head -3; cat /proc/[0-9]*/environ /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' '\\n' | grep -c \"${{k%Y}}[Y]\""),
+                    ),
+                ],
+            )
+            .await;
+        assert_eq!(out["key in the environment"], "0\n1", "{}", setup.agent);
+        assert_eq!(out["key in files and /proc"], "0", "{}", setup.agent);
+        let requests = target.model.message_requests();
+        assert!(!requests.is_empty(), "{}", setup.agent);
+        let real = format!(
+            "{} {}",
+            agent_runtime_testkit::record::REDACTED,
+            agent_runtime_testkit::secret_fingerprint(value.as_bytes())
+        );
+        for request in requests {
+            assert_eq!(
+                request.header(header),
+                Some(real.as_str()),
+                "{}",
+                setup.agent
+            );
+        }
+        target.server.shutdown().await;
+    }
+}
