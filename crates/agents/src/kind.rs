@@ -253,7 +253,7 @@ impl AgentKind {
         match self {
             AgentKind::ClaudeCode => Translator::Claude(claude::ClaudeTranslator::new(ctx)),
             AgentKind::GeminiCli => Translator::Gemini(gemini::GeminiTranslator::new(ctx)),
-            AgentKind::Acp(_) => Translator::Acp(AcpTranslator::new(ctx)),
+            AgentKind::Acp(_) => Translator::Acp(Box::new(AcpTranslator::new(ctx))),
         }
     }
 

@@ -128,7 +128,7 @@ pub struct TranslatorContext {
 pub enum Translator {
     Claude(ClaudeTranslator),
     Gemini(GeminiTranslator),
-    Acp(AcpTranslator),
+    Acp(Box<AcpTranslator>),
 }
 
 impl Translator {

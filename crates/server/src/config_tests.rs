@@ -210,6 +210,56 @@ fn gemini_endpoint_comes_from_flags_env_or_file() {
 }
 
 #[test]
+fn openai_endpoint_comes_from_flags_env_or_file_without_its_v1() {
+    let env = env_of(&[
+        ("OPENAI_BASE_URL", "https://gateway.example/v1/"),
+        ("OPENAI_API_KEY", "env-key"),
+    ]);
+    let config = merge(&ServeArgs::default(), &env, FileConfig::default(), false).expect("config");
+    assert_eq!(
+        config.openai_base_url.as_deref(),
+        Some("https://gateway.example")
+    );
+    assert_eq!(config.openai_api_key.as_deref(), Some("env-key"));
+    let args = parse_args(&["--openai-base-url", "http://flag:9"]);
+    let config = merge(&args, &env, FileConfig::default(), false).expect("config");
+    assert_eq!(config.openai_base_url.as_deref(), Some("http://flag:9"));
+    assert!(!format!("{config:?}").contains("env-key"));
+}
+
+#[test]
+fn acp_agents_come_from_the_file_and_bad_ones_stop_the_start() {
+    let file: FileConfig = toml::from_str(
+        r#"
+        [[agents]]
+        id = "acme"
+        package = "@acme/agent"
+        version = "1.0.0"
+        bin = ["node_modules/.bin/acme"]
+        model_api = "openai"
+        "#,
+    )
+    .expect("toml");
+    let config = merge(&ServeArgs::default(), &env_of(&[]), file, false).expect("config");
+    assert_eq!(config.agents.len(), 1);
+    for bad in [
+        // An id the built-in agents have.
+        "[[agents]]\nid = \"codex\"\npackage = \"p\"\nversion = \"1.0.0\"\nbin = [\"b\"]\nmodel_api = \"openai\"",
+        // A version range instead of a pin.
+        "[[agents]]\nid = \"a\"\npackage = \"p\"\nversion = \"^1\"\nbin = [\"b\"]\nmodel_api = \"openai\"",
+    ] {
+        let file: FileConfig = toml::from_str(bad).expect("toml");
+        let error = merge(&ServeArgs::default(), &env_of(&[]), file, false).unwrap_err();
+        assert!(error.to_string().contains("agents"), "{error}");
+    }
+    // An unknown key or model API is a parse error of the file.
+    assert!(toml::from_str::<FileConfig>(
+        "[[agents]]\nid = \"a\"\npackage = \"p\"\nversion = \"1\"\nbin = [\"b\"]\nmodel_api = \"x\""
+    )
+    .is_err());
+}
+
+#[test]
 fn allowed_origins_come_from_flags_env_or_file_and_are_validated() {
     let origins = |config: &ServerConfig| -> Vec<String> {
         config

@@ -108,7 +108,13 @@ impl AcpAgentSpec {
                 && v.chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+'))
         };
-        if self.package.is_empty() || !exact(&self.version) {
+        let package_ok = !self.package.is_empty()
+            && !self.package.starts_with(['-', '.'])
+            && self
+                .package
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '@' | '/' | '-' | '_' | '.'));
+        if !package_ok || !exact(&self.version) {
             return Err(format!(
                 "agent {}: `package` and an exact `version` (e.g. 1.2.3) are required",
                 self.id
@@ -117,7 +123,7 @@ impl AcpAgentSpec {
         for extra in &self.extra_packages {
             let pinned = extra
                 .rsplit_once('@')
-                .is_some_and(|(name, v)| !name.is_empty() && exact(v));
+                .is_some_and(|(name, v)| !name.is_empty() && !name.starts_with('-') && exact(v));
             if !pinned {
                 return Err(format!(
                     "agent {}: extra package {extra:?} must be name@exact-version",
@@ -406,6 +412,8 @@ mod tests {
             serde_json::json!({"id": "a", "package": "p", "version": "^1.0", "bin": ["b"], "model_api": "anthropic"}),
             serde_json::json!({"id": "a", "package": "p", "version": "1", "bin": ["../b"], "model_api": "anthropic"}),
             serde_json::json!({"id": "a", "package": "p", "version": "1", "bin": ["b"], "extra_packages": ["x"], "model_api": "anthropic"}),
+            serde_json::json!({"id": "a", "package": "--registry=http://evil", "version": "1", "bin": ["b"], "model_api": "anthropic"}),
+            serde_json::json!({"id": "a", "package": "p", "version": "1", "bin": ["b"], "extra_packages": ["--x@1"], "model_api": "anthropic"}),
         ] {
             let spec: AcpAgentSpec = serde_json::from_value(bad.clone()).unwrap();
             assert!(spec.validate().is_err(), "{bad}");

@@ -1,3 +1,4 @@
+mod acp_schema;
 mod acp_stream;
 mod claude_stream;
 mod claude_transcript;
