@@ -223,13 +223,21 @@ async fn an_idle_sandbox_stops_and_the_next_turn_restores_files_and_conversation
 /// A model that starts answering, then goes silent for far longer than the stall timeout
 /// (once: a resumed Gemini history repeats the unanswered prompt next to the new one).
 fn stalling_scenario() -> Scenario {
-    Scenario::new(vec![Rule::new(
-        Matcher::last_user_text_contains("stall"),
-        Response::text("word ".repeat(20))
-            .with_chunks(20)
-            .with_chunk_delay_ms(60_000),
-    )
-    .once()])
+    Scenario::new(vec![
+        // First: an agent whose stalled turn never reached the model sends the unanswered
+        // message again with the next one (OpenCode joins consecutive user messages).
+        Rule::new(
+            Matcher::last_user_text_contains("quick"),
+            Response::text("fast answer"),
+        ),
+        Rule::new(
+            Matcher::last_user_text_contains("stall"),
+            Response::text("word ".repeat(20))
+                .with_chunks(20)
+                .with_chunk_delay_ms(60_000),
+        )
+        .once(),
+    ])
     .with_fallback(Response::text("fast answer"))
 }
 
