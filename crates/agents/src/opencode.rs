@@ -13,6 +13,8 @@
 //!   the whole history to the model;
 //! - `usage_update` carries the session's cumulative cost; the prompt response the turn's tokens;
 //! - its `todowrite` tool is a tool call (OpenCode 1.18 sends no ACP `plan`);
+//! - on start it installs its plugin SDK into its config dir from npm unless that dir says it
+//!   is there ([`profile_files`] does);
 //! - `session/request_permission` offers `once` (allow_once), `always` (allow_always) and
 //!   `reject` (reject_once).
 
@@ -118,9 +120,35 @@ pub(crate) fn launch_env(
     }
 }
 
-/// The profile's prompts as OpenCode's global rules file: system prompt, instructions and
-/// appended prompt, in that order (OpenCode has no way to replace its own system prompt).
+/// What keeps OpenCode from fetching its plugin SDK from npm on every start: it installs
+/// `@opencode-ai/plugin` into its config dir unless `node_modules` exists there and the lock file
+/// lists the package. Plugins are off (`--pure`), so nothing is missing; without these the
+/// sandbox's proxy refuses `registry.npmjs.org` at every start.
+fn plugin_sdk_marker() -> Vec<ProfileFileWrite> {
+    let lock = json!({
+        "lockfileVersion": 3,
+        "packages": {"": {"dependencies": {"@opencode-ai/plugin": VERSION}}},
+    });
+    vec![
+        home_file(
+            CONFIG_DIR.to_string() + "/node_modules/.keep",
+            String::new(),
+        ),
+        home_file(
+            CONFIG_DIR.to_string() + "/package-lock.json",
+            lock.to_string(),
+        ),
+    ]
+}
+
+/// OpenCode's global config dir, relative to the home directory.
+const CONFIG_DIR: &str = ".config/opencode";
+
+/// The files every OpenCode sandbox gets ([`plugin_sdk_marker`]), and the profile's prompts as
+/// OpenCode's global rules file: system prompt, instructions and appended prompt, in that order
+/// (OpenCode has no way to replace its own system prompt).
 pub(crate) fn profile_files(profile: &AgentProfile) -> Vec<ProfileFileWrite> {
+    let mut files = plugin_sdk_marker();
     let parts: Vec<&str> = [
         profile.system_prompt.as_deref(),
         profile.instructions.as_deref(),
@@ -130,10 +158,10 @@ pub(crate) fn profile_files(profile: &AgentProfile) -> Vec<ProfileFileWrite> {
     .flatten()
     .filter(|p| !p.trim().is_empty())
     .collect();
-    if parts.is_empty() {
-        return Vec::new();
+    if !parts.is_empty() {
+        files.push(home_file(RULES_PATH.to_string(), parts.join("\n\n")));
     }
-    vec![home_file(RULES_PATH.to_string(), parts.join("\n\n"))]
+    files
 }
 
 #[cfg(test)]
@@ -197,13 +225,18 @@ mod tests {
             ..AgentProfile::default()
         };
         let files = profile_files(&profile);
-        assert_eq!(files.len(), 1);
-        assert_eq!(files[0].path, RULES_PATH);
+        let rules = files.iter().find(|f| f.path == RULES_PATH).unwrap();
         assert_eq!(
-            String::from_utf8_lossy(&files[0].bytes),
+            String::from_utf8_lossy(&rules.bytes),
             "Be terse.\n\nUse tabs."
         );
-        assert!(profile_files(&AgentProfile::default()).is_empty());
+        let plain = profile_files(&AgentProfile::default());
+        assert!(plain.iter().all(|f| f.path != RULES_PATH));
+        let lock = plain
+            .iter()
+            .find(|f| f.path == ".config/opencode/package-lock.json")
+            .unwrap();
+        assert!(String::from_utf8_lossy(&lock.bytes).contains("@opencode-ai/plugin"));
     }
 
     #[test]

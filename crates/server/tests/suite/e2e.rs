@@ -54,6 +54,13 @@ async fn a_turn_streams_over_websocket_and_the_snapshot_equals_the_clients_fold(
     assert!(events
         .iter()
         .any(|e| matches!(&e.event, SessionEvent::FileCreated(f) if f.path == "hello.txt")));
+    // The agent reaches nothing but the model (OpenCode would fetch its plugin SDK from npm on
+    // every start if its config dir did not say it has it).
+    let denied: Vec<_> = events
+        .iter()
+        .filter(|e| matches!(e.event, SessionEvent::NetworkDenied { .. }))
+        .collect();
+    assert!(denied.is_empty(), "{denied:#?}");
     match &events.last().unwrap().event {
         SessionEvent::TurnCompleted {
             reason,
