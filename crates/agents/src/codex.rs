@@ -25,7 +25,7 @@ use crate::acp::{AcpAgentSpec, Flavor};
 use crate::files::ProfileFileWrite;
 use crate::kind::ModelApi;
 use crate::launch::LaunchContext;
-use crate::profile_layout::home_file;
+use crate::profile_layout::{home_file, joined_prompts};
 
 /// The ACP adapter's npm package.
 pub const NPM_PACKAGE: &str = "@zed-industries/codex-acp";
@@ -141,24 +141,15 @@ pub(crate) fn profile_files(profile: &AgentProfile) -> Vec<ProfileFileWrite> {
         format!("{CODEX_HOME}/config.toml"),
         "# Written by agent-runtime; the settings are given as -c overrides.\n".to_string(),
     )];
-    let join = |parts: &[Option<&str>]| -> String {
-        parts
-            .iter()
-            .flatten()
-            .filter(|p| !p.trim().is_empty())
-            .copied()
-            .collect::<Vec<_>>()
-            .join("\n\n")
-    };
     let append = profile.append_system_prompt.as_deref();
     let agents_md = if has_system_prompt(profile) {
         files.push(home_file(
             SYSTEM_PROMPT_PATH.to_string(),
-            join(&[profile.system_prompt.as_deref(), append]),
+            joined_prompts(&[profile.system_prompt.as_deref(), append]),
         ));
-        join(&[profile.instructions.as_deref()])
+        joined_prompts(&[profile.instructions.as_deref()])
     } else {
-        join(&[profile.instructions.as_deref(), append])
+        joined_prompts(&[profile.instructions.as_deref(), append])
     };
     if !agents_md.is_empty() {
         files.push(home_file(format!("{CODEX_HOME}/AGENTS.md"), agents_md));

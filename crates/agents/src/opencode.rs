@@ -27,7 +27,7 @@ use crate::acp::{AcpAgentSpec, Flavor};
 use crate::files::ProfileFileWrite;
 use crate::kind::ModelApi;
 use crate::launch::LaunchContext;
-use crate::profile_layout::home_file;
+use crate::profile_layout::{home_file, joined_prompts};
 
 /// The npm package.
 pub const NPM_PACKAGE: &str = "opencode-ai";
@@ -149,17 +149,13 @@ const CONFIG_DIR: &str = ".config/opencode";
 /// (OpenCode has no way to replace its own system prompt).
 pub(crate) fn profile_files(profile: &AgentProfile) -> Vec<ProfileFileWrite> {
     let mut files = plugin_sdk_marker();
-    let parts: Vec<&str> = [
+    let rules = joined_prompts(&[
         profile.system_prompt.as_deref(),
         profile.instructions.as_deref(),
         profile.append_system_prompt.as_deref(),
-    ]
-    .into_iter()
-    .flatten()
-    .filter(|p| !p.trim().is_empty())
-    .collect();
-    if !parts.is_empty() {
-        files.push(home_file(RULES_PATH.to_string(), parts.join("\n\n")));
+    ]);
+    if !rules.is_empty() {
+        files.push(home_file(RULES_PATH.to_string(), rules));
     }
     files
 }

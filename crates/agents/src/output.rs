@@ -5,6 +5,7 @@
 //! [`AgentOutput::Event`] to the session log as is, turns [`AgentOutput::TurnFinished`] into its
 //! own `turn_completed` event, and writes [`AgentOutput::WriteStdin`] lines to the agent.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use agent_runtime_protocol::{Question, SessionEvent, TurnEndReason, TurnError, Usage};
@@ -121,6 +122,46 @@ pub struct TranslatorContext {
     pub redact: Vec<String>,
     /// How an ACP agent opens its session (other agents take theirs from the launch spec).
     pub acp: AcpSessionSetup,
+}
+
+/// Raw agent output kept in a warning, at most (bytes).
+const WARNING_RAW_LIMIT: usize = 4096;
+
+/// Secrets shorter than this are not redacted (they would match ordinary text).
+const MIN_REDACTED_LEN: usize = 8;
+
+impl TranslatorContext {
+    /// `line` with every secret of [`TranslatorContext::redact`] replaced by `[REDACTED]`.
+    pub(crate) fn redact<'a>(&self, line: &'a str) -> Cow<'a, str> {
+        let mut line = Cow::Borrowed(line);
+        for secret in &self.redact {
+            if secret.len() >= MIN_REDACTED_LEN && line.contains(secret.as_str()) {
+                line = Cow::Owned(line.replace(secret.as_str(), "[REDACTED]"));
+            }
+        }
+        line
+    }
+}
+
+/// Agent output kept in a warning: at most [`WARNING_RAW_LIMIT`] bytes, cut at a character
+/// boundary, with the whole length noted.
+pub(crate) fn truncate_raw(raw: &str) -> String {
+    if raw.len() <= WARNING_RAW_LIMIT {
+        return raw.to_string();
+    }
+    let mut end = WARNING_RAW_LIMIT;
+    while !raw.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &raw[..end], raw.len())
+}
+
+/// A `warning` event about agent output the translator could not interpret, keeping it.
+pub(crate) fn warning(message: impl Into<String>, raw: Option<&str>) -> AgentOutput {
+    AgentOutput::Event(SessionEvent::Warning {
+        message: message.into(),
+        raw: raw.map(truncate_raw),
+    })
 }
 
 /// A stream translator for one agent process, dispatched by `match`.

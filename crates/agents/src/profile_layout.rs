@@ -10,6 +10,17 @@ use agent_runtime_protocol::{AgentProfile, SkillDef, SubagentDef};
 use crate::error::{validate_file_name, validate_relative_path, AgentError};
 use crate::files::{ProfileFileWrite, Root};
 
+/// The prompts among `parts` that say something, in order, with a blank line between them.
+pub fn joined_prompts(parts: &[Option<&str>]) -> String {
+    parts
+        .iter()
+        .flatten()
+        .filter(|p| !p.trim().is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
 /// A file under the home directory.
 pub fn home_file(path: String, contents: String) -> ProfileFileWrite {
     ProfileFileWrite {

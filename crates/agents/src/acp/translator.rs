@@ -8,10 +8,9 @@
 //! log has them already). `session/request_permission` becomes an [`AgentOutput::Ask`];
 //! `fs/*` and `terminal/*` requests are declined (the client advertises neither capability).
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
-use agent_runtime_protocol::{SessionEvent, TurnEndReason, TurnError, Usage};
+use agent_runtime_protocol::{TurnEndReason, TurnError, Usage};
 use serde_json::{json, Value};
 
 use super::blocks::{Blocks, Out};
@@ -19,9 +18,6 @@ use super::rpc::{self, Incoming, RpcError};
 use crate::output::{
     generic_exit_error, AgentAsk, AgentOutput, AskKind, AskReply, TranslatorContext, TurnOutcome,
 };
-
-const MIN_REDACTED_LEN: usize = 8;
-const WARNING_RAW_LIMIT: usize = 2000;
 
 /// How the translator opens the agent's session.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -91,19 +87,7 @@ pub struct AcpTranslator {
 }
 
 fn warning(out: &mut Out, message: impl Into<String>, raw: &str) {
-    let raw = if raw.len() <= WARNING_RAW_LIMIT {
-        raw.to_string()
-    } else {
-        let mut end = WARNING_RAW_LIMIT;
-        while !raw.is_char_boundary(end) {
-            end -= 1;
-        }
-        format!("{}… ({} bytes)", &raw[..end], raw.len())
-    };
-    out.push(AgentOutput::Event(SessionEvent::Warning {
-        message: message.into(),
-        raw: Some(raw),
-    }));
+    out.push(crate::output::warning(message, Some(raw)));
 }
 
 fn id_key(id: &Value) -> String {
@@ -235,7 +219,7 @@ impl AcpTranslator {
 
     /// Interprets one stdout line.
     pub fn translate_line(&mut self, line: &str, at: &str) -> Vec<AgentOutput> {
-        let line = self.redact(line);
+        let line = self.ctx.redact(line);
         let line = line.trim();
         let mut out = Vec::new();
         if line.is_empty() {
@@ -589,16 +573,6 @@ impl AcpTranslator {
             Phase::Ready => {}
         }
         error
-    }
-
-    fn redact<'a>(&self, line: &'a str) -> Cow<'a, str> {
-        let mut line = Cow::Borrowed(line);
-        for secret in &self.ctx.redact {
-            if secret.len() >= MIN_REDACTED_LEN && line.contains(secret.as_str()) {
-                line = Cow::Owned(line.replace(secret.as_str(), "[REDACTED]"));
-            }
-        }
-        line
     }
 }
 

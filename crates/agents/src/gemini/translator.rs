@@ -30,7 +30,6 @@
 //! - Unknown line types are ignored (D.3.11); a line that is not JSON, or JSON without a
 //!   `type`, is a warning (raw kept, truncated to 4 KB).
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 
 use agent_runtime_protocol::{
@@ -42,12 +41,6 @@ use serde_json::{json, Value};
 
 use super::pricing::cost_usd;
 use crate::output::{generic_exit_error, AgentOutput, TranslatorContext};
-
-/// Raw text kept in a warning, at most.
-const WARNING_RAW_LIMIT: usize = 4096;
-
-/// Secrets shorter than this are not redacted (they would match ordinary text).
-const MIN_REDACTED_LEN: usize = 8;
 
 /// The tool that runs a subagent.
 pub(crate) const SUBAGENT_TOOL: &str = "invoke_agent";
@@ -130,22 +123,7 @@ fn status_update(out: &mut Out, id: &str, status: ToolStatus) {
 }
 
 fn warning(out: &mut Out, message: impl Into<String>, raw: &str) {
-    let raw = if raw.len() <= WARNING_RAW_LIMIT {
-        raw.to_string()
-    } else {
-        let mut end = WARNING_RAW_LIMIT;
-        while !raw.is_char_boundary(end) {
-            end -= 1;
-        }
-        format!("{}… ({} bytes)", &raw[..end], raw.len())
-    };
-    event(
-        out,
-        SessionEvent::Warning {
-            message: message.into(),
-            raw: Some(raw),
-        },
-    );
+    out.push(crate::output::warning(message, Some(raw)));
 }
 
 fn str_field<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
@@ -171,7 +149,7 @@ impl GeminiTranslator {
 
     /// Interprets one stdout line; `at` (RFC 3339) timestamps the blocks it opens.
     pub fn translate_line(&mut self, line: &str, at: &str) -> Vec<AgentOutput> {
-        let line = self.redact(line);
+        let line = self.ctx.redact(line);
         let line = line.trim();
         let mut out = Vec::new();
         if line.is_empty() {
@@ -231,7 +209,7 @@ impl GeminiTranslator {
             None => self.next_id("api_retry"),
         };
         self.retry_block = Some(id.clone());
-        let message = self.redact(line);
+        let message = self.ctx.redact(line);
         let detail = message
             .split_once("Retrying with backoff...")
             .map(|(_, rest)| rest.trim())
@@ -291,16 +269,6 @@ impl GeminiTranslator {
             };
         }
         error
-    }
-
-    fn redact<'a>(&self, line: &'a str) -> Cow<'a, str> {
-        let mut line = Cow::Borrowed(line);
-        for secret in &self.ctx.redact {
-            if secret.len() >= MIN_REDACTED_LEN && line.contains(secret.as_str()) {
-                line = Cow::Owned(line.replace(secret.as_str(), "[REDACTED]"));
-            }
-        }
-        line
     }
 
     fn next_id(&mut self, kind: &str) -> String {

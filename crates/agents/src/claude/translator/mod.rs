@@ -47,7 +47,6 @@
 //! threads), `system.rs` (`system`), `control.rs` (`control_request`, `control_cancel_request`) and
 //! `result.rs` (`result`).
 
-use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use agent_runtime_protocol::{
@@ -63,12 +62,6 @@ mod control;
 mod result;
 mod system;
 mod user;
-
-/// Raw text kept in a warning, at most.
-const WARNING_RAW_LIMIT: usize = 4096;
-
-/// Secrets shorter than this are not redacted (they would match ordinary text).
-const MIN_REDACTED_LEN: usize = 8;
 
 /// Costs are rounded to this many decimal places (sub-nanodollar float noise).
 const COST_DECIMALS: i32 = 10;
@@ -140,24 +133,7 @@ fn event(out: &mut Out, event: SessionEvent) {
 }
 
 fn warning(out: &mut Out, message: impl Into<String>, raw: Option<&str>) {
-    event(
-        out,
-        SessionEvent::Warning {
-            message: message.into(),
-            raw: raw.map(truncate_raw),
-        },
-    );
-}
-
-fn truncate_raw(raw: &str) -> String {
-    if raw.len() <= WARNING_RAW_LIMIT {
-        return raw.to_string();
-    }
-    let mut end = WARNING_RAW_LIMIT;
-    while !raw.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}… ({} bytes)", &raw[..end], raw.len())
+    out.push(crate::output::warning(message, raw));
 }
 
 fn round_cost(cost: f64) -> f64 {
@@ -238,7 +214,7 @@ impl ClaudeTranslator {
     ///   earlier cost); a counter lower than that restarted, and its value is the cost.
     pub fn translate_line(&mut self, line: &str, at: &str) -> Vec<AgentOutput> {
         self.lines += 1;
-        let line = self.redact(line);
+        let line = self.ctx.redact(line);
         let line = line.trim();
         let mut out = Vec::new();
         if line.is_empty() {
@@ -296,16 +272,6 @@ impl ClaudeTranslator {
     /// turn is an interrupt, not an error.
     pub fn note_interrupt_requested(&mut self) {
         self.interrupt_requested = true;
-    }
-
-    fn redact<'a>(&self, line: &'a str) -> Cow<'a, str> {
-        let mut line = Cow::Borrowed(line);
-        for secret in &self.ctx.redact {
-            if secret.len() >= MIN_REDACTED_LEN && line.contains(secret.as_str()) {
-                line = Cow::Owned(line.replace(secret.as_str(), "[REDACTED]"));
-            }
-        }
-        line
     }
 
     fn line_id(&self, value: &Value) -> String {
