@@ -8,9 +8,9 @@
 //! is an [`AcpAgentSpec`].
 //!
 //! # Layout
-//! - [`rpc`]: JSON-RPC lines out, messages in. Our own types, tolerant of what agents add; a test
-//!   checks them against the official `agent-client-protocol-schema` crate
-//!   (`tests/suite/acp_schema.rs`).
+//! - [`rpc`]: JSON-RPC lines out, messages in. Our own types, tolerant of what agents add;
+//!   `tools/acp-conformance` checks what they write against the official
+//!   `agent-client-protocol-schema` crate.
 //! - [`translator`]: [`AcpTranslator`], the per-process state machine.
 //! - [`blocks`]: `session/update`s of a turn -> block events.
 //! - [`spec`]: [`AcpAgentSpec`], installing and launching one agent, its transcript files.
