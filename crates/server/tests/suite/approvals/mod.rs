@@ -7,8 +7,10 @@
 //! `answers.rs`: allowing, denying, remembering, rules, questions, timeouts, racing and bad
 //! answers; `modes.rs`: what each mode lets through, for Claude Code and Gemini CLI;
 //! `restart.rs`: requests pending at a `kill -9`; `budgets.rs`: cost, turns and wall-clock
-//! budgets; `support.rs`: the scenario and the helpers they share.
+//! budgets; `acp.rs`: OpenCode's and Codex's requests over ACP; `support.rs`: the scenario and
+//! the helpers they share.
 
+mod acp;
 mod answers;
 mod budgets;
 mod modes;
