@@ -362,7 +362,11 @@ impl AcpTranslator {
         self.prompt = None;
         match result {
             Ok(result) => {
-                let usage = usage_of(result.get("usage").unwrap_or(&Value::Null));
+                let usage = match result.get("usage") {
+                    Some(usage) => usage_of(usage),
+                    // Gemini CLI's ACP mode reports tokens only in its own `_meta`.
+                    None => gemini_usage_of(result.pointer("/_meta/quota/token_count")),
+                };
                 let stop = result
                     .get("stopReason")
                     .and_then(Value::as_str)
@@ -631,6 +635,21 @@ fn agent_error(message: &str, code: &str) -> TurnError {
         http_status: None,
         exit_code: None,
         stderr_tail: None,
+    }
+}
+
+/// Gemini CLI's `_meta.quota.token_count` (`input_tokens`, `output_tokens`).
+fn gemini_usage_of(count: Option<&Value>) -> Usage {
+    let n = |key: &str| {
+        count
+            .and_then(|c| c.get(key))
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+    };
+    Usage {
+        input_tokens: n("input_tokens"),
+        output_tokens: n("output_tokens"),
+        ..Usage::default()
     }
 }
 

@@ -168,3 +168,42 @@ fn acp_stream_invariants() {
         }
     });
 }
+
+/// Gemini CLI's ACP mode (`gemini --experimental-acp`), captured in `shared/fixtures/gemini`:
+/// only the agent's side was recorded, and its ids follow the client's (initialize 1,
+/// session/new 2, the prompt 3), so the message is sent before the session opens and goes out
+/// when it does.
+#[test]
+fn gemini_acp_mode_streams() {
+    insta::glob!(
+        "../../../../../shared/fixtures",
+        "gemini/acp-mode-*.stdout.jsonl",
+        |path| {
+            let text = std::fs::read_to_string(path).unwrap();
+            let mut translator = AcpTranslator::new(TranslatorContext {
+                acp: AcpSessionSetup {
+                    cwd: "/workspace".into(),
+                    load: None,
+                    mcp_servers: Vec::new(),
+                },
+                ..TranslatorContext::default()
+            });
+            translator.start_lines();
+            let mut outputs = translator.user_message("list, write and read notes.txt");
+            for line in text.lines() {
+                outputs.extend(translator.translate_line(line, AT));
+            }
+            let turns = outputs
+                .iter()
+                .filter(|o| matches!(o, AgentOutput::TurnFinished(_)))
+                .count();
+            assert_eq!(turns, 1);
+            let state = fold_outputs(&outputs);
+            let replay = Replay {
+                outputs: describe(&outputs),
+                state: truncate_strings(serde_json::to_value(&state).unwrap()),
+            };
+            insta::assert_yaml_snapshot!(replay);
+        }
+    );
+}
