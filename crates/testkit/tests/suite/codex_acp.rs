@@ -2,9 +2,8 @@
 //! scripted Responses API: a shell command then a text answer, and the demo turn writing a file
 //! through `apply_patch`.
 //!
-//! The binary comes from `AGENT_RUNTIME_TEST_CODEX_ACP` (e.g.
-//! `node_modules/@zed-industries/codex-acp-linux-x64/bin/codex-acp`); the tests are skipped when
-//! it is unset and fail when it names a missing file. Codex is configured only with `-c` flags
+//! The binary is `AGENT_RUNTIME_TEST_CODEX_ACP` when set, else the pinned adapter the runtime
+//! installed into the test tools dir; a missing one fails the tests (never skips them). Codex is configured only with `-c` flags
 //! (see `crates/agents/fixtures/codex-acp/README.md`): a custom provider pointing at the server,
 //! no approvals and no sandbox of its own.
 
@@ -28,19 +27,31 @@ const BINARY_VAR: &str = "AGENT_RUNTIME_TEST_CODEX_ACP";
 /// Longest wait for one ACP response (a turn with a tool call takes about a second).
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The binary to test, or `None` (with a note) when the variable is unset.
-fn codex_acp_binary() -> Option<PathBuf> {
-    let Some(path) = std::env::var_os(BINARY_VAR) else {
-        eprintln!("skipped: set {BINARY_VAR} to a codex-acp binary to run the Codex tests");
-        return None;
-    };
-    let path = PathBuf::from(path);
-    assert!(
-        path.is_file(),
-        "{BINARY_VAR}={} is not a file",
-        path.display()
-    );
-    Some(path)
+/// The binary to test: `$AGENT_RUNTIME_TEST_CODEX_ACP`, else the pinned adapter installed in the
+/// test tools dir (`scripts/test` installs it).
+fn codex_acp_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os(BINARY_VAR) {
+        let path = PathBuf::from(path);
+        assert!(
+            path.is_file(),
+            "{BINARY_VAR}={} is not a file",
+            path.display()
+        );
+        return path;
+    }
+    let tools = std::env::var_os("AGENT_RUNTIME_TEST_TOOLS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/agent-tools"));
+    let installer = agent_runtime_core::installer::Installer::new(tools.clone());
+    let codex = agent_runtime_agents::AgentKind::from_id("codex").expect("built in");
+    match installer.installed(&codex) {
+        Some(installed) => installed.host_bin,
+        None => panic!(
+            "codex-acp is not installed in {}: run `scripts/test`, or \
+             `cargo run --bin agent-runtime -- install --tools-dir {0}`, or set {BINARY_VAR}",
+            tools.display()
+        ),
+    }
 }
 
 /// A codex-acp process with a fresh home, and the notifications it sent so far.
@@ -178,9 +189,7 @@ impl CodexAcp {
 
 #[tokio::test]
 async fn codex_runs_the_scripted_shell_command_and_shows_the_answer() {
-    let Some(binary) = codex_acp_binary() else {
-        return;
-    };
+    let binary = codex_acp_binary();
     let server = ScriptedModelServer::start(Scenario::new(vec![
         Rule::new(
             Matcher::tool_result(Some("Bash")),
@@ -229,9 +238,7 @@ async fn codex_runs_the_scripted_shell_command_and_shows_the_answer() {
 
 #[tokio::test]
 async fn codex_plays_the_demo_turn_writing_the_file_with_apply_patch() {
-    let Some(binary) = codex_acp_binary() else {
-        return;
-    };
+    let binary = codex_acp_binary();
     let server = ScriptedModelServer::start(demo_scenario()).await.unwrap();
     let workspace = TempDir::new().unwrap();
     let mut codex = CodexAcp::start(&binary, &server).await;
