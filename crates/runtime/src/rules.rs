@@ -131,18 +131,45 @@ pub fn matches(rule: &str, tool: &str, subject: &str) -> bool {
 pub fn subject(tool: &str, input: &Value, workspace_dir: &str) -> String {
     let field = |name: &str| input.get(name).and_then(Value::as_str);
     if FILE_TOOLS.contains(&tool) {
-        if let Some(path) = field("file_path").or_else(|| field("notebook_path")) {
+        // Claude Code and Gemini CLI say `file_path`; OpenCode (over ACP) `filePath`.
+        let path = field("file_path")
+            .or_else(|| field("notebook_path"))
+            .or_else(|| field("filePath"));
+        if let Some(path) = path {
             return relative_path(path, workspace_dir);
         }
     }
+    if tool == "Bash" {
+        if let Some(command) = shell_command(input.get("command")) {
+            return command.trim().to_string();
+        }
+    }
     let named = match tool {
-        "Bash" => field("command"),
         "WebFetch" => field("url"),
         "WebSearch" => field("query"),
         "Glob" | "Grep" => field("pattern"),
         _ => None,
     };
     named.map_or_else(|| input.to_string(), |s| s.trim().to_string())
+}
+
+/// A command as text: a string, or an argument list (Codex over ACP runs
+/// `["/bin/sh", "-lc", script]`: the script; other lists joined with spaces).
+fn shell_command(command: Option<&Value>) -> Option<String> {
+    match command? {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(items) => {
+            let args: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
+            match args.as_slice() {
+                [shell, flag, script] if shell.ends_with("sh") && matches!(*flag, "-c" | "-lc") => {
+                    Some(script.to_string())
+                }
+                args if !args.is_empty() => Some(args.join(" ")),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }
 
 /// `path` relative to the workspace when it is inside it; as given otherwise.

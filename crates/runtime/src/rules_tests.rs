@@ -150,3 +150,16 @@ fn matching_a_hostile_pattern_against_a_long_subject_is_linear() {
     assert!(!matches(&pattern, "Bash", &subject));
     assert!(matches(&pattern, "Bash", &format!("{subject}b")));
 }
+
+#[test]
+fn acp_agents_inputs_give_the_same_subjects() {
+    // OpenCode's file tools say `filePath`.
+    let edit = json!({"filePath": "/workspace/src/a.rs", "oldString": "a", "newString": "b"});
+    assert_eq!(subject("Edit", &edit, WS), "src/a.rs");
+    // Codex runs commands as an argument list.
+    let codex = json!({"command": ["/bin/bash", "-lc", "npm test"], "cwd": "/workspace"});
+    assert_eq!(subject("Bash", &codex, WS), "npm test");
+    let argv = json!({"command": ["git", "status"]});
+    assert_eq!(subject("Bash", &argv, WS), "git status");
+    assert_eq!(subject("Bash", &json!({"command": " ls "}), WS), "ls");
+}
