@@ -236,7 +236,12 @@ describe('useAgents', () => {
       approvals: false,
       questions: false,
       permissionModes: ['bypass', 'plan'],
+      resume: true,
+      thinking: false,
+      images: false,
+      plan: false,
     });
+    expect(result.current.getAgent('claude-code')?.name).toBe('Claude Code');
   });
 });
 
