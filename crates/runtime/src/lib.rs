@@ -7,6 +7,8 @@
 //!   workspace and transcript sync, `process.rs` the agent child process, `network.rs` the
 //!   sandbox's egress proxy, model gateway and `network_denied` reports).
 //! - [`log`]: the per-session event log: durable append, fold, ring, fan-out, subscriptions.
+//! - [`metrics`]: the process's Prometheus metrics (turns, sandbox starts, first token, appends,
+//!   fan-out, refused egress) and their text exposition, served at `/metrics`.
 //! - [`installer`]: installs the pinned agent CLIs from npm.
 //! - [`config`]: [`RuntimeConfig`], decided by the binary.
 //! - [`limits`]: [`Limits`] of a sandbox: server defaults, profile overrides, validation.
@@ -25,6 +27,7 @@ pub mod installer;
 pub mod limits;
 pub mod log;
 pub mod manager;
+pub mod metrics;
 pub mod paths;
 pub mod profile_sandbox;
 mod protections;

@@ -13,6 +13,8 @@ use std::sync::Arc;
 
 use agent_runtime_protocol::{fold, Envelope, SessionEvent, SessionState};
 use agent_runtime_store::SessionStore;
+use std::sync::atomic::Ordering;
+
 use tokio::sync::{broadcast, Mutex};
 
 use crate::error::Result;
@@ -80,7 +82,13 @@ impl EventLog {
             events.into_iter().map(|e| (at.clone(), e)).collect();
         // The lock is held across the store write so that appends and subscriptions see one order.
         let mut inner = self.inner.lock().await;
+        let writing = std::time::Instant::now();
         let envelopes = self.store.append_events(&self.session_id, &batch).await?;
+        let metrics = crate::metrics::global();
+        metrics.append_seconds.observe(writing.elapsed());
+        metrics
+            .events_appended
+            .fetch_add(envelopes.len() as u64, Ordering::Relaxed);
         for envelope in &envelopes {
             fold(&mut inner.state, envelope);
             push_ring(&mut inner.ring, envelope.clone());
@@ -171,6 +179,14 @@ pub struct Subscription {
     done: bool,
 }
 
+/// An event handed to a subscriber, counted.
+fn delivered(envelope: Envelope) -> SubscriptionItem {
+    crate::metrics::global()
+        .deliveries
+        .fetch_add(1, Ordering::Relaxed);
+    SubscriptionItem::Event(envelope)
+}
+
 impl Subscription {
     /// The next item; `None` when the session's log is gone or after a resync.
     pub async fn next(&mut self) -> Option<SubscriptionItem> {
@@ -186,7 +202,7 @@ impl Subscription {
                     continue;
                 }
                 self.delivered = envelope.seq;
-                return Some(SubscriptionItem::Event(envelope));
+                return Some(delivered(envelope));
             }
             if let Some(after) = self.fetch_from {
                 match self
@@ -209,7 +225,7 @@ impl Subscription {
                 Ok(envelope) if envelope.seq <= self.delivered => continue,
                 Ok(envelope) if envelope.seq == self.delivered + 1 => {
                     self.delivered = envelope.seq;
-                    Some(SubscriptionItem::Event(envelope))
+                    Some(delivered(envelope))
                 }
                 Ok(envelope) => Some(self.end_with_resync(format!(
                     "gap: expected seq {}, got {}",
@@ -229,6 +245,9 @@ impl Subscription {
 
     fn end_with_resync(&mut self, reason: String) -> SubscriptionItem {
         self.done = true;
+        crate::metrics::global()
+            .resyncs
+            .fetch_add(1, Ordering::Relaxed);
         SubscriptionItem::Resync {
             latest_seq: self.latest_seq.max(self.delivered),
             reason,

@@ -520,6 +520,13 @@ impl Runtime {
             .collect()
     }
 
+    /// The Prometheus exposition of the process's metrics (`crate::metrics`), with the number
+    /// of sessions this runtime holds in memory.
+    pub async fn metrics_text(&self) -> String {
+        let loaded = self.sessions.lock().await.len();
+        crate::metrics::global().render(loaded)
+    }
+
     /// The store behind the runtime.
     pub fn store(&self) -> &Arc<dyn SessionStore> {
         &self.deps.store

@@ -100,6 +100,7 @@ pub const ROUTES: &[RouteSpec] = &[
     route("PUT", "/api/profiles/{id}"),
     route("DELETE", "/api/profiles/{id}"),
     route("GET", "/api/agents"),
+    route("GET", "/metrics"),
 ];
 
 /// The whole application. Layers, outermost first: tracing, the edge's `Host` and `Origin`
@@ -155,6 +156,7 @@ pub fn build_app(state: AppState) -> Router {
                 .delete(profiles::delete_profile),
         )
         .route("/api/agents", get(agents::list_agents))
+        .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_api_key,
@@ -197,6 +199,16 @@ async fn healthz(State(state): State<AppState>) -> Json<Health> {
         demo: state.runtime.config().demo,
         sandbox: state.runtime.protections(),
     })
+}
+
+/// Prometheus's text exposition; behind the API key like the API.
+async fn metrics(State(state): State<AppState>) -> Response {
+    let mut response = state.runtime.metrics_text().await.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    response
 }
 
 async fn method_not_allowed() -> ApiError {

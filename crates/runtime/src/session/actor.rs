@@ -52,6 +52,8 @@ pub(super) struct ActiveTurn {
     /// the transcript is complete and no process outlives its turn), or at `exit_deadline`.
     pub(super) reported: Option<TurnOutcome>,
     pub(super) exit_deadline: Option<Instant>,
+    /// The turn's first text has streamed (its first-token latency is recorded).
+    pub(super) first_text: std::sync::atomic::AtomicBool,
 }
 
 impl ActiveTurn {
@@ -267,8 +269,35 @@ impl Actor {
 
     /// Appends events, logging (not propagating) a store failure: the actor must keep running.
     pub(super) async fn emit(&self, events: Vec<SessionEvent>) {
+        self.count(&events);
         if let Err(e) = self.log.append(events).await {
             tracing::error!(session_id = %self.session_id(), "appending events failed: {e}");
+        }
+    }
+
+    /// Records in the metrics what `events` tell: turns starting and ending, a turn's first
+    /// text, refused connections.
+    fn count(&self, events: &[SessionEvent]) {
+        use std::sync::atomic::Ordering;
+        let metrics = crate::metrics::global();
+        for event in events {
+            match event {
+                SessionEvent::TurnStarted { .. } => {
+                    metrics.turns_running.fetch_add(1, Ordering::Relaxed);
+                }
+                SessionEvent::TurnCompleted { reason, .. } => metrics.turn_ended(*reason),
+                SessionEvent::TextDelta { .. } => {
+                    if let Some(turn) = &self.turn {
+                        if !turn.first_text.swap(true, Ordering::Relaxed) {
+                            metrics.first_token_seconds.observe(turn.started.elapsed());
+                        }
+                    }
+                }
+                SessionEvent::NetworkDenied { .. } => {
+                    metrics.egress_denied.fetch_add(1, Ordering::Relaxed);
+                }
+                _ => {}
+            }
         }
     }
 
@@ -282,8 +311,14 @@ impl Actor {
             sandbox: SandboxState::Starting,
         }])
         .await;
+        let starting = Instant::now();
         match self.start_sandbox().await {
             Ok(sandbox) => {
+                let metrics = crate::metrics::global();
+                metrics
+                    .sandbox_starts
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                metrics.sandbox_start_seconds.observe(starting.elapsed());
                 self.sandbox = Some(sandbox.clone());
                 self.emit(vec![SessionEvent::Status {
                     sandbox: SandboxState::Ready,

@@ -121,6 +121,7 @@ impl Actor {
             interrupt_reason: None,
             reported: None,
             exit_deadline: None,
+            first_text: std::sync::atomic::AtomicBool::new(false),
         });
         Ok(())
     }

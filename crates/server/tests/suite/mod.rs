@@ -7,6 +7,7 @@ mod e2e;
 mod edge;
 mod errors;
 mod files;
+mod metrics;
 mod openapi;
 mod postgres;
 mod profiles;
