@@ -275,17 +275,23 @@ impl Actor {
         }
     }
 
-    /// Records in the metrics what `events` tell: turns starting and ending, a turn's first
+    /// Records in the metrics (and the log) what `events` tell: turns ending, a turn's first
     /// text, refused connections.
     fn count(&self, events: &[SessionEvent]) {
         use std::sync::atomic::Ordering;
         let metrics = crate::metrics::global();
         for event in events {
             match event {
-                SessionEvent::TurnStarted { .. } => {
-                    metrics.turns_running.fetch_add(1, Ordering::Relaxed);
+                // Turns start in `begin_turn`, which writes its events itself.
+                SessionEvent::TurnCompleted {
+                    turn_id,
+                    reason,
+                    duration_ms,
+                    ..
+                } => {
+                    tracing::info!(turn_id, ?reason, duration_ms, "turn ended");
+                    metrics.turn_ended(*reason);
                 }
-                SessionEvent::TurnCompleted { reason, .. } => metrics.turn_ended(*reason),
                 SessionEvent::TextDelta { .. } => {
                     if let Some(turn) = &self.turn {
                         if !turn.first_text.swap(true, Ordering::Relaxed) {

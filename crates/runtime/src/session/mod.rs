@@ -91,8 +91,15 @@ impl SessionHandle {
         let (commands, rx) = mpsc::channel(COMMAND_BUFFER);
         let cancel = parent.child_token();
         let tracker = TaskTracker::new();
+        // Everything the actor logs (and the readers of its agent's output) carries the session
+        // and its agent.
+        let span = tracing::info_span!(
+            "session",
+            session_id = %record.info.session_id,
+            agent = %record.info.agent,
+        );
         let actor = actor::Actor::new(deps, record, log.clone(), rx, cancel.clone());
-        tracker.spawn(actor.run());
+        tracker.spawn(tracing::Instrument::instrument(actor.run(), span));
         tracker.close();
         // The server waits for every session's tracker on shutdown.
         let waiter = tracker.clone();

@@ -46,6 +46,7 @@ impl AgentProcess {
         let (tx, lines) = mpsc::channel(STDOUT_LINE_BUFFER);
         let stderr_tx = tx.clone();
         let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
+        let span = tracing::Span::current();
         let stdout_reader = tokio::spawn(async move {
             let mut reader = BufReader::new(process.stdout);
             let mut buf = Vec::new();
@@ -64,21 +65,24 @@ impl AgentProcess {
         });
         let tail = stderr_tail.clone();
         let session = session_id.to_string();
-        let stderr_reader = tokio::spawn(async move {
-            let mut lines = BufReader::new(process.stderr).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                tracing::debug!(session_id = %session, "agent stderr: {line}");
-                if let Ok(mut tail) = tail.lock() {
-                    if tail.len() == STDERR_TAIL_LINES {
-                        tail.pop_front();
+        let stderr_reader = tokio::spawn(tracing::Instrument::instrument(
+            async move {
+                let mut lines = BufReader::new(process.stderr).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    tracing::debug!(session_id = %session, "[agent stderr] {line}");
+                    if let Ok(mut tail) = tail.lock() {
+                        if tail.len() == STDERR_TAIL_LINES {
+                            tail.pop_front();
+                        }
+                        tail.push_back(line.clone());
                     }
-                    tail.push_back(line.clone());
+                    if stderr_tx.send(OutputLine::Stderr(line)).await.is_err() {
+                        break;
+                    }
                 }
-                if stderr_tx.send(OutputLine::Stderr(line)).await.is_err() {
-                    break;
-                }
-            }
-        });
+            },
+            span,
+        ));
         AgentProcess {
             stdin: Mutex::new(Some(process.stdin)),
             lines,

@@ -110,6 +110,10 @@ impl Actor {
                 },
             ])
             .await?;
+        crate::metrics::global()
+            .turns_running
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(turn_id, "turn started");
         let now = Instant::now();
         self.turn = Some(ActiveTurn {
             id: turn_id.to_string(),

@@ -72,6 +72,33 @@ async fn the_figures_move_with_a_turn() {
     server.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streaming_turn_is_counted_running() {
+    let model = ScriptedModelServer::start(slow_scenario()).await.unwrap();
+    let server = agent_server(&model, Setup::CLAUDE_SQLITE).await;
+    let session_id = create_agent_session(&server, Setup::CLAUDE_SQLITE).await;
+    let mut ws = server.ws().await;
+    within(ws.subscribe(&session_id, 0)).await.unwrap();
+    within(ws.send_message(&session_id, "slow please", None))
+        .await
+        .unwrap();
+    events_until(&mut ws, |e| {
+        matches!(
+            e.event,
+            agent_runtime_protocol::SessionEvent::TextDelta { .. }
+        )
+    })
+    .await;
+    assert!(scrape(&server).await["agent_runtime_turns_running"] >= 1.0);
+    within(server.client().interrupt(&session_id))
+        .await
+        .unwrap();
+    events_until(&mut ws, is_turn_completed).await;
+    let after = scrape(&server).await;
+    assert!(after["agent_runtime_turns_total{outcome=\"interrupted\"}"] >= 1.0);
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn metrics_need_the_api_key() {
     let server = TestServer::start_with(|c| c.api_keys = vec!["metrics-key".into()]).await;
