@@ -8,7 +8,9 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use agent_runtime_protocol::{Question, SessionEvent, TurnEndReason, TurnError, Usage};
+use agent_runtime_protocol::{
+    Block, BlockUpdates, Question, SessionEvent, TurnEndReason, TurnError, Usage,
+};
 use serde_json::Value;
 
 use crate::acp::{AcpSessionSetup, AcpTranslator};
@@ -154,6 +156,28 @@ pub(crate) fn truncate_raw(raw: &str) -> String {
         end -= 1;
     }
     format!("{}… ({} bytes)", &raw[..end], raw.len())
+}
+
+/// The `block_complete` of `block` in thread `conversation`.
+pub(crate) fn complete_event(conversation: &str, block: Block) -> SessionEvent {
+    SessionEvent::BlockComplete {
+        conversation_id: conversation.to_string(),
+        block_id: block.id().to_string(),
+        block,
+    }
+}
+
+/// A `block_update` of block `block_id` in thread `conversation`.
+pub(crate) fn update_event(
+    conversation: &str,
+    block_id: &str,
+    updates: BlockUpdates,
+) -> SessionEvent {
+    SessionEvent::BlockUpdate {
+        conversation_id: conversation.to_string(),
+        block_id: block_id.to_string(),
+        updates,
+    }
 }
 
 /// A `warning` event about agent output the translator could not interpret, keeping it.

@@ -109,54 +109,57 @@ impl Metrics {
     /// The text exposition, with `sessions_loaded` (which the session manager knows) added.
     pub fn render(&self, sessions_loaded: usize) -> String {
         let mut out = String::new();
-        let mut single = |name: &str, kind: &str, help: &str, value: u64| {
-            let _ = writeln!(out, "# HELP {name} {help}");
-            let _ = writeln!(out, "# TYPE {name} {kind}");
-            let _ = writeln!(out, "{name} {value}");
-        };
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        single(
-            "agent_runtime_sessions_loaded",
-            "gauge",
-            "Sessions held in memory.",
-            sessions_loaded as u64,
-        );
-        single(
-            "agent_runtime_turns_running",
-            "gauge",
-            "Turns running now.",
-            load(&self.turns_running),
-        );
-        single(
-            "agent_runtime_sandbox_starts_total",
-            "counter",
-            "Sandboxes started.",
-            load(&self.sandbox_starts),
-        );
-        single(
-            "agent_runtime_events_appended_total",
-            "counter",
-            "Events written to the store.",
-            load(&self.events_appended),
-        );
-        single(
-            "agent_runtime_fanout_deliveries_total",
-            "counter",
-            "Events handed to subscribers, one per subscriber.",
-            load(&self.deliveries),
-        );
-        single(
-            "agent_runtime_fanout_resyncs_total",
-            "counter",
-            "Subscriptions ended with resync_required.",
-            load(&self.resyncs),
-        );
-        single(
-            "agent_runtime_egress_denied_total",
-            "counter",
-            "Connections the sandboxes' egress proxies refused.",
-            load(&self.egress_denied),
-        );
+        let singles = [
+            (
+                "agent_runtime_sessions_loaded",
+                "gauge",
+                "Sessions held in memory.",
+                sessions_loaded as u64,
+            ),
+            (
+                "agent_runtime_turns_running",
+                "gauge",
+                "Turns running now.",
+                load(&self.turns_running),
+            ),
+            (
+                "agent_runtime_sandbox_starts_total",
+                "counter",
+                "Sandboxes started.",
+                load(&self.sandbox_starts),
+            ),
+            (
+                "agent_runtime_events_appended_total",
+                "counter",
+                "Events written to the store.",
+                load(&self.events_appended),
+            ),
+            (
+                "agent_runtime_fanout_deliveries_total",
+                "counter",
+                "Events handed to subscribers, one per subscriber.",
+                load(&self.deliveries),
+            ),
+            (
+                "agent_runtime_fanout_resyncs_total",
+                "counter",
+                "Subscriptions ended with resync_required.",
+                load(&self.resyncs),
+            ),
+            (
+                "agent_runtime_egress_denied_total",
+                "counter",
+                "Connections the sandboxes' egress proxies refused.",
+                load(&self.egress_denied),
+            ),
+        ];
+        for (name, kind, help, value) in singles {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+            );
+        }
         let _ = writeln!(
             out,
             "# HELP agent_runtime_turns_total Turns ended, by outcome.\n# TYPE agent_runtime_turns_total counter"

@@ -20,7 +20,7 @@ use agent_runtime_protocol::{
 };
 use serde_json::{json, Value};
 
-use crate::output::AgentOutput;
+use crate::output::{complete_event, update_event, AgentOutput};
 
 pub(super) type Out = Vec<AgentOutput>;
 
@@ -72,25 +72,11 @@ fn start(out: &mut Out, block: Block) {
 }
 
 fn complete(out: &mut Out, block: Block) {
-    event(
-        out,
-        SessionEvent::BlockComplete {
-            conversation_id: MAIN_CONVERSATION.to_string(),
-            block_id: block.id().to_string(),
-            block,
-        },
-    );
+    event(out, complete_event(MAIN_CONVERSATION, block));
 }
 
 fn update_block(out: &mut Out, block_id: &str, updates: BlockUpdates) {
-    event(
-        out,
-        SessionEvent::BlockUpdate {
-            conversation_id: MAIN_CONVERSATION.to_string(),
-            block_id: block_id.to_string(),
-            updates,
-        },
-    );
+    event(out, update_event(MAIN_CONVERSATION, block_id, updates));
 }
 
 impl Blocks {

@@ -40,7 +40,9 @@ use agent_runtime_protocol::{
 use serde_json::{json, Value};
 
 use super::pricing::cost_usd;
-use crate::output::{generic_exit_error, AgentOutput, TranslatorContext};
+use crate::output::{
+    complete_event, generic_exit_error, update_event, AgentOutput, TranslatorContext,
+};
 
 /// The tool that runs a subagent.
 pub(crate) const SUBAGENT_TOOL: &str = "invoke_agent";
@@ -98,28 +100,15 @@ fn event(out: &mut Out, event: SessionEvent) {
 }
 
 fn complete(out: &mut Out, conversation: &str, block: Block) {
-    event(
-        out,
-        SessionEvent::BlockComplete {
-            conversation_id: conversation.to_string(),
-            block_id: block.id().to_string(),
-            block,
-        },
-    );
+    event(out, complete_event(conversation, block));
 }
 
 fn status_update(out: &mut Out, id: &str, status: ToolStatus) {
-    event(
-        out,
-        SessionEvent::BlockUpdate {
-            conversation_id: MAIN_CONVERSATION.to_string(),
-            block_id: id.to_string(),
-            updates: BlockUpdates {
-                status: Some(status),
-                ..BlockUpdates::default()
-            },
-        },
-    );
+    let updates = BlockUpdates {
+        status: Some(status),
+        ..BlockUpdates::default()
+    };
+    event(out, update_event(MAIN_CONVERSATION, id, updates));
 }
 
 fn warning(out: &mut Out, message: impl Into<String>, raw: &str) {

@@ -55,7 +55,7 @@ use agent_runtime_protocol::{
 use serde_json::Value;
 
 use super::content::{is_subagent_tool, spawn_info, str_field};
-use crate::output::{AgentOutput, TranslatorContext};
+use crate::output::{complete_event, update_event, AgentOutput, TranslatorContext};
 
 mod assistant;
 mod control;
@@ -139,22 +139,6 @@ fn warning(out: &mut Out, message: impl Into<String>, raw: Option<&str>) {
 fn round_cost(cost: f64) -> f64 {
     let scale = 10f64.powi(COST_DECIMALS);
     (cost * scale).round() / scale
-}
-
-fn complete_event(conversation: &str, block: Block) -> SessionEvent {
-    SessionEvent::BlockComplete {
-        conversation_id: conversation.to_string(),
-        block_id: block.id().to_string(),
-        block,
-    }
-}
-
-fn update_event(conversation: &str, block_id: &str, updates: BlockUpdates) -> SessionEvent {
-    SessionEvent::BlockUpdate {
-        conversation_id: conversation.to_string(),
-        block_id: block_id.to_string(),
-        updates,
-    }
 }
 
 fn system_block(
