@@ -9,6 +9,8 @@
 //! [`crate::AgentKind::per_turn_stdin`]), prompts into profile files
 //! ([`crate::AgentKind::profile_files`]) that the arguments or the environment name by path.
 
+use std::collections::BTreeMap;
+
 use agent_runtime_protocol::{AgentProfile, PermissionMode};
 pub use agent_runtime_sandbox::LaunchSpec;
 
@@ -33,4 +35,28 @@ pub struct LaunchContext<'a> {
     /// The session's permission mode (its own, else its profile's). Modes that ask are given
     /// only to agents whose capabilities list them.
     pub permission_mode: PermissionMode,
+}
+
+impl LaunchContext<'_> {
+    /// The process `program args` in the workspace with `env`, plus the profile's `env` entries
+    /// except those `reserved` keeps for the runtime (a profile never overrides where the agent
+    /// keeps its state, which model API it calls, or with which key).
+    pub(crate) fn spec(
+        &self,
+        args: Vec<String>,
+        mut env: BTreeMap<String, String>,
+        reserved: impl Fn(&str) -> bool,
+    ) -> LaunchSpec {
+        for (name, value) in &self.profile.env {
+            if !reserved(name) {
+                env.insert(name.clone(), value.clone());
+            }
+        }
+        LaunchSpec {
+            program: self.program.clone(),
+            args,
+            env,
+            cwd: self.workspace_dir.clone(),
+        }
+    }
 }

@@ -214,6 +214,25 @@ mod tests {
     }
 
     #[test]
+    fn the_profile_env_adds_but_never_overrides_what_the_runtime_set() {
+        let profile = AgentProfile {
+            env: [
+                ("OPENCODE_CONFIG_CONTENT", "{}"),
+                ("HOME", "/elsewhere"),
+                ("MY_SETTING", "1"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            ..AgentProfile::default()
+        };
+        let launch = spec().launch_spec(&ctx(&profile, PermissionMode::Bypass));
+        assert_eq!(launch.env["MY_SETTING"], "1");
+        assert_eq!(launch.env["HOME"], "/home/agent");
+        assert!(launch.env["OPENCODE_CONFIG_CONTENT"].contains("baseURL"));
+    }
+
+    #[test]
     fn prompts_become_the_global_rules_file() {
         let profile = AgentProfile {
             system_prompt: Some("Be terse.".into()),

@@ -166,7 +166,7 @@ impl AcpAgentSpec {
     }
 
     /// The process: `bin args`, in the workspace, with `HOME`, `PATH`, the flavor's env, the
-    /// spec's env (placeholders replaced) and the profile's env (minus `HOME` and `PATH`).
+    /// spec's env (placeholders replaced) and the profile's env (minus the names set before).
     pub fn launch_spec(&self, ctx: &LaunchContext<'_>) -> LaunchSpec {
         let home = ctx.home_dir.trim_end_matches('/');
         let model = self.model(ctx.profile);
@@ -192,18 +192,10 @@ impl AcpAgentSpec {
         for (name, value) in &self.env {
             env.insert(name.clone(), fill(value));
         }
-        for (name, value) in &ctx.profile.env {
-            let reserved = matches!(name.as_str(), "HOME" | "PATH") || self.env.contains_key(name);
-            if !reserved {
-                env.insert(name.clone(), value.clone());
-            }
-        }
-        LaunchSpec {
-            program: ctx.program.clone(),
-            args,
-            env,
-            cwd: ctx.workspace_dir.clone(),
-        }
+        // Whatever the runtime set (home, path, the flavor's configuration and key, the
+        // spec's env) stays as it is.
+        let reserved: Vec<String> = env.keys().cloned().collect();
+        ctx.spec(args, env, |name| reserved.iter().any(|r| r == name))
     }
 
     fn model(&self, profile: &AgentProfile) -> Option<String> {

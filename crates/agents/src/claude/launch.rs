@@ -217,18 +217,7 @@ pub fn launch_spec(ctx: &LaunchContext<'_>) -> LaunchSpec {
     if let Some(key) = &ctx.api_key {
         set("ANTHROPIC_API_KEY", key);
     }
-    for (name, value) in &profile.env {
-        if !is_reserved_env(name) {
-            env.insert(name.clone(), value.clone());
-        }
-    }
-
-    LaunchSpec {
-        program: ctx.program.clone(),
-        args,
-        env,
-        cwd: ctx.workspace_dir.clone(),
-    }
+    ctx.spec(args, env, is_reserved_env)
 }
 
 /// A user turn (A.6), as one stdin line with its trailing `\n`.

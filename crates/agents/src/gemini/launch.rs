@@ -116,18 +116,7 @@ pub fn launch_spec(ctx: &LaunchContext<'_>) -> LaunchSpec {
     if profile.system_prompt.is_some() {
         set("GEMINI_SYSTEM_MD", &format!("{home}/{SYSTEM_PROMPT_PATH}"));
     }
-    for (name, value) in &profile.env {
-        if !is_reserved_env(name) {
-            env.insert(name.clone(), value.clone());
-        }
-    }
-
-    LaunchSpec {
-        program: ctx.program.clone(),
-        args,
-        env,
-        cwd: ctx.workspace_dir.clone(),
-    }
+    ctx.spec(args, env, is_reserved_env)
 }
 
 /// The whole stdin of a turn's process: the user message, as is. Headless Gemini CLI 0.61 reads
