@@ -220,12 +220,30 @@ pub struct AgentList {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Health {
+    /// `ok`, or `unavailable` (with HTTP 503) when the store does not answer.
     pub status: String,
     pub version: String,
     /// The server answers with the built-in demo model instead of a real one.
     pub demo: bool,
     /// What confines a sandbox on this host, and what does not.
     pub sandbox: Vec<Protection>,
+    /// The store, checked with a read on every call.
+    pub store: StoreHealth,
+}
+
+/// The result of reading from the store for `/healthz`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreHealth {
+    /// `sqlite`, `postgres`, `memory`.
+    pub backend: String,
+    pub ok: bool,
+    /// How long the read took.
+    pub latency_ms: f64,
+    /// Why the read failed (or timed out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub error: Option<String>,
 }
 
 /// One protection of the sandboxes (a limit, a namespace, a filter) and what enforces it here.

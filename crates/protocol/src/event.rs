@@ -134,6 +134,37 @@ pub enum SessionEvent {
     },
 }
 
+impl SessionEvent {
+    /// The event's `type` tag as it is serialized (`"text_delta"`, ...), e.g. for an SSE
+    /// `event:` line, without serializing the event.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SessionEvent::BlockStart { .. } => "block_start",
+            SessionEvent::TextDelta { .. } => "text_delta",
+            SessionEvent::BlockUpdate { .. } => "block_update",
+            SessionEvent::BlockComplete { .. } => "block_complete",
+            SessionEvent::TurnStarted { .. } => "turn_started",
+            SessionEvent::TurnCompleted { .. } => "turn_completed",
+            SessionEvent::MetadataUpdate { .. } => "metadata_update",
+            SessionEvent::SubagentDiscovered { .. } => "subagent_discovered",
+            SessionEvent::SubagentCompleted { .. } => "subagent_completed",
+            SessionEvent::FileCreated(_) => "file_created",
+            SessionEvent::FileModified(_) => "file_modified",
+            SessionEvent::FileDeleted { .. } => "file_deleted",
+            SessionEvent::Status { .. } => "status",
+            SessionEvent::NetworkDenied { .. } => "network_denied",
+            SessionEvent::PermissionRequested(_) => "permission_requested",
+            SessionEvent::PermissionResolved(_) => "permission_resolved",
+            SessionEvent::QuestionRequested(_) => "question_requested",
+            SessionEvent::QuestionResolved(_) => "question_resolved",
+            SessionEvent::BudgetExceeded(_) => "budget_exceeded",
+            SessionEvent::BudgetApproved(_) => "budget_approved",
+            SessionEvent::SettingsChanged(_) => "settings_changed",
+            SessionEvent::Warning { .. } => "warning",
+        }
+    }
+}
+
 /// Fields of a block that can change while it is open. Absent fields are unchanged.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -268,4 +299,51 @@ pub struct RuntimeState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub active_turn_id: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One sample of every variant, as a client would receive it.
+    const SAMPLES: &[&str] = &[
+        r#"{"type":"block_start","conversationId":"main","block":{"type":"assistant_text","id":"b","at":"t","text":""}}"#,
+        r#"{"type":"text_delta","conversationId":"main","blockId":"b","delta":"hi"}"#,
+        r#"{"type":"block_update","conversationId":"main","blockId":"b","updates":{}}"#,
+        r#"{"type":"block_complete","conversationId":"main","blockId":"b","block":{"type":"assistant_text","id":"b","at":"t","text":"hi"}}"#,
+        r#"{"type":"turn_started","turnId":"t","userBlockId":"u"}"#,
+        r#"{"type":"turn_completed","turnId":"t","reason":"completed","usage":{"inputTokens":1,"outputTokens":1,"cacheReadInputTokens":0,"cacheCreationInputTokens":0},"costUsd":0,"durationMs":1}"#,
+        r#"{"type":"metadata_update","metadata":{}}"#,
+        r#"{"type":"subagent_discovered","subagentId":"s","parentConversationId":"main"}"#,
+        r#"{"type":"subagent_completed","subagentId":"s","status":"completed"}"#,
+        r#"{"type":"file_created","path":"a","size":1,"sha256":"00"}"#,
+        r#"{"type":"file_modified","path":"a","size":1,"sha256":"00"}"#,
+        r#"{"type":"file_deleted","path":"a"}"#,
+        r#"{"type":"status","sandbox":"ready"}"#,
+        r#"{"type":"network_denied","host":"h","port":1,"reason":"policy_none"}"#,
+        r#"{"type":"permission_requested","requestId":"r","tool":"Bash","input":{},"options":[],"expiresAt":"t"}"#,
+        r#"{"type":"permission_resolved","requestId":"r","decision":"allow","remember":false,"by":"user","at":"t"}"#,
+        r#"{"type":"question_requested","requestId":"r","questions":[],"expiresAt":"t"}"#,
+        r#"{"type":"question_resolved","requestId":"r","answers":{},"by":"user","at":"t"}"#,
+        r#"{"type":"budget_exceeded","kind":"cost","limit":1,"spent":2}"#,
+        r#"{"type":"budget_approved","kind":"cost","at":"t"}"#,
+        r#"{"type":"settings_changed"}"#,
+        r#"{"type":"warning","message":"m"}"#,
+    ];
+
+    #[test]
+    fn kind_is_the_serialized_type_tag_of_every_variant() {
+        let mut kinds = std::collections::BTreeSet::new();
+        for sample in SAMPLES {
+            let event: SessionEvent = serde_json::from_str(sample)
+                .unwrap_or_else(|e| panic!("sample {sample} does not parse: {e}"));
+            let value = serde_json::to_value(&event).expect("serialize");
+            assert_eq!(value["type"].as_str(), Some(event.kind()), "{sample}");
+            kinds.insert(event.kind());
+        }
+        // Every variant has a sample: `kind`'s match is exhaustive, so a new variant fails to
+        // compile until it has a tag, and this count until it has a sample.
+        assert_eq!(kinds.len(), SAMPLES.len());
+        assert_eq!(kinds.len(), 22);
+    }
 }

@@ -64,6 +64,7 @@ pub fn generate_typescript() -> String {
         AgentInfo::decl(&cfg),
         AgentList::decl(&cfg),
         Health::decl(&cfg),
+        StoreHealth::decl(&cfg),
         Protection::decl(&cfg),
         Problem::decl(&cfg),
         ClientFrame::decl(&cfg),

@@ -40,5 +40,5 @@ pub use config::{
 };
 pub use error::{Result, RuntimeError};
 pub use limits::Limits;
-pub use log::{Subscription, SubscriptionItem};
+pub use log::{Encoding, SharedEvent, Subscription, SubscriptionItem};
 pub use manager::Runtime;

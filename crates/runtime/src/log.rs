@@ -4,18 +4,31 @@
 //! persists the events, then they are folded into the in-memory state, pushed onto the ring and
 //! broadcast. A subscriber therefore never sees an event the store does not have.
 //!
+//! Group commit: text deltas go through [`EventLog::append_grouped`]. The first delta after a
+//! quiet spell is written at once; deltas that follow within [`GROUP_COMMIT_WINDOW`] of the last
+//! write wait (invisible, not yet numbered) and go to the store together in one transaction when
+//! the window ends ([`EventLog::flush_deadline`], [`EventLog::flush`]) or with the next ordinary
+//! append, which writes them first. A stream of 10,000 deltas is a few hundred transactions, a
+//! lone delta is not delayed, and nothing is visible before it is durable.
+//!
 //! A subscription replays `since+1..=latest` (from the ring when it still holds them, else from
 //! the store) and then follows the live channel. If it falls so far behind that the channel drops
 //! events for it, it receives [`SubscriptionItem::Resync`] and ends: never a silent skip.
+//!
+//! Events are fanned out as [`SharedEvent`]s: one allocation per event, shared by the ring, the
+//! live channel and every subscriber, carrying each transport's encoding of it, made once by the
+//! first subscriber that needs it. A thousand WebSocket subscribers cost one serialization.
 
+use std::any::Any;
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use agent_runtime_protocol::{fold, Envelope, SessionEvent, SessionState};
 use agent_runtime_store::SessionStore;
 use std::sync::atomic::Ordering;
 
 use tokio::sync::{broadcast, Mutex};
+use tokio::time::Instant;
 
 use crate::error::Result;
 use crate::time::now_rfc3339;
@@ -30,17 +43,88 @@ pub const RING_CAPACITY: usize = 2048;
 /// How many events one store read fetches during a replay.
 const REPLAY_PAGE: usize = 1000;
 
+/// How long text deltas may wait for company before they are written together.
+pub const GROUP_COMMIT_WINDOW: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// Most events one grouped write holds; more are written at once.
+pub const GROUP_COMMIT_MAX_EVENTS: usize = 1024;
+
 /// One session's log. Appends must come from one writer at a time (the session's actor).
 pub struct EventLog {
     session_id: String,
     store: Arc<dyn SessionStore>,
     inner: Mutex<Inner>,
-    live: broadcast::Sender<Envelope>,
+    live: broadcast::Sender<Arc<SharedEvent>>,
 }
 
 struct Inner {
     state: SessionState,
-    ring: VecDeque<Envelope>,
+    ring: VecDeque<Arc<SharedEvent>>,
+    /// Deltas waiting for the group write, stamped with their arrival time.
+    pending: Vec<(String, SessionEvent)>,
+    /// When the last write to the store began.
+    last_write: Option<Instant>,
+    /// Store transactions this log has made.
+    writes: u64,
+}
+
+/// How a transport encodes an event for the wire; each has one cached encoding per event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// A WebSocket `event` frame.
+    WebSocket,
+    /// A server-sent event (`id:`, `event:`, `data:` lines).
+    ServerSentEvents,
+}
+
+/// One appended event as subscribers receive it: the envelope, and its encodings, each made at
+/// most once however many subscribers and transports deliver it.
+pub struct SharedEvent {
+    pub envelope: Envelope,
+    encodings: [OnceLock<Box<dyn Any + Send + Sync>>; 2],
+}
+
+impl std::fmt::Debug for SharedEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedEvent")
+            .field("envelope", &self.envelope)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for SharedEvent {
+    fn eq(&self, other: &Self) -> bool {
+        self.envelope == other.envelope
+    }
+}
+
+impl SharedEvent {
+    pub fn new(envelope: Envelope) -> Arc<Self> {
+        Arc::new(SharedEvent {
+            envelope,
+            encodings: Default::default(),
+        })
+    }
+
+    /// The event encoded for `encoding`: `encode` runs for the first caller only (two callers
+    /// racing on the very first delivery may both run it; one result is kept), every later caller
+    /// gets a clone of the kept result (make `T` cheap to clone: `Bytes`, `Utf8Bytes`).
+    pub fn encoded<T>(&self, encoding: Encoding, encode: impl FnOnce(&Envelope) -> T) -> T
+    where
+        T: Clone + Send + Sync + 'static,
+    {
+        let slot = &self.encodings[encoding as usize];
+        if let Some(cached) = slot.get() {
+            return match cached.downcast_ref::<T>() {
+                Some(value) => value.clone(),
+                // A transport asked for one encoding as two types; correct, just not shared.
+                None => encode(&self.envelope),
+            };
+        }
+        let value = encode(&self.envelope);
+        let _ = slot.set(Box::new(value.clone()));
+        value
+    }
 }
 
 impl EventLog {
@@ -55,14 +139,20 @@ impl EventLog {
             after = last.seq;
             for envelope in page {
                 fold(&mut state, &envelope);
-                push_ring(&mut ring, envelope);
+                push_ring(&mut ring, SharedEvent::new(envelope));
             }
         }
         let (live, _) = broadcast::channel(LIVE_CHANNEL_CAPACITY);
         Ok(EventLog {
             session_id: session_id.to_string(),
             store,
-            inner: Mutex::new(Inner { state, ring }),
+            inner: Mutex::new(Inner {
+                state,
+                ring,
+                pending: Vec::new(),
+                last_write: None,
+                writes: 0,
+            }),
             live,
         })
     }
@@ -72,16 +162,75 @@ impl EventLog {
         &self.session_id
     }
 
-    /// Persists `events`, folds them and fans them out. Returns them numbered.
+    /// Persists `events` (after any deltas waiting for a group write, in the same transaction),
+    /// folds them and fans them out. Returns them numbered.
     pub async fn append(&self, events: Vec<SessionEvent>) -> Result<Vec<Envelope>> {
-        if events.is_empty() {
+        let mut inner = self.inner.lock().await;
+        if events.is_empty() && inner.pending.is_empty() {
             return Ok(Vec::new());
         }
         let at = now_rfc3339();
-        let batch: Vec<(String, SessionEvent)> =
-            events.into_iter().map(|e| (at.clone(), e)).collect();
-        // The lock is held across the store write so that appends and subscriptions see one order.
+        let count = events.len();
+        let mut batch = std::mem::take(&mut inner.pending);
+        batch.extend(events.into_iter().map(|e| (at.clone(), e)));
+        let mut envelopes = self.write(&mut inner, batch).await?;
+        Ok(envelopes.split_off(envelopes.len().saturating_sub(count)))
+    }
+
+    /// Appends text deltas with group commit (see the module docs): written now if the last
+    /// write is older than [`GROUP_COMMIT_WINDOW`], else held until [`EventLog::flush`] or the
+    /// next append. Held deltas are invisible to everyone until written.
+    pub async fn append_grouped(&self, events: Vec<SessionEvent>) -> Result<()> {
         let mut inner = self.inner.lock().await;
+        let at = now_rfc3339();
+        inner
+            .pending
+            .extend(events.into_iter().map(|e| (at.clone(), e)));
+        let window_open = inner
+            .last_write
+            .is_some_and(|last| Instant::now() < last + GROUP_COMMIT_WINDOW);
+        if inner.pending.is_empty()
+            || (window_open && inner.pending.len() < GROUP_COMMIT_MAX_EVENTS)
+        {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut inner.pending);
+        self.write(&mut inner, batch).await.map(|_| ())
+    }
+
+    /// When held deltas are due to be written; `None` when none wait.
+    pub async fn flush_deadline(&self) -> Option<Instant> {
+        let inner = self.inner.lock().await;
+        if inner.pending.is_empty() {
+            return None;
+        }
+        Some(
+            inner
+                .last_write
+                .map_or_else(Instant::now, |last| last + GROUP_COMMIT_WINDOW),
+        )
+    }
+
+    /// Writes the held deltas now.
+    pub async fn flush(&self) -> Result<()> {
+        self.append(Vec::new()).await.map(|_| ())
+    }
+
+    /// How many store transactions this log has written since it was loaded.
+    pub async fn writes(&self) -> u64 {
+        self.inner.lock().await.writes
+    }
+
+    /// One store transaction: numbered by the store, then folded, kept and broadcast. The lock
+    /// is held across the store write so that appends and subscriptions see one order. On a
+    /// failure nothing is visible and the batch is lost to this log, as the store has none of it.
+    async fn write(
+        &self,
+        inner: &mut Inner,
+        batch: Vec<(String, SessionEvent)>,
+    ) -> Result<Vec<Envelope>> {
+        inner.last_write = Some(Instant::now());
+        inner.writes += 1;
         let writing = std::time::Instant::now();
         let envelopes = self.store.append_events(&self.session_id, &batch).await?;
         let metrics = crate::metrics::global();
@@ -91,9 +240,10 @@ impl EventLog {
             .fetch_add(envelopes.len() as u64, Ordering::Relaxed);
         for envelope in &envelopes {
             fold(&mut inner.state, envelope);
-            push_ring(&mut inner.ring, envelope.clone());
+            let shared = SharedEvent::new(envelope.clone());
+            push_ring(&mut inner.ring, shared.clone());
             // No receivers is fine: nobody is watching.
-            let _ = self.live.send(envelope.clone());
+            let _ = self.live.send(shared);
         }
         Ok(envelopes)
     }
@@ -124,9 +274,19 @@ impl EventLog {
         let mut backlog = VecDeque::new();
         let mut fetch_from = None;
         if since < latest {
-            let ring_first = inner.ring.front().map(|e| e.seq).unwrap_or(latest + 1);
+            let ring_first = inner
+                .ring
+                .front()
+                .map(|e| e.envelope.seq)
+                .unwrap_or(latest + 1);
             if since + 1 >= ring_first {
-                backlog.extend(inner.ring.iter().filter(|e| e.seq > since).cloned());
+                backlog.extend(
+                    inner
+                        .ring
+                        .iter()
+                        .filter(|e| e.envelope.seq > since)
+                        .cloned(),
+                );
             } else {
                 fetch_from = Some(since);
             }
@@ -146,18 +306,17 @@ impl EventLog {
     }
 }
 
-fn push_ring(ring: &mut VecDeque<Envelope>, envelope: Envelope) {
+fn push_ring(ring: &mut VecDeque<Arc<SharedEvent>>, event: Arc<SharedEvent>) {
     if ring.len() == RING_CAPACITY {
         ring.pop_front();
     }
-    ring.push_back(envelope);
+    ring.push_back(event);
 }
 
 /// What a subscription yields.
 #[derive(Debug, Clone, PartialEq)]
-#[allow(clippy::large_enum_variant)] // events are the common case; boxing them buys nothing
 pub enum SubscriptionItem {
-    Event(Envelope),
+    Event(Arc<SharedEvent>),
     /// The subscriber must fetch a snapshot and subscribe again; nothing more follows.
     Resync {
         latest_seq: u64,
@@ -172,37 +331,27 @@ pub struct Subscription {
     /// The newest event when the subscription started.
     pub latest_seq: u64,
     delivered: u64,
-    backlog: VecDeque<Envelope>,
+    backlog: VecDeque<Arc<SharedEvent>>,
     fetch_from: Option<u64>,
-    rx: broadcast::Receiver<Envelope>,
+    rx: broadcast::Receiver<Arc<SharedEvent>>,
     resync: Option<String>,
     done: bool,
 }
 
 /// An event handed to a subscriber, counted.
-fn delivered(envelope: Envelope) -> SubscriptionItem {
+fn delivered(event: Arc<SharedEvent>) -> SubscriptionItem {
     crate::metrics::global()
         .deliveries
         .fetch_add(1, Ordering::Relaxed);
-    SubscriptionItem::Event(envelope)
+    SubscriptionItem::Event(event)
 }
 
 impl Subscription {
     /// The next item; `None` when the session's log is gone or after a resync.
     pub async fn next(&mut self) -> Option<SubscriptionItem> {
-        if self.done {
-            return None;
-        }
-        if let Some(reason) = self.resync.take() {
-            return Some(self.end_with_resync(reason));
-        }
         loop {
-            if let Some(envelope) = self.backlog.pop_front() {
-                if envelope.seq <= self.delivered {
-                    continue;
-                }
-                self.delivered = envelope.seq;
-                return Some(delivered(envelope));
+            if let Some(ready) = self.ready() {
+                return ready;
             }
             if let Some(after) = self.fetch_from {
                 match self
@@ -214,32 +363,91 @@ impl Subscription {
                         let last = page.last().map(|e| e.seq).unwrap_or(self.latest_seq);
                         self.fetch_from =
                             (last < self.latest_seq && !page.is_empty()).then_some(last);
-                        self.backlog
-                            .extend(page.into_iter().filter(|e| e.seq <= self.latest_seq));
+                        self.backlog.extend(
+                            page.into_iter()
+                                .filter(|e| e.seq <= self.latest_seq)
+                                .map(SharedEvent::new),
+                        );
                         continue;
                     }
                     Err(e) => return Some(self.end_with_resync(format!("replay failed: {e}"))),
                 }
             }
-            return match self.rx.recv().await {
-                Ok(envelope) if envelope.seq <= self.delivered => continue,
-                Ok(envelope) if envelope.seq == self.delivered + 1 => {
-                    self.delivered = envelope.seq;
-                    Some(delivered(envelope))
+            let received = self.rx.recv().await;
+            if let Some(item) = self.take_live(received) {
+                return item;
+            }
+        }
+    }
+
+    /// The next item if one is ready without waiting (none while a replay page must be read
+    /// from the store): lets a transport write everything that is ready in one go.
+    pub fn try_next(&mut self) -> Option<SubscriptionItem> {
+        loop {
+            if let Some(ready) = self.ready() {
+                return ready;
+            }
+            if self.fetch_from.is_some() {
+                return None;
+            }
+            let received = match self.rx.try_recv() {
+                Ok(event) => Ok(event),
+                Err(broadcast::error::TryRecvError::Empty) => return None,
+                Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                    Err(broadcast::error::RecvError::Lagged(n))
                 }
-                Ok(envelope) => Some(self.end_with_resync(format!(
-                    "gap: expected seq {}, got {}",
-                    self.delivered + 1,
-                    envelope.seq
-                ))),
-                Err(broadcast::error::RecvError::Lagged(n)) => {
-                    Some(self.end_with_resync(format!("subscriber fell {n} events behind")))
-                }
-                Err(broadcast::error::RecvError::Closed) => {
-                    self.done = true;
-                    None
+                Err(broadcast::error::TryRecvError::Closed) => {
+                    Err(broadcast::error::RecvError::Closed)
                 }
             };
+            if let Some(item) = self.take_live(received) {
+                return item;
+            }
+        }
+    }
+
+    /// What can be answered without reading anything: the end, a pending resync, or the
+    /// backlog's next event. `None` means: look further.
+    fn ready(&mut self) -> Option<Option<SubscriptionItem>> {
+        if self.done {
+            return Some(None);
+        }
+        if let Some(reason) = self.resync.take() {
+            return Some(Some(self.end_with_resync(reason)));
+        }
+        while let Some(event) = self.backlog.pop_front() {
+            if event.envelope.seq > self.delivered {
+                self.delivered = event.envelope.seq;
+                return Some(Some(delivered(event)));
+            }
+        }
+        None
+    }
+
+    /// Takes an event off the live channel: `None` for one already delivered (look further),
+    /// else the item to return.
+    fn take_live(
+        &mut self,
+        received: std::result::Result<Arc<SharedEvent>, broadcast::error::RecvError>,
+    ) -> Option<Option<SubscriptionItem>> {
+        match received {
+            Ok(event) if event.envelope.seq <= self.delivered => None,
+            Ok(event) if event.envelope.seq == self.delivered + 1 => {
+                self.delivered = event.envelope.seq;
+                Some(Some(delivered(event)))
+            }
+            Ok(event) => Some(Some(self.end_with_resync(format!(
+                "gap: expected seq {}, got {}",
+                self.delivered + 1,
+                event.envelope.seq
+            )))),
+            Err(broadcast::error::RecvError::Lagged(n)) => Some(Some(
+                self.end_with_resync(format!("subscriber fell {n} events behind")),
+            )),
+            Err(broadcast::error::RecvError::Closed) => {
+                self.done = true;
+                Some(None)
+            }
         }
     }
 
@@ -254,3 +462,7 @@ impl Subscription {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "log_tests.rs"]
+mod tests;

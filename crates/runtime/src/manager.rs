@@ -32,6 +32,9 @@ use crate::time::{new_id, now_rfc3339};
 /// Largest page a session listing returns.
 pub const MAX_PAGE_SIZE: usize = 200;
 
+/// How long `/healthz` waits for the store before it reports it unavailable.
+pub const STORE_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// What every session actor shares.
 pub(crate) struct Deps {
     pub(crate) store: Arc<dyn SessionStore>,
@@ -525,6 +528,31 @@ impl Runtime {
     pub async fn metrics_text(&self) -> String {
         let loaded = self.sessions.lock().await.len();
         crate::metrics::global().render(loaded)
+    }
+
+    /// Reads from the store (a point lookup of a session that cannot exist) within
+    /// [`STORE_CHECK_TIMEOUT`], for `/healthz`.
+    pub async fn check_store(&self) -> agent_runtime_protocol::StoreHealth {
+        let started = std::time::Instant::now();
+        let read = tokio::time::timeout(
+            STORE_CHECK_TIMEOUT,
+            self.deps.store.get_session("healthz-probe"),
+        )
+        .await;
+        let error = match read {
+            Ok(Ok(_)) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(_) => Some(format!(
+                "no answer within {} s",
+                STORE_CHECK_TIMEOUT.as_secs()
+            )),
+        };
+        agent_runtime_protocol::StoreHealth {
+            backend: self.deps.store.backend().to_string(),
+            ok: error.is_none(),
+            latency_ms: started.elapsed().as_secs_f64() * 1000.0,
+            error,
+        }
     }
 
     /// The store behind the runtime.

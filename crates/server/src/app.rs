@@ -9,7 +9,7 @@ use std::sync::Arc;
 use agent_runtime_core::Runtime;
 use agent_runtime_protocol::Health;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{middleware, Json, Router};
@@ -192,13 +192,23 @@ pub fn build_app(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn healthz(State(state): State<AppState>) -> Json<Health> {
-    Json(Health {
-        status: "ok".into(),
+/// Liveness with a read from the store: 503 `unavailable` when the store does not answer, so a
+/// load balancer takes the node out rather than sending it requests that would fail.
+async fn healthz(State(state): State<AppState>) -> Response {
+    let store = state.runtime.check_store().await;
+    let code = if store.ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let health = Health {
+        status: if store.ok { "ok" } else { "unavailable" }.into(),
         version: env!("CARGO_PKG_VERSION").into(),
         demo: state.runtime.config().demo,
         sandbox: state.runtime.protections(),
-    })
+        store,
+    };
+    (code, Json(health)).into_response()
 }
 
 /// Prometheus's text exposition; behind the API key like the API.

@@ -73,6 +73,7 @@ export class FakeServer {
       { name: 'network', enforced: true, by: ['network namespace', 'egress proxy'], default: 'allowlist' },
       { name: 'memory', enforced: false, by: [], note: 'no memory cgroup controller' },
     ],
+    store: { backend: 'memory', ok: true, latencyMs: 0.1 },
   };
 
   // ---- driving the agent -------------------------------------------------------------------

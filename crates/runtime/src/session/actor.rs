@@ -187,6 +187,7 @@ impl Actor {
                 .then(|| self.idle_since + self.deps.config.idle_timeout);
             let turn_deadline = self.turn.as_ref().map(|t| self.turn_deadline(t));
             let ask_expiry = self.asks.next_expiry();
+            let flush_deadline = self.log.flush_deadline().await;
             tokio::select! {
                 biased;
                 _ = self.cancel.cancelled() => break,
@@ -194,6 +195,8 @@ impl Actor {
                     Some(command) => self.handle(command).await,
                     None => break,
                 },
+                // Before the agent's output, so a steady stream of lines cannot hold deltas back.
+                _ = sleep_until(flush_deadline) => self.flush().await,
                 line = next_line(self.process.as_mut()) => self.on_line(line).await,
                 hit = limit_hit(self.sandbox.clone()) => self.on_limit_hit(hit).await,
                 Some(denial) = next_denial(self.denials.as_mut()) => self.on_denial(&denial).await,
@@ -204,6 +207,7 @@ impl Actor {
             }
         }
         self.shutdown().await;
+        self.flush().await;
     }
 
     fn turn_deadline(&self, turn: &ActiveTurn) -> Instant {
@@ -268,10 +272,27 @@ impl Actor {
     }
 
     /// Appends events, logging (not propagating) a store failure: the actor must keep running.
+    /// Text deltas are group-committed (see `log.rs`); anything else is written at once, after
+    /// the deltas before it.
     pub(super) async fn emit(&self, events: Vec<SessionEvent>) {
         self.count(&events);
-        if let Err(e) = self.log.append(events).await {
+        let deltas = events
+            .iter()
+            .all(|e| matches!(e, SessionEvent::TextDelta { .. }));
+        let appended = if deltas {
+            self.log.append_grouped(events).await
+        } else {
+            self.log.append(events).await.map(|_| ())
+        };
+        if let Err(e) = appended {
             tracing::error!(session_id = %self.session_id(), "appending events failed: {e}");
+        }
+    }
+
+    /// Writes the deltas waiting for their group write.
+    async fn flush(&self) {
+        if let Err(e) = self.log.flush().await {
+            tracing::error!(session_id = %self.session_id(), "writing events failed: {e}");
         }
     }
 

@@ -144,9 +144,9 @@ pub async fn collect_until(
     let result = tokio::time::timeout(WAIT, async {
         while let Some(item) = sub.next().await {
             match item {
-                SubscriptionItem::Event(envelope) => {
-                    let stop = done(&envelope);
-                    seen.push(envelope);
+                SubscriptionItem::Event(event) => {
+                    let stop = done(&event.envelope);
+                    seen.push(event.envelope.clone());
                     if stop {
                         return;
                     }

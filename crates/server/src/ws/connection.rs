@@ -47,7 +47,9 @@ const CLOSE_POLICY_VIOLATION: u16 = 1008;
 /// What the writer task is asked to send.
 #[derive(Debug)]
 pub enum Outbound {
-    /// Boxed: events are large and most of the channel's slots hold them.
+    /// A session event's frame, encoded once for every subscriber (see `subscription.rs`).
+    Event(Utf8Bytes),
+    /// Any other frame (results, errors, resync), serialized by the writer.
     Frame(Box<ServerFrame>),
     /// Send a close frame and stop writing.
     Close { code: u16, reason: &'static str },
@@ -359,7 +361,14 @@ fn error_frame(id: String, error: &ApiError) -> ServerFrame {
     }
 }
 
+/// Most frames one write gathers: everything queued is written with one flush, up to this many.
+const MAX_FRAMES_PER_WRITE: usize = 256;
+
 /// Owns the sending half: sends queued frames in order, pings when idle, closes when asked.
+///
+/// Writes are coalesced: after the first queued frame, every frame already waiting is fed to the
+/// socket too and the lot is flushed at once, so a client behind on a burst of text deltas gets
+/// them in a few writes instead of one system call per event.
 async fn write_frames(
     mut sink: SplitSink<WebSocket, Message>,
     mut outbound: mpsc::Receiver<Outbound>,
@@ -368,34 +377,86 @@ async fn write_frames(
     let mut ping = tokio::time::interval(PING_INTERVAL);
     ping.reset();
     loop {
-        let message = tokio::select! {
+        let first = tokio::select! {
             _ = cancel.cancelled() => break,
-            _ = ping.tick() => Message::Ping(Default::default()),
+            _ = ping.tick() => Some(Message::Ping(Default::default())),
             next = outbound.recv() => match next {
-                Some(Outbound::Frame(frame)) => match serde_json::to_string(&frame) {
-                    Ok(text) => Message::Text(Utf8Bytes::from(text)),
-                    Err(e) => {
-                        tracing::error!("serializing a websocket frame failed: {e}");
-                        continue;
+                Some(outbound) => match message(outbound) {
+                    Written::Message(message) => Some(message),
+                    Written::Nothing => None,
+                    Written::Close(close) => {
+                        let _ = sink.send(close).await;
+                        return;
                     }
                 },
-                Some(Outbound::Close { code, reason }) => {
-                    let close = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
-                    let _ = sink.send(Message::Close(Some(close))).await;
-                    return;
-                }
                 None => break,
             },
         };
+        let mut batch: Vec<Message> = first.into_iter().collect();
+        let mut close = None;
+        while batch.len() < MAX_FRAMES_PER_WRITE {
+            let Ok(next) = outbound.try_recv() else { break };
+            match message(next) {
+                Written::Message(message) => batch.push(message),
+                Written::Nothing => {}
+                Written::Close(message) => {
+                    close = Some(message);
+                    break;
+                }
+            }
+        }
         let sent = tokio::select! {
             _ = cancel.cancelled() => break,
-            sent = sink.send(message) => sent,
+            sent = feed_and_flush(&mut sink, batch) => sent,
         };
         if sent.is_err() {
             // The client is gone; the reader notices on its side.
             break;
         }
+        if let Some(close) = close {
+            let _ = sink.send(close).await;
+            return;
+        }
         ping.reset();
     }
     let _ = sink.close().await;
+}
+
+/// What the writer does with one queued item.
+enum Written {
+    Message(Message),
+    Close(Message),
+    /// A frame that failed to serialize (logged).
+    Nothing,
+}
+
+fn message(outbound: Outbound) -> Written {
+    match outbound {
+        Outbound::Event(text) => Written::Message(Message::Text(text)),
+        Outbound::Frame(frame) => match serde_json::to_string(&frame) {
+            Ok(text) => Written::Message(Message::Text(Utf8Bytes::from(text))),
+            Err(e) => {
+                tracing::error!("serializing a websocket frame failed: {e}");
+                Written::Nothing
+            }
+        },
+        Outbound::Close { code, reason } => {
+            let close = CloseFrame {
+                code,
+                reason: Utf8Bytes::from_static(reason),
+            };
+            Written::Close(Message::Close(Some(close)))
+        }
+    }
+}
+
+/// Feeds every message to the socket, then flushes once.
+async fn feed_and_flush(
+    sink: &mut SplitSink<WebSocket, Message>,
+    batch: Vec<Message>,
+) -> Result<(), axum::Error> {
+    for message in batch {
+        sink.feed(message).await?;
+    }
+    sink.flush().await
 }

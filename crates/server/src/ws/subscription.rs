@@ -1,8 +1,10 @@
 //! One subscription of a connection: a task forwarding a session's events into the
 //! connection's outbound channel.
 
-use agent_runtime_core::{Subscription, SubscriptionItem};
-use agent_runtime_protocol::ServerFrame;
+use agent_runtime_core::{Encoding, SharedEvent, Subscription, SubscriptionItem};
+use agent_runtime_protocol::{Envelope, ServerFrame};
+use axum::extract::ws::Utf8Bytes;
+use serde::Serialize;
 use std::time::Duration;
 
 use tokio::sync::mpsc::{self, error::SendTimeoutError};
@@ -70,9 +72,9 @@ async fn forward(
             // The session was deleted or the runtime stopped.
             None => return,
             Some(SubscriptionItem::Resync { latest_seq, reason }) => (latest_seq, reason),
-            Some(SubscriptionItem::Event(envelope)) => {
-                let seq = envelope.seq;
-                let frame = Outbound::Frame(Box::new(ServerFrame::Event { envelope }));
+            Some(SubscriptionItem::Event(event)) => {
+                let seq = event.envelope.seq;
+                let frame = Outbound::Event(event_frame(&event));
                 let sent = tokio::select! {
                     _ = cancel.cancelled() => return,
                     sent = out.send_timeout(frame, SLOW_CLIENT_GRACE) => sent,
@@ -97,6 +99,26 @@ async fn forward(
         }
         return;
     }
+}
+
+/// The `event` frame of a shared event, serialized once for every WebSocket subscriber.
+pub fn event_frame(event: &SharedEvent) -> Utf8Bytes {
+    /// `ServerFrame::Event`, borrowing the envelope instead of owning a copy.
+    #[derive(Serialize)]
+    #[serde(tag = "type", rename = "event")]
+    struct EventFrame<'a> {
+        envelope: &'a Envelope,
+    }
+    event.encoded(Encoding::WebSocket, |envelope| {
+        match serde_json::to_string(&EventFrame { envelope }) {
+            Ok(text) => Utf8Bytes::from(text),
+            // Envelopes are plain data; serializing one cannot fail.
+            Err(e) => {
+                tracing::error!("serializing an event frame failed: {e}");
+                Utf8Bytes::from_static("")
+            }
+        }
+    })
 }
 
 #[cfg(test)]
@@ -137,12 +159,33 @@ mod tests {
 
     fn seq_of(outbound: Option<Outbound>) -> u64 {
         match outbound {
-            Some(Outbound::Frame(frame)) => match *frame {
-                ServerFrame::Event { envelope } => envelope.seq,
+            Some(Outbound::Event(text)) => match serde_json::from_str(text.as_str()) {
+                Ok(ServerFrame::Event { envelope }) => envelope.seq,
                 other => panic!("expected an event, got {other:?}"),
             },
             other => panic!("expected an event, got {other:?}"),
         }
+    }
+
+    #[tokio::test]
+    async fn an_event_frame_is_the_server_frame_and_is_serialized_once() {
+        let log = log_with_events(1).await;
+        let mut first = log.subscribe(0).await;
+        let mut second = log.subscribe(0).await;
+        let (Some(SubscriptionItem::Event(a)), Some(SubscriptionItem::Event(b))) =
+            (first.next().await, second.next().await)
+        else {
+            panic!("expected events");
+        };
+        // Both subscribers hold the same event, and get the same bytes, not two copies.
+        assert!(Arc::ptr_eq(&a, &b));
+        let (text_a, text_b) = (event_frame(&a), event_frame(&b));
+        assert_eq!(text_a.as_str().as_ptr(), text_b.as_str().as_ptr());
+        let expected = serde_json::to_string(&ServerFrame::Event {
+            envelope: a.envelope.clone(),
+        })
+        .expect("serialize");
+        assert_eq!(text_a.as_str(), expected);
     }
 
     #[tokio::test(start_paused = true)]

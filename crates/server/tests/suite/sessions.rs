@@ -176,6 +176,41 @@ async fn healthz_reports_version_and_demo() {
     assert_eq!(health.status, "ok");
     assert_eq!(health.version, env!("CARGO_PKG_VERSION"));
     assert!(!health.demo);
+    assert!(health.store.ok, "{:?}", health.store);
+    assert_eq!(health.store.error, None);
+    assert_eq!(
+        health.store.backend,
+        server.server().runtime().store().backend()
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn healthz_is_503_when_the_store_does_not_answer() {
+    let server = TestServer::start().await;
+    server.server().runtime().store().close().await;
+    let response = within(
+        reqwest::Client::new()
+            .get(format!("{}/healthz", server.base_url()))
+            .send(),
+    )
+    .await
+    .expect("request");
+    assert_eq!(response.status().as_u16(), 503);
+    let health: agent_runtime_protocol::Health =
+        within(response.json()).await.expect("health body");
+    assert_eq!(health.status, "unavailable");
+    assert!(!health.store.ok);
+    assert!(
+        health
+            .store
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("closed"),
+        "{:?}",
+        health.store.error
+    );
     server.shutdown().await;
 }
 

@@ -380,7 +380,11 @@ installed: boolean, capabilities: AgentCapabilities, };
 
 export type AgentList = { agents: Array<AgentInfo>, };
 
-export type Health = { status: string, version: string, 
+export type Health = { 
+/**
+ * `ok`, or `unavailable` (with HTTP 503) when the store does not answer.
+ */
+status: string, version: string, 
 /**
  * The server answers with the built-in demo model instead of a real one.
  */
@@ -388,7 +392,25 @@ demo: boolean,
 /**
  * What confines a sandbox on this host, and what does not.
  */
-sandbox: Array<Protection>, };
+sandbox: Array<Protection>, 
+/**
+ * The store, checked with a read on every call.
+ */
+store: StoreHealth, };
+
+export type StoreHealth = { 
+/**
+ * `sqlite`, `postgres`, `memory`.
+ */
+backend: string, ok: boolean, 
+/**
+ * How long the read took.
+ */
+latencyMs: number, 
+/**
+ * Why the read failed (or timed out).
+ */
+error?: string, };
 
 export type Protection = { 
 /**
