@@ -55,6 +55,8 @@ pub struct RuntimeConfig {
     pub sandbox: SandboxDefaults,
     /// The operator's settings of every sandbox's egress proxy.
     pub egress: EgressSettings,
+    /// Warm sandboxes kept per agent and profile (see `crate::pool`); 0 turns the pool off.
+    pub warm_pool_size: usize,
 }
 
 /// The operator's side of the egress proxies: the private destinations they may reach after
@@ -123,6 +125,7 @@ impl RuntimeConfig {
             demo: false,
             sandbox: SandboxDefaults::default(),
             egress: EgressSettings::default(),
+            warm_pool_size: 0,
         }
     }
 

@@ -29,6 +29,7 @@ pub mod log;
 pub mod manager;
 pub mod metrics;
 pub mod paths;
+mod pool;
 pub mod profile_sandbox;
 mod protections;
 pub mod rules;

@@ -25,6 +25,7 @@ use crate::error::{Result, RuntimeError};
 use crate::installer::Installer;
 use crate::log::{EventLog, Subscription};
 use crate::paths::validate_workspace_path;
+use crate::pool::{PoolKey, WarmPool};
 use crate::profile_sandbox::{keep_stored_secrets, redact_secrets, validate_sandbox_settings};
 use crate::session::{close_abandoned_turn, validate_budget, Command, SessionHandle};
 use crate::time::{new_id, now_rfc3339};
@@ -41,6 +42,7 @@ pub(crate) struct Deps {
     pub(crate) sandbox: Arc<dyn SandboxProvider>,
     pub(crate) installer: Installer,
     pub(crate) config: RuntimeConfig,
+    pub(crate) pool: WarmPool,
     /// Where the server listens, which no sandbox may reach (see
     /// [`Runtime::set_listen_addresses`]).
     listeners: std::sync::RwLock<Vec<std::net::SocketAddr>>,
@@ -73,12 +75,14 @@ impl Runtime {
         sandbox: Arc<dyn SandboxProvider>,
     ) -> Result<Arc<Self>> {
         let installer = Installer::new(config.tools_dir.clone());
+        let pool = WarmPool::new(config.warm_pool_size);
         let runtime = Arc::new(Runtime {
             deps: Arc::new(Deps {
                 store,
                 sandbox,
                 installer,
                 config,
+                pool,
                 listeners: std::sync::RwLock::new(Vec::new()),
             }),
             sessions: Mutex::new(HashMap::new()),
@@ -97,6 +101,18 @@ impl Runtime {
             Ok(mut listeners) => *listeners = addresses,
             Err(poisoned) => *poisoned.into_inner() = addresses,
         }
+    }
+
+    /// Starts filling the warm pool (when its size is not 0), beginning with new sessions of the
+    /// default agent. Call it after [`Runtime::set_listen_addresses`]: a sandbox's egress proxy
+    /// refuses the addresses known when the sandbox is made.
+    pub fn start_warm_pool(&self) {
+        let first = PoolKey {
+            agent: AgentKind::ClaudeCode.id().to_string(),
+            profile: None,
+            mode: PermissionMode::default(),
+        };
+        WarmPool::start(self.deps.clone(), first, self.cancel.clone(), &self.tracker);
     }
 
     /// What confines a sandbox on this host and what does not, with the server's defaults.
@@ -527,7 +543,7 @@ impl Runtime {
     /// of sessions this runtime holds in memory.
     pub async fn metrics_text(&self) -> String {
         let loaded = self.sessions.lock().await.len();
-        crate::metrics::global().render(loaded)
+        crate::metrics::global().render(loaded, self.deps.pool.figures())
     }
 
     /// Reads from the store (a point lookup of a session that cannot exist) within

@@ -84,6 +84,17 @@ pub struct Metrics {
     pub egress_denied: AtomicU64,
 }
 
+/// The warm pool's figures, which its runtime keeps (`crate::pool`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PoolFigures {
+    /// Warm sandboxes ready now.
+    pub ready: u64,
+    /// New sessions' first sandboxes taken from the pool.
+    pub hits: u64,
+    /// New sessions' first sandboxes started cold although the pool could have served them.
+    pub misses: u64,
+}
+
 /// The process's metrics.
 pub fn global() -> &'static Metrics {
     static METRICS: OnceLock<Metrics> = OnceLock::new();
@@ -106,8 +117,9 @@ impl Metrics {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The text exposition, with `sessions_loaded` (which the session manager knows) added.
-    pub fn render(&self, sessions_loaded: usize) -> String {
+    /// The text exposition, with the gauges the session manager knows added: sessions loaded
+    /// and warm sandboxes ready.
+    pub fn render(&self, sessions_loaded: usize, pool: PoolFigures) -> String {
         let mut out = String::new();
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let singles = [
@@ -146,6 +158,24 @@ impl Metrics {
                 "counter",
                 "Subscriptions ended with resync_required.",
                 load(&self.resyncs),
+            ),
+            (
+                "agent_runtime_pool_ready",
+                "gauge",
+                "Warm sandboxes ready to be claimed.",
+                pool.ready,
+            ),
+            (
+                "agent_runtime_pool_hits_total",
+                "counter",
+                "New sessions' sandboxes taken from the warm pool.",
+                pool.hits,
+            ),
+            (
+                "agent_runtime_pool_misses_total",
+                "counter",
+                "New sessions' sandboxes started cold although the pool could have served them.",
+                pool.misses,
             ),
             (
                 "agent_runtime_egress_denied_total",
@@ -208,7 +238,7 @@ mod tests {
         metrics.turn_ended(TurnEndReason::Completed);
         metrics.turn_ended(TurnEndReason::Error);
         metrics.turn_ended(TurnEndReason::Error);
-        let text = metrics.render(3);
+        let text = metrics.render(3, PoolFigures::default());
         for line in [
             "agent_runtime_sessions_loaded 3",
             "agent_runtime_turns_running 0",

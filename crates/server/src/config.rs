@@ -26,6 +26,7 @@
 //! | `--demo` | `AGENT_RUNTIME_DEMO` | `demo` | off |
 //! | `--demo-scenario` | `AGENT_RUNTIME_DEMO_SCENARIO` | `demo_scenario` | the built-in demo (JSON scenario, see the testkit crate) |
 //! | `--skip-install` | `AGENT_RUNTIME_SKIP_INSTALL` | `skip_install` | off |
+//! | `--warm-pool` | `AGENT_RUNTIME_WARM_POOL` | `warm_pool` | `1` warm sandbox per agent and profile in use (0: off) |
 //! | `--json-body-limit` | `AGENT_RUNTIME_JSON_BODY_LIMIT` | `json_body_limit` | 1 MiB |
 //! | `--file-body-limit` | `AGENT_RUNTIME_FILE_BODY_LIMIT` | `file_body_limit` | 32 MiB |
 //!
@@ -52,6 +53,12 @@ use crate::edge::Origin;
 
 /// Default idle timeout of a sandbox.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+/// Warm sandboxes kept per agent and profile (`agent_runtime_core`'s pool).
+pub const DEFAULT_WARM_POOL: usize = 1;
+
+/// Most warm sandboxes per agent and profile a configuration may ask for.
+pub const MAX_WARM_POOL: usize = 16;
 /// Default port.
 pub const DEFAULT_PORT: u16 = 8080;
 /// Default bind address.
@@ -93,6 +100,8 @@ pub struct ServerConfig {
     pub demo_scenario: Option<PathBuf>,
     /// Do not install the agent CLIs at startup (the first turn installs them if needed).
     pub skip_install: bool,
+    /// Warm sandboxes kept per agent and profile in use; 0 turns the pool off.
+    pub warm_pool: usize,
     /// Let a missing bubblewrap be installed with the system package manager.
     pub install_bwrap: bool,
     /// The `PATH` searched for bubblewrap (`None`: only its standard location).
@@ -129,6 +138,7 @@ impl ServerConfig {
             demo: false,
             demo_scenario: None,
             skip_install: false,
+            warm_pool: DEFAULT_WARM_POOL,
             install_bwrap: false,
             path_env: None,
             limits: BodyLimits::default(),
@@ -197,6 +207,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("demo", &self.demo)
             .field("demo_scenario", &self.demo_scenario)
             .field("skip_install", &self.skip_install)
+            .field("warm_pool", &self.warm_pool)
             .field("install_bwrap", &self.install_bwrap)
             .field("limits", &self.limits)
             .field("shutdown_grace", &self.shutdown_grace)
@@ -317,6 +328,10 @@ pub struct ServeArgs {
     /// Do not install agent CLIs at startup [env: AGENT_RUNTIME_SKIP_INSTALL]
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub skip_install: Option<bool>,
+    /// Warm sandboxes (agent started, waiting) kept per agent and profile in use; 0 turns the
+    /// pool off [env: AGENT_RUNTIME_WARM_POOL] [default: 1]
+    #[arg(long, value_name = "N")]
+    pub warm_pool: Option<String>,
     /// Largest JSON body, e.g. 1MiB [env: AGENT_RUNTIME_JSON_BODY_LIMIT]
     #[arg(long, value_name = "SIZE")]
     pub json_body_limit: Option<String>,
@@ -350,6 +365,7 @@ pub struct FileConfig {
     pub demo: Option<bool>,
     pub demo_scenario: Option<PathBuf>,
     pub skip_install: Option<bool>,
+    pub warm_pool: Option<NumberOrText>,
     pub json_body_limit: Option<NumberOrText>,
     pub file_body_limit: Option<NumberOrText>,
     /// The `[sandbox]` table, see [`crate::config_sandbox`].
@@ -539,6 +555,24 @@ pub fn merge(
         file.skip_install,
         "skip install",
     )?;
+    if let Some(text) = pick(
+        args.warm_pool.clone(),
+        env("AGENT_RUNTIME_WARM_POOL"),
+        file.warm_pool.map(|t| t.text()),
+    ) {
+        config.warm_pool = text
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| *n <= MAX_WARM_POOL)
+            .ok_or_else(|| {
+                ConfigError::invalid(
+                    "warm pool size",
+                    &text,
+                    &format!("expected 0 to {MAX_WARM_POOL}"),
+                )
+            })?;
+    }
     if let Some(text) = pick(
         args.json_body_limit.clone(),
         env("AGENT_RUNTIME_JSON_BODY_LIMIT"),

@@ -326,3 +326,34 @@ fn allowed_origins_come_from_flags_env_or_file_and_are_validated() {
         }
     }
 }
+
+#[test]
+fn the_warm_pool_size_is_a_small_number_and_flags_win() {
+    let default = merge(
+        &ServeArgs::default(),
+        &env_of(&[]),
+        FileConfig::default(),
+        false,
+    )
+    .expect("config");
+    assert_eq!(default.warm_pool, DEFAULT_WARM_POOL);
+    let file: FileConfig = toml::from_str("warm_pool = 3").expect("file");
+    let env = env_of(&[("AGENT_RUNTIME_WARM_POOL", "2")]);
+    let from_env = merge(&ServeArgs::default(), &env, file, false).expect("config");
+    assert_eq!(from_env.warm_pool, 2);
+    let flag = merge(
+        &parse_args(&["--warm-pool", "0"]),
+        &env,
+        FileConfig::default(),
+        false,
+    )
+    .expect("config");
+    assert_eq!(flag.warm_pool, 0);
+    for bad in ["-1", "many", "17"] {
+        let env = env_of(&[("AGENT_RUNTIME_WARM_POOL", bad)]);
+        match merge(&ServeArgs::default(), &env, FileConfig::default(), false) {
+            Err(ConfigError::Invalid { key, .. }) => assert_eq!(key, "warm pool size"),
+            other => panic!("{bad}: expected invalid, got {other:?}"),
+        }
+    }
+}

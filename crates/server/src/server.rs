@@ -227,6 +227,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
         limits: config.sandbox.limits,
     };
     runtime_config.egress = egress_settings(&config, host_layout.ca_bundle.clone());
+    runtime_config.warm_pool_size = config.warm_pool;
     let runtime = match Runtime::start(runtime_config, store.clone(), sandbox).await {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -250,6 +251,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
     })?;
     // No sandbox may reach the server, whatever the operator's egress exceptions say.
     runtime.set_listen_addresses(vec![addr]);
+    runtime.start_warm_pool();
 
     let keys = ApiKeys::new(&config.api_keys);
     if keys.is_open() {

@@ -12,28 +12,31 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
-use agent_runtime_agents::{
-    AgentKind, LaunchContext, TranscriptFile, TranslatorContext, TurnOutcome,
-};
+use agent_runtime_agents::{AgentKind, TranscriptFile, TurnOutcome};
 use agent_runtime_egress::Denial;
 use agent_runtime_protocol::{
     AgentProfile, Block, BlockUpdates, FileInfo, MetadataPatch, SandboxState, SendMessageRequest,
-    SessionEvent, SessionState, ToolStatus, TurnEndReason, TurnError, Usage, MAIN_CONVERSATION,
+    SessionEvent, ToolStatus, TurnEndReason, TurnError, Usage, MAIN_CONVERSATION,
 };
-use agent_runtime_sandbox::{LimitHit, Root, Sandbox, SandboxRequest};
+use agent_runtime_sandbox::{LimitHit, Root, Sandbox};
 use agent_runtime_store::SessionRecord;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::approvals::Asks;
-use super::network::{sandbox_network, DenialReports, CA_BUNDLE_PATH};
+use super::launch::{
+    limits_of, spawn_agent, start_sandbox, write_profile_files, AgentStart, ModelAccess,
+    StartedSandbox,
+};
+use super::network::DenialReports;
 use super::process::{AgentProcess, OutputLine};
 use super::Command;
 use crate::error::{Result, RuntimeError};
 use crate::limits::{human_bytes, Limits};
 use crate::log::EventLog;
 use crate::manager::Deps;
+use crate::pool::{poolable, PoolKey};
 
 /// A turn in progress.
 pub(super) struct ActiveTurn {
@@ -116,14 +119,6 @@ pub(crate) struct Actor {
     pub(super) asks: Asks,
     /// The user approved going past the budget once: the next turn starts whatever it says.
     pub(super) budget_approved: bool,
-}
-
-/// The model API as the agent in a sandbox sees it: the egress proxy inside, and a placeholder
-/// key; plus the secret values its tool output is redacted of.
-struct ModelAccess {
-    base_url: String,
-    placeholder_key: String,
-    redact: Vec<String>,
 }
 
 impl Actor {
@@ -364,82 +359,13 @@ impl Actor {
     }
 
     async fn start_sandbox(&mut self) -> Result<Arc<dyn Sandbox>> {
-        let store = &self.deps.store;
         let session_id = self.session_id().to_string();
         let profile = self.profile().await?;
-        self.limits = self.limits_of(&profile);
-        let network = sandbox_network(
-            &self.deps.config,
-            self.deps.runtime_listeners(),
-            &profile,
-            self.agent.model_api(),
-        )?;
-        let mut request = SandboxRequest::new(session_id.clone());
-        request.limits = self.limits.sandbox();
-        request.extra_env = network.extra_env;
-        request.egress = Some(network.handler);
-        let sandbox = self.deps.sandbox.create(request).await?;
-        // Fail closed: without the proxy inside, the agent could reach the model API only with
-        // the real key in its environment, and that never happens.
-        let Some(base_url) = sandbox.proxy_url() else {
-            let _ = sandbox.destroy().await;
-            return Err(RuntimeError::Internal(format!(
-                "the {} provider gave the sandbox no egress proxy",
-                self.deps.sandbox.name()
-            )));
-        };
-        let mut redact = network.secret_values;
-        redact.extend(self.deps.config.endpoint(self.agent.model_api()).api_key);
-        self.model_access = Some(ModelAccess {
-            base_url,
-            placeholder_key: network.placeholder_key,
-            redact,
-        });
-        self.denials = Some(network.denials);
-        let ca_bundle = network.ca_bundle;
-        let restore = async {
-            if let Some(bundle) = &ca_bundle {
-                sandbox
-                    .write_file(Root::Home, CA_BUNDLE_PATH, bundle.as_bytes())
-                    .await?;
-            }
-            for file in store.list_files(&session_id).await? {
-                if let Some(bytes) = store.get_file(&session_id, &file.path).await? {
-                    sandbox
-                        .write_file(Root::Workspace, &file.path, &bytes)
-                        .await?;
-                }
-            }
-            let transcripts = store.list_transcripts(&session_id).await?;
-            for transcript in &transcripts {
-                if let Some(bytes) = store.get_transcript(&session_id, &transcript.name).await? {
-                    let path = self
-                        .agent
-                        .transcript_restore_path(&transcript.name, sandbox.workspace_dir())
-                        .map_err(|e| RuntimeError::Internal(e.to_string()))?;
-                    sandbox.write_file(Root::Home, &path, &bytes).await?;
-                }
-            }
-            let first_start = transcripts.is_empty();
-            let writes = self
-                .agent
-                .profile_files(&profile)
-                .map_err(|e| RuntimeError::InvalidProfile(e.to_string()))?;
-            for write in writes {
-                // Workspace files of the profile seed a new session only; afterwards the
-                // workspace is the user's.
-                if write.root == Root::Workspace
-                    && (!first_start || self.files.contains_key(&write.path))
-                {
-                    continue;
-                }
-                sandbox
-                    .write_file(write.root, &write.path, &write.bytes)
-                    .await?;
-            }
-            Ok::<_, RuntimeError>(())
-        };
-        if let Err(e) = restore.await {
+        self.limits = limits_of(&self.deps, &profile);
+        let started = start_sandbox(&self.deps, &self.agent, &profile, session_id.clone()).await?;
+        let sandbox = started.sandbox.clone();
+        self.adopt(started);
+        if let Err(e) = self.restore_into(sandbox.as_ref(), &profile).await {
             let _ = sandbox.destroy().await;
             self.model_access = None;
             self.denials = None;
@@ -447,6 +373,51 @@ impl Actor {
         }
         tracing::info!(session_id = %session_id, "sandbox started");
         Ok(sandbox)
+    }
+
+    /// Takes over a started sandbox's network (its model access and refusals) and limits.
+    fn adopt(&mut self, started: StartedSandbox) {
+        self.limits = started.limits;
+        self.model_access = Some(started.access);
+        self.denials = Some(started.denials);
+    }
+
+    /// Writes the session's workspace files from the store into a fresh sandbox.
+    async fn restore_files(&self, sandbox: &dyn Sandbox) -> Result<()> {
+        let store = &self.deps.store;
+        let session_id = self.session_id();
+        for file in store.list_files(session_id).await? {
+            if let Some(bytes) = store.get_file(session_id, &file.path).await? {
+                sandbox
+                    .write_file(Root::Workspace, &file.path, &bytes)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes what the session keeps in the store into a fresh sandbox: its workspace files, the
+    /// agent's native transcripts, and the profile's files (its workspace files only into a
+    /// session's first sandbox, where the user has not written them).
+    async fn restore_into(&self, sandbox: &dyn Sandbox, profile: &AgentProfile) -> Result<()> {
+        self.restore_files(sandbox).await?;
+        let store = &self.deps.store;
+        let session_id = self.session_id();
+        let transcripts = store.list_transcripts(session_id).await?;
+        for transcript in &transcripts {
+            if let Some(bytes) = store.get_transcript(session_id, &transcript.name).await? {
+                let path = self
+                    .agent
+                    .transcript_restore_path(&transcript.name, sandbox.workspace_dir())
+                    .map_err(|e| RuntimeError::Internal(e.to_string()))?;
+                sandbox.write_file(Root::Home, &path, &bytes).await?;
+            }
+        }
+        let first_start = transcripts.is_empty();
+        write_profile_files(&self.agent, profile, sandbox, |path| {
+            !first_start || self.files.contains_key(path)
+        })
+        .await
     }
 
     /// Brings the limits up to date with the profile while no sandbox runs (a running sandbox
@@ -457,17 +428,8 @@ impl Actor {
             return;
         }
         if let Ok(profile) = self.profile().await {
-            self.limits = self.limits_of(&profile);
+            self.limits = limits_of(&self.deps, &profile);
         }
-    }
-
-    /// The server's limits with `profile`'s overrides.
-    fn limits_of(&self, profile: &AgentProfile) -> Limits {
-        self.deps
-            .config
-            .sandbox
-            .limits
-            .with_profile(&profile.sandbox.limits)
     }
 
     /// The session's permission mode: its own, else its profile's, else `bypass`.
@@ -505,8 +467,10 @@ impl Actor {
             })?),
             None => None,
         };
+        if stdin.is_none() && self.sandbox.is_none() && self.claim_warm().await? {
+            return Ok(());
+        }
         let sandbox = self.ensure_sandbox().await?;
-        let installed = self.deps.installer.ensure(&self.agent).await?;
         let agent_session_id = self.agent_session_id();
         let resume = self
             .prepare_resume(sandbox.as_ref(), &agent_session_id)
@@ -516,43 +480,75 @@ impl Actor {
             .model_access
             .as_ref()
             .ok_or_else(|| RuntimeError::Internal("the sandbox has no model access".into()))?;
-        let ctx = LaunchContext {
-            program: format!("{}/{}", sandbox.tools_dir(), installed.relative_bin),
-            workspace_dir: sandbox.workspace_dir().to_string(),
-            home_dir: sandbox.home_dir().to_string(),
-            agent_session_id: agent_session_id.clone(),
-            resume,
-            base_url: Some(access.base_url.clone()),
-            api_key: Some(access.placeholder_key.clone()),
+        let start = AgentStart {
             profile: &profile,
             permission_mode: self.permission_mode(&profile).await,
+            agent_session_id,
+            resume,
+            prior_cost_usd: self.log.read(|s| s.cost_usd).await,
+            label: &self.record.info.session_id,
         };
-        let spec = self.agent.launch_spec(&ctx);
-        // The spec holds no message or prompt (those go over stdin and into files), and its
-        // Debug redacts secrets in the environment.
-        tracing::info!(session_id = %self.session_id(), agent = self.agent.id(), resume, "starting agent: {spec:?}");
-        let spawned = sandbox.spawn(spec).await?;
-        let state: SessionState = self.log.state().await;
-        let mut translator = self.agent.new_translator(TranslatorContext {
-            prior_cost_usd: state.cost_usd,
-            redact: access.redact.clone(),
-            acp: AgentKind::acp_session(&ctx),
-        });
-        let start_lines = translator.start_lines();
-        let mut process = AgentProcess::start(spawned, translator, self.session_id());
-        if let Some(stdin) = stdin {
-            process.write_stdin_and_close(stdin.into_bytes());
-        }
-        for line in start_lines {
-            if let Err(e) = process.write_line(&line).await {
-                process.kill().await;
-                return Err(RuntimeError::Internal(format!(
-                    "writing to the agent failed: {e}"
-                )));
-            }
-        }
+        let process = spawn_agent(
+            &self.deps,
+            &self.agent,
+            sandbox.as_ref(),
+            access,
+            start,
+            stdin,
+        )
+        .await?;
         self.process = Some(process);
         Ok(())
+    }
+
+    /// Takes a sandbox with the agent already running from the warm pool (`crate::pool`), if
+    /// this session can use one: a persistent agent starting a new conversation (no transcript
+    /// stored). The session's workspace files are written into it and the session takes the
+    /// entry's agent session id. `false`: none fits, start cold.
+    async fn claim_warm(&mut self) -> Result<bool> {
+        if !poolable(&self.agent)
+            || !self
+                .deps
+                .store
+                .list_transcripts(self.session_id())
+                .await?
+                .is_empty()
+        {
+            return Ok(false);
+        }
+        let profile = self.profile().await?;
+        let key = PoolKey {
+            agent: self.agent.id().to_string(),
+            profile: self.record.info.profile.clone(),
+            mode: self.permission_mode(&profile).await,
+        };
+        let Some(warm) = self.deps.pool.claim(&key, &profile).await else {
+            return Ok(false);
+        };
+        self.emit(vec![SessionEvent::Status {
+            sandbox: SandboxState::Starting,
+        }])
+        .await;
+        let sandbox = warm.started.sandbox.clone();
+        let taken = async {
+            self.restore_files(sandbox.as_ref()).await?;
+            self.set_agent_session_id(warm.agent_session_id.clone())
+                .await
+        };
+        if let Err(e) = taken.await {
+            tracing::warn!(session_id = %self.session_id(), "a warm sandbox could not be taken over; starting cold: {e}");
+            warm.discard().await;
+            return Ok(false);
+        }
+        tracing::info!(session_id = %self.session_id(), entry = %warm.id, "sandbox taken from the warm pool");
+        self.adopt(warm.started);
+        self.sandbox = Some(sandbox);
+        self.process = Some(warm.process);
+        self.emit(vec![SessionEvent::Status {
+            sandbox: SandboxState::Ready,
+        }])
+        .await;
+        Ok(true)
     }
 
     /// Whether the agent's transcript in the sandbox can be resumed. One that cannot (a first
@@ -585,23 +581,24 @@ impl Actor {
     /// The agent opened its own conversation under `id`: store it so a fresh sandbox resumes
     /// that conversation, and tell clients.
     pub(super) async fn on_agent_session_id(&mut self, id: String) {
-        if self.record.agent_session_id.as_deref() == Some(id.as_str()) {
-            return;
-        }
-        let stored = match self.deps.store.get_session(self.session_id()).await {
-            Ok(Some(stored)) => stored,
-            Ok(None) => return,
-            Err(e) => {
-                tracing::error!(session_id = %self.session_id(), "reading the session failed: {e}");
-                return;
-            }
-        };
-        let mut record = stored;
-        record.agent_session_id = Some(id.clone());
-        if let Err(e) = self.deps.store.update_session(&record).await {
+        if let Err(e) = self.set_agent_session_id(id).await {
             tracing::error!(session_id = %self.session_id(), "storing the agent's session id failed: {e}");
-            return;
         }
+    }
+
+    /// Stores `id` as the agent's conversation of this session and tells clients.
+    async fn set_agent_session_id(&mut self, id: String) -> Result<()> {
+        if self.record.agent_session_id.as_deref() == Some(id.as_str()) {
+            return Ok(());
+        }
+        let mut record = self
+            .deps
+            .store
+            .get_session(self.session_id())
+            .await?
+            .ok_or_else(|| RuntimeError::SessionNotFound(self.session_id().to_string()))?;
+        record.agent_session_id = Some(id.clone());
+        self.deps.store.update_session(&record).await?;
         self.record.agent_session_id = Some(id.clone());
         self.emit(vec![SessionEvent::MetadataUpdate {
             metadata: MetadataPatch {
@@ -610,6 +607,7 @@ impl Actor {
             },
         }])
         .await;
+        Ok(())
     }
 
     pub(super) fn agent_session_id(&self) -> String {

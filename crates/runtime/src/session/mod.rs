@@ -8,8 +8,9 @@ mod answers;
 mod approvals;
 mod budget;
 mod files;
+pub(crate) mod launch;
 mod network;
-mod process;
+pub(crate) mod process;
 mod turn;
 
 use std::sync::Arc;

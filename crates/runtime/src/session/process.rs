@@ -128,6 +128,12 @@ impl AgentProcess {
         }));
     }
 
+    /// Whether the process closed its stdout (it exited or is about to): a warm process that did
+    /// before it was claimed is of no use. Reliable while fewer lines wait than the channel holds.
+    pub(crate) fn has_exited(&self) -> bool {
+        self.tasks.first().is_some_and(JoinHandle::is_finished)
+    }
+
     /// The next stdout or stderr line; `None` once both are closed.
     pub(crate) async fn next_line(&mut self) -> Option<OutputLine> {
         self.lines.recv().await

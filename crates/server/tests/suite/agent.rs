@@ -35,6 +35,8 @@ pub struct Setup {
     /// The scratch PostgreSQL database of the running test, once [`Setup::with_fresh_store`]
     /// created it.
     pub postgres_url: Option<&'static str>,
+    /// Warm sandboxes the server keeps (0: the pool is off, as in most tests).
+    pub warm_pool: usize,
 }
 
 /// The store backends end-to-end tests run against.
@@ -51,30 +53,43 @@ impl Setup {
         agent: "claude-code",
         store: StoreKind::Sqlite,
         postgres_url: None,
+        warm_pool: 0,
     };
 
     pub const GEMINI_SQLITE: Setup = Setup {
         agent: "gemini-cli",
         store: StoreKind::Sqlite,
         postgres_url: None,
+        warm_pool: 0,
     };
 
     pub const OPENCODE_SQLITE: Setup = Setup {
         agent: "opencode",
         store: StoreKind::Sqlite,
         postgres_url: None,
+        warm_pool: 0,
     };
 
     pub const CODEX_SQLITE: Setup = Setup {
         agent: "codex",
         store: StoreKind::Sqlite,
         postgres_url: None,
+        warm_pool: 0,
+    };
+
+    /// Claude Code sessions taking warm sandboxes from the pool.
+    pub const CLAUDE_POOL_SQLITE: Setup = Setup {
+        agent: "claude-code",
+        store: StoreKind::Sqlite,
+        postgres_url: None,
+        warm_pool: 1,
     };
 
     pub const CLAUDE_POSTGRES: Setup = Setup {
         agent: "claude-code",
         store: StoreKind::Postgres,
         postgres_url: None,
+        warm_pool: 0,
     };
 
     /// Prepares the setup's store for one test: for PostgreSQL, a scratch database, dropped when
@@ -119,11 +134,32 @@ pub fn agent_config(config: &mut ServerConfig, model: &ScriptedModelServer, setu
     config.gemini_api_key = Some("sk-test-never-shown".into());
     config.openai_base_url = Some(model.base_url());
     config.openai_api_key = Some("sk-test-never-shown".into());
+    config.warm_pool = setup.warm_pool;
 }
 
-/// A server ready to run agent turns.
+/// A server ready to run agent turns (with its warm pool full, if it has one).
 pub async fn agent_server(model: &ScriptedModelServer, setup: Setup) -> TestServer {
-    TestServer::start_with(|c| agent_config(c, model, setup)).await
+    let server = TestServer::start_with(|c| agent_config(c, model, setup)).await;
+    if setup.warm_pool > 0 {
+        let deadline = tokio::time::Instant::now() + TURN_WAIT;
+        while pool_figure(&server, "agent_runtime_pool_ready").await < setup.warm_pool as f64 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the warm pool did not fill"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+    server
+}
+
+/// One of the warm pool's figures in `/metrics` (they are the server's own, not the process's).
+pub async fn pool_figure(server: &TestServer, name: &str) -> f64 {
+    super::metrics::scrape(server)
+        .await
+        .get(name)
+        .copied()
+        .unwrap_or_default()
 }
 
 /// Creates a session of the setup's agent.

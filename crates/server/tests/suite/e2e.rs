@@ -23,6 +23,13 @@ async fn a_turn_streams_over_websocket_and_the_snapshot_equals_the_clients_fold(
         .await
         .unwrap();
     let mut events = events_until(&mut ws, is_turn_completed).await;
+    if setup.warm_pool > 0 {
+        // The session's sandbox, with the agent already running, came from the pool.
+        assert_eq!(
+            pool_figure(&server, "agent_runtime_pool_hits_total").await,
+            1.0
+        );
+    }
 
     let types: BTreeSet<String> = events.iter().map(|e| event_type(&e.event)).collect();
     for wanted in [
@@ -256,4 +263,5 @@ e2e_matrix! {
     opencode_sqlite => Setup::OPENCODE_SQLITE,
     codex_sqlite => Setup::CODEX_SQLITE,
     claude_postgres => Setup::CLAUDE_POSTGRES,
+    claude_pool_sqlite => Setup::CLAUDE_POOL_SQLITE,
 }

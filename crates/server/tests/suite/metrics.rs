@@ -11,7 +11,7 @@ use super::agent::*;
 use super::support::*;
 
 /// The samples of a scrape, by name with labels.
-async fn scrape(server: &TestServer) -> BTreeMap<String, f64> {
+pub async fn scrape(server: &TestServer) -> BTreeMap<String, f64> {
     let response = within(server.client().request(Method::GET, "/metrics").send())
         .await
         .expect("the server answers");

@@ -9,6 +9,7 @@ mod errors;
 mod files;
 mod metrics;
 mod openapi;
+mod pool;
 mod postgres;
 mod profiles;
 pub mod raw_http;

@@ -62,6 +62,9 @@ impl TestServer {
         config.skip_install = true;
         config.limits = TEST_LIMITS;
         config.shutdown_grace = Duration::from_secs(5);
+        // A warm sandbox per server would start an agent for every test; the pool's own tests
+        // (and the e2e matrix's pooled row) turn it on.
+        config.warm_pool = 0;
         // In-process, this test binary is not the server: the real one is the sandbox helper.
         config.sandbox_helper = Some(agent_runtime_sandbox::HelperProgram::subcommand(
             env!("CARGO_BIN_EXE_agent-runtime"),
@@ -234,7 +237,9 @@ pub async fn spawn_serve(
         .arg("serve")
         .args(["--port", "0", "--skip-install"])
         .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1");
+        .env("NO_COLOR", "1")
+        // As for in-process servers; a `--warm-pool` flag overrides it.
+        .env("AGENT_RUNTIME_WARM_POOL", "0");
     customize(&mut command);
     let mut child = command
         .stdout(std::process::Stdio::null())
