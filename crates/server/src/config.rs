@@ -26,6 +26,7 @@
 //! | `--demo` | `AGENT_RUNTIME_DEMO` | `demo` | off |
 //! | `--demo-scenario` | `AGENT_RUNTIME_DEMO_SCENARIO` | `demo_scenario` | the built-in demo (JSON scenario, see the testkit crate) |
 //! | `--skip-install` | `AGENT_RUNTIME_SKIP_INSTALL` | `skip_install` | off |
+//! | `--otlp-endpoint` | `OTEL_EXPORTER_OTLP_ENDPOINT` | `otlp_endpoint` | none: no export (spans go to OTLP/HTTP `<endpoint>/v1/traces` as JSON; `OTEL_SERVICE_NAME` names the service, default `agent-runtime`) |
 //! | `--warm-pool` | `AGENT_RUNTIME_WARM_POOL` | `warm_pool` | `1` warm sandbox per agent and profile in use (0: off) |
 //! | `--json-body-limit` | `AGENT_RUNTIME_JSON_BODY_LIMIT` | `json_body_limit` | 1 MiB |
 //! | `--file-body-limit` | `AGENT_RUNTIME_FILE_BODY_LIMIT` | `file_body_limit` | 32 MiB |
@@ -102,6 +103,10 @@ pub struct ServerConfig {
     pub skip_install: bool,
     /// Warm sandboxes kept per agent and profile in use; 0 turns the pool off.
     pub warm_pool: usize,
+    /// Where tracing spans are exported over OTLP/HTTP (`None`: nowhere), and the service name
+    /// they carry.
+    pub otlp_endpoint: Option<String>,
+    pub otlp_service_name: String,
     /// Let a missing bubblewrap be installed with the system package manager.
     pub install_bwrap: bool,
     /// The `PATH` searched for bubblewrap (`None`: only its standard location).
@@ -139,6 +144,8 @@ impl ServerConfig {
             demo_scenario: None,
             skip_install: false,
             warm_pool: DEFAULT_WARM_POOL,
+            otlp_endpoint: None,
+            otlp_service_name: "agent-runtime".into(),
             install_bwrap: false,
             path_env: None,
             limits: BodyLimits::default(),
@@ -208,6 +215,8 @@ impl std::fmt::Debug for ServerConfig {
             .field("demo_scenario", &self.demo_scenario)
             .field("skip_install", &self.skip_install)
             .field("warm_pool", &self.warm_pool)
+            .field("otlp_endpoint", &self.otlp_endpoint)
+            .field("otlp_service_name", &self.otlp_service_name)
             .field("install_bwrap", &self.install_bwrap)
             .field("limits", &self.limits)
             .field("shutdown_grace", &self.shutdown_grace)
@@ -332,6 +341,10 @@ pub struct ServeArgs {
     /// pool off [env: AGENT_RUNTIME_WARM_POOL] [default: 1]
     #[arg(long, value_name = "N")]
     pub warm_pool: Option<String>,
+    /// Export tracing spans over OTLP/HTTP (JSON) to this collector, e.g. http://localhost:4318
+    /// [env: OTEL_EXPORTER_OTLP_ENDPOINT]
+    #[arg(long, value_name = "URL")]
+    pub otlp_endpoint: Option<String>,
     /// Largest JSON body, e.g. 1MiB [env: AGENT_RUNTIME_JSON_BODY_LIMIT]
     #[arg(long, value_name = "SIZE")]
     pub json_body_limit: Option<String>,
@@ -366,6 +379,7 @@ pub struct FileConfig {
     pub demo_scenario: Option<PathBuf>,
     pub skip_install: Option<bool>,
     pub warm_pool: Option<NumberOrText>,
+    pub otlp_endpoint: Option<String>,
     pub json_body_limit: Option<NumberOrText>,
     pub file_body_limit: Option<NumberOrText>,
     /// The `[sandbox]` table, see [`crate::config_sandbox`].
@@ -555,6 +569,23 @@ pub fn merge(
         file.skip_install,
         "skip install",
     )?;
+    config.otlp_endpoint = pick(
+        args.otlp_endpoint.clone(),
+        env("OTEL_EXPORTER_OTLP_ENDPOINT"),
+        file.otlp_endpoint,
+    );
+    if let Some(endpoint) = &config.otlp_endpoint {
+        if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+            return Err(ConfigError::invalid(
+                "OTLP endpoint",
+                endpoint,
+                "expected an http:// or https:// URL",
+            ));
+        }
+    }
+    if let Some(name) = env("OTEL_SERVICE_NAME").filter(|n| !n.trim().is_empty()) {
+        config.otlp_service_name = name;
+    }
     if let Some(text) = pick(
         args.warm_pool.clone(),
         env("AGENT_RUNTIME_WARM_POOL"),

@@ -31,6 +31,7 @@ pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod openapi;
+pub mod otlp;
 pub mod rest;
 pub mod server;
 pub mod sse;

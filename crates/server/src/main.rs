@@ -7,7 +7,14 @@ use anyhow::Context;
 use clap::Parser;
 
 use agent_runtime_server::config::{self, Cli, Command};
+use agent_runtime_server::otlp::{OtlpExporter, OtlpLayer};
 use agent_runtime_server::server::SANDBOX_HELPER_SUBCOMMAND;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{reload, Registry};
+
+/// Turns the OTLP export on once the configuration is read (logging starts before).
+type OtlpSwitch = reload::Handle<Option<OtlpLayer>, Registry>;
 
 fn main() -> ExitCode {
     // `agent-runtime sandbox-helper ...` is the sandbox helper (see agent_runtime_sandbox::helper):
@@ -22,11 +29,14 @@ fn main() -> ExitCode {
 #[tokio::main]
 async fn serve_main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(e) = init_tracing(&config::log_filter(&config::process_env)) {
-        eprintln!("agent-runtime: {e:#}");
-        return ExitCode::FAILURE;
-    }
-    match run(cli).await {
+    let otlp = match init_tracing(&config::log_filter(&config::process_env)) {
+        Ok(otlp) => otlp,
+        Err(e) => {
+            eprintln!("agent-runtime: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match run(cli, otlp).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // One line with the whole cause chain, no backtrace: these are operator errors.
@@ -36,11 +46,17 @@ async fn serve_main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(cli: Cli, otlp: OtlpSwitch) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             let mut config = config::resolve(&args, &config::process_env)?;
             config.path_env = config::process_path();
+            if let Some(endpoint) = &config.otlp_endpoint {
+                let layer = OtlpExporter::start(endpoint, &config.otlp_service_name);
+                otlp.reload(Some(layer))
+                    .context("turning on the OTLP export")?;
+                tracing::info!(%endpoint, "exporting traces over OTLP");
+            }
             agent_runtime_server::serve(config, shutdown_signal())
                 .await
                 .context("agent-runtime serve")?;
@@ -55,15 +71,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn init_tracing(filter: &str) -> anyhow::Result<()> {
+/// Logs to stderr under `filter`; the returned switch adds the OTLP export later.
+fn init_tracing(filter: &str) -> anyhow::Result<OtlpSwitch> {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .with_context(|| format!("invalid RUST_LOG filter {filter:?}"))?;
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let (otlp, switch) = reload::Layer::new(None::<OtlpLayer>);
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-    Ok(())
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    tracing_subscriber::registry()
+        .with(otlp)
+        .with(filter)
+        .with(fmt)
+        .try_init()
+        .context("starting the log")?;
+    Ok(switch)
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

@@ -57,6 +57,9 @@ pub(super) struct ActiveTurn {
     pub(super) exit_deadline: Option<Instant>,
     /// The turn's first text has streamed (its first-token latency is recorded).
     pub(super) first_text: std::sync::atomic::AtomicBool,
+    /// `turn` (session_id, turn_id, agent; `outcome` once it ended), a child of the session's
+    /// span: it lasts as long as the turn, so a trace shows each turn's duration.
+    pub(super) span: tracing::Span,
 }
 
 impl ActiveTurn {

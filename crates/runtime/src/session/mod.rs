@@ -94,7 +94,10 @@ impl SessionHandle {
         let tracker = TaskTracker::new();
         // Everything the actor logs (and the readers of its agent's output) carries the session
         // and its agent.
+        // A root: the session outlives the request that loaded it (a child would keep that
+        // request's span open for the session's whole life).
         let span = tracing::info_span!(
+            parent: None,
             "session",
             session_id = %record.info.session_id,
             agent = %record.info.agent,

@@ -126,6 +126,13 @@ impl Actor {
             reported: None,
             exit_deadline: None,
             first_text: std::sync::atomic::AtomicBool::new(false),
+            span: tracing::info_span!(
+                "turn",
+                session_id = %self.record.info.session_id,
+                turn_id,
+                agent = %self.record.info.agent,
+                outcome = tracing::field::Empty,
+            ),
         });
         Ok(())
     }
@@ -470,6 +477,10 @@ impl Actor {
         if let Some(LimitHit::OutOfMemory { .. }) = oom {
             reason = TurnEndReason::Error;
             error = Some(self.oom_error());
+        }
+        if let Some(turn) = &turn {
+            turn.span
+                .record("outcome", format!("{reason:?}").to_lowercase());
         }
         self.emit(vec![SessionEvent::TurnCompleted {
             turn_id,

@@ -9,6 +9,7 @@ mod errors;
 mod files;
 mod metrics;
 mod openapi;
+mod otlp;
 mod pool;
 mod postgres;
 mod profiles;
