@@ -71,11 +71,11 @@ pub async fn open_marks_belong_to_their_session(t: TestStore) {
     let store = t.store;
     assert!(matches!(
         store.set_open("missing", true).await,
-        Err(StoreError::NotFound(_))
+        Err(StoreError::NotFound { .. })
     ));
     assert!(matches!(
         store.set_open("missing", false).await,
-        Err(StoreError::NotFound(_))
+        Err(StoreError::NotFound { .. })
     ));
     assert_eq!(store.list_open(None, 10).await, Ok(vec![]));
     assert!(matches!(
