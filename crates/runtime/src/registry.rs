@@ -188,7 +188,7 @@ mod tests {
     #[tokio::test]
     async fn an_abandoned_load_leaves_nothing_behind() {
         let registry: Registry<String> = Registry::default();
-        let never = registry.get_or_load("s1", || std::future::pending());
+        let never = registry.get_or_load("s1", std::future::pending);
         assert!(tokio::time::timeout(Duration::from_millis(1), never)
             .await
             .is_err());
