@@ -30,6 +30,9 @@ impl std::fmt::Debug for ModelEndpoint {
     }
 }
 
+/// How long a quiet session stays loaded by default.
+pub const DEFAULT_SESSION_UNLOAD_AFTER: Duration = Duration::from_secs(5 * 60);
+
 /// Runtime settings.
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
@@ -37,6 +40,9 @@ pub struct RuntimeConfig {
     pub tools_dir: PathBuf,
     /// A sandbox with no running turn is stopped after this long.
     pub idle_timeout: Duration,
+    /// A loaded session that is quiet (no turn, no sandbox, nothing queued or waiting for a
+    /// person) and has no subscriber is unloaded from memory after this long; `None`: never.
+    pub session_unload_after: Option<Duration>,
     /// A turn whose agent writes nothing to stdout for this long is ended with an error (code
     /// `timeout`): an agent that retries a failing model API silently (Gemini) or hangs.
     pub turn_stall_timeout: Duration,
@@ -117,6 +123,7 @@ impl RuntimeConfig {
         RuntimeConfig {
             tools_dir,
             idle_timeout: Duration::from_secs(15 * 60),
+            session_unload_after: Some(DEFAULT_SESSION_UNLOAD_AFTER),
             turn_stall_timeout: Duration::from_secs(10 * 60),
             interrupt_grace: Duration::from_millis(1500),
             file_scan_interval: Duration::from_millis(750),

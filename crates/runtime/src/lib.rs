@@ -5,7 +5,10 @@
 //! - `session`: one actor task per loaded session owning its sandbox and agent process
 //!   (`actor.rs` the loop and sandbox/process start, `turn.rs` turns and interrupts, `files.rs`
 //!   workspace and transcript sync, `process.rs` the agent child process, `network.rs` the
-//!   sandbox's egress proxy, model gateway and `network_denied` reports).
+//!   sandbox's egress proxy, model gateway and `network_denied` reports, `residency.rs` the open
+//!   mark of the recovery index and unloading a quiet session).
+//! - `registry`: the loaded sessions, one load slot per id (no lock held while loading), and
+//!   how a quiet session leaves memory.
 //! - [`log`]: the per-session event log: durable append, fold, ring, fan-out, subscriptions.
 //! - [`metrics`]: the process's Prometheus metrics (turns, sandbox starts, first token, appends,
 //!   fan-out, refused egress) and their text exposition, served at `/metrics`.
@@ -32,12 +35,14 @@ pub mod paths;
 mod pool;
 pub mod profile_sandbox;
 mod protections;
+mod registry;
 pub mod rules;
 mod session;
 mod time;
 
 pub use config::{
     AgentRegistry, EgressSettings, ModelApi, ModelEndpoint, RuntimeConfig, SandboxDefaults,
+    DEFAULT_SESSION_UNLOAD_AFTER,
 };
 pub use error::{Result, RuntimeError};
 pub use limits::Limits;

@@ -266,6 +266,11 @@ impl EventLog {
         f(&self.inner.lock().await.state)
     }
 
+    /// Whether anyone follows the log's live events (a subscription holds its receiver).
+    pub fn has_subscribers(&self) -> bool {
+        self.live.receiver_count() > 0
+    }
+
     /// Subscribes to events after `since`.
     pub async fn subscribe(&self, since: u64) -> Subscription {
         let inner = self.inner.lock().await;

@@ -1,9 +1,14 @@
 //! The session manager: the runtime's public face.
 //!
-//! Sessions are loaded on first use (their log folded from the store, an actor started) and stay
-//! loaded; their sandboxes come and go with turns and idle timeouts.
+//! Sessions are loaded on first use (their log folded from the store, an actor started) into the
+//! [`Registry`](crate::registry), without a lock other sessions wait on, and unloaded again once
+//! they have been quiet and unused for `session_unload_after`; their sandboxes come and go with
+//! turns and idle timeouts.
+//!
+//! Start-up ([`Runtime::start`]) closes what a crash left open: it visits only the sessions the
+//! store lists as open (`SessionStore::list_open`, see `session/residency.rs` for when the mark
+//! is set and cleared), so it costs O(open sessions), not O(all events).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use agent_runtime_agents::AgentKind;
@@ -16,7 +21,6 @@ use agent_runtime_protocol::{
 };
 use agent_runtime_sandbox::SandboxProvider;
 use agent_runtime_store::{SessionRecord, SessionStore};
-use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -27,6 +31,7 @@ use crate::log::{EventLog, Subscription};
 use crate::paths::validate_workspace_path;
 use crate::pool::{PoolKey, WarmPool};
 use crate::profile_sandbox::{keep_stored_secrets, redact_secrets, validate_sandbox_settings};
+use crate::registry::Registry;
 use crate::session::{close_abandoned_turn, validate_budget, Command, SessionHandle};
 use crate::time::{new_id, now_rfc3339};
 
@@ -61,14 +66,14 @@ impl Deps {
 /// The runtime: sessions, their actors, and the tasks they own.
 pub struct Runtime {
     deps: Arc<Deps>,
-    sessions: Mutex<HashMap<String, Arc<SessionHandle>>>,
+    sessions: Arc<Registry<SessionHandle>>,
     cancel: CancellationToken,
     tracker: TaskTracker,
 }
 
 impl Runtime {
     /// Builds the runtime and closes what a previous run left open (turns that were running
-    /// when it died are ended as `interrupted`).
+    /// when it died are ended as `interrupted`), visiting only the sessions marked open.
     pub async fn start(
         config: RuntimeConfig,
         store: Arc<dyn SessionStore>,
@@ -85,7 +90,7 @@ impl Runtime {
                 pool,
                 listeners: std::sync::RwLock::new(Vec::new()),
             }),
-            sessions: Mutex::new(HashMap::new()),
+            sessions: Arc::default(),
             cancel: CancellationToken::new(),
             tracker: TaskTracker::new(),
         });
@@ -128,33 +133,47 @@ impl Runtime {
         Ok(())
     }
 
+    /// Visits every session the store lists as open, a page at a time.
     async fn recover(&self) -> Result<()> {
-        let mut cursor = None;
+        let mut after: Option<String> = None;
         loop {
             let page = self
                 .deps
                 .store
-                .list_sessions(cursor.as_deref(), MAX_PAGE_SIZE)
+                .list_open(after.as_deref(), MAX_PAGE_SIZE)
                 .await?;
-            for record in &page.sessions {
-                let id = &record.info.session_id;
-                let log = EventLog::load(self.deps.store.clone(), id).await?;
-                close_abandoned_turn(&log).await?;
-                // A session that waits for a person stays loaded: its requests time out on
-                // schedule, and listings show it as requiring action.
-                let waiting = log
-                    .read(|s| s.status == SessionStatus::RequiresAction)
-                    .await;
-                if waiting && self.deps.config.agents.get(&record.info.agent).is_some() {
-                    let handle = self.start_handle(record.clone(), Arc::new(log));
-                    self.sessions.lock().await.insert(id.clone(), handle);
-                }
+            for id in &page {
+                self.recover_session(id).await?;
             }
-            match page.next_cursor {
-                Some(next) => cursor = Some(next),
-                None => return Ok(()),
+            if page.len() < MAX_PAGE_SIZE {
+                return Ok(());
             }
+            after = page.last().cloned();
         }
+    }
+
+    /// Closes what a crash left open in one session. A session that waits for a person stays
+    /// loaded (and marked): its requests time out on schedule, and listings show it as
+    /// requiring action. Any other session's mark is cleared.
+    async fn recover_session(&self, id: &str) -> Result<()> {
+        let Some(record) = self.deps.store.get_session(id).await? else {
+            return Ok(());
+        };
+        let log = EventLog::load(self.deps.store.clone(), id).await?;
+        close_abandoned_turn(&log).await?;
+        let waiting = log
+            .read(|s| s.status == SessionStatus::RequiresAction)
+            .await;
+        let known = self.deps.config.agents.get(&record.info.agent).is_some();
+        if waiting && known {
+            let handle = self.start_handle(record, Arc::new(log), true);
+            self.sessions.insert(id, handle);
+        } else if !waiting {
+            self.deps.store.set_open(id, false).await?;
+        }
+        // A waiting session of an agent this server does not run stays marked: a server that
+        // runs the agent looks after it.
+        Ok(())
     }
 
     /// Creates a session. Nothing starts until its first message.
@@ -262,9 +281,9 @@ impl Runtime {
     }
 
     /// A session's status: from its log when it is loaded. An unloaded session is idle: sessions
-    /// that require action are loaded at start and stay loaded.
+    /// that require action are loaded at start and are never quiet, so they stay loaded.
     async fn status(&self, session_id: &str) -> SessionStatus {
-        let handle = self.sessions.lock().await.get(session_id).cloned();
+        let handle = self.sessions.get(session_id);
         match handle {
             Some(handle) => handle.log.read(|s| s.status).await,
             None => SessionStatus::Idle,
@@ -354,7 +373,7 @@ impl Runtime {
     /// Deletes a session and everything it owns; a running turn is stopped first.
     pub async fn delete_session(&self, session_id: &str) -> Result<()> {
         self.record(session_id).await?;
-        let handle = self.sessions.lock().await.remove(session_id);
+        let handle = self.sessions.remove(session_id);
         if let Some(handle) = handle {
             handle.stop().await;
         }
@@ -542,8 +561,7 @@ impl Runtime {
     /// The Prometheus exposition of the process's metrics (`crate::metrics`), with the number
     /// of sessions this runtime holds in memory.
     pub async fn metrics_text(&self) -> String {
-        let loaded = self.sessions.lock().await.len();
-        crate::metrics::global().render(loaded, self.deps.pool.figures())
+        crate::metrics::global().render(self.sessions.loaded(), self.deps.pool.figures())
     }
 
     /// Reads from the store (a point lookup of a session that cannot exist) within
@@ -571,6 +589,11 @@ impl Runtime {
         }
     }
 
+    /// Whether the session is loaded in memory now (its log folded, its actor running).
+    pub fn is_loaded(&self, session_id: &str) -> bool {
+        self.sessions.is_loaded(session_id)
+    }
+
     /// The store behind the runtime.
     pub fn store(&self) -> &Arc<dyn SessionStore> {
         &self.deps.store
@@ -586,7 +609,7 @@ impl Runtime {
         self.cancel.cancel();
         self.tracker.close();
         self.tracker.wait().await;
-        self.sessions.lock().await.clear();
+        self.sessions.clear();
     }
 
     async fn record(&self, session_id: &str) -> Result<SessionRecord> {
@@ -597,33 +620,47 @@ impl Runtime {
             .ok_or_else(|| RuntimeError::SessionNotFound(session_id.to_string()))
     }
 
-    /// The loaded session, loading it if needed.
+    /// The loaded session, loading it if needed (see [`Registry`] for why no other session waits
+    /// meanwhile). Counts as a use: the session stays loaded at least the unload period from now.
     async fn handle(&self, session_id: &str) -> Result<Arc<SessionHandle>> {
         if self.cancel.is_cancelled() {
             return Err(RuntimeError::ShuttingDown);
         }
-        let mut sessions = self.sessions.lock().await;
-        if let Some(handle) = sessions.get(session_id) {
-            return Ok(handle.clone());
-        }
+        let handle = self
+            .sessions
+            .get_or_load(session_id, || self.load(session_id))
+            .await?;
+        handle.touch();
+        Ok(handle)
+    }
+
+    /// Folds a session's log from the store and starts its actor.
+    async fn load(&self, session_id: &str) -> Result<Arc<SessionHandle>> {
         let record = self.record(session_id).await?;
         if self.deps.config.agents.get(&record.info.agent).is_none() {
             return Err(RuntimeError::UnknownAgent(record.info.agent));
         }
         let log = Arc::new(EventLog::load(self.deps.store.clone(), session_id).await?);
-        let handle = self.start_handle(record, log);
-        sessions.insert(session_id.to_string(), handle.clone());
-        Ok(handle)
+        // Every session marked open was loaded or cleared at start, and the mark is cleared
+        // before a session unloads: a session loaded on demand is not marked.
+        Ok(self.start_handle(record, log, false))
     }
 
     /// Starts the actor of a session whose log is loaded.
-    fn start_handle(&self, record: SessionRecord, log: Arc<EventLog>) -> Arc<SessionHandle> {
+    fn start_handle(
+        &self,
+        record: SessionRecord,
+        log: Arc<EventLog>,
+        marked_open: bool,
+    ) -> Arc<SessionHandle> {
         Arc::new(SessionHandle::start(
             self.deps.clone(),
             record,
             log,
             &self.cancel,
             &self.tracker,
+            Arc::downgrade(&self.sessions),
+            marked_open,
         ))
     }
 }

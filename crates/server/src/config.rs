@@ -16,6 +16,7 @@
 //! | `--api-key` (repeatable, or comma-separated) | `AGENT_RUNTIME_API_KEY` (comma-separated) | `api_keys` | none: loopback only, and only loopback `Host`s are served |
 //! | `--allowed-origins` (repeatable, or comma-separated) | `AGENT_RUNTIME_ALLOWED_ORIGINS` (comma-separated) | `allowed_origins` | none: only the server's own origin may change state or open a WebSocket; no CORS |
 //! | `--idle-timeout` | `AGENT_RUNTIME_IDLE_TIMEOUT` | `idle_timeout` | `15m` |
+//! | `--session-unload-after` | `AGENT_RUNTIME_SESSION_UNLOAD_AFTER` | `session_unload_after` | `5m` (0: never) |
 //! | `--anthropic-base-url` | `ANTHROPIC_BASE_URL` | `anthropic_base_url` | the API's own |
 //! | `--anthropic-api-key` | `ANTHROPIC_API_KEY` | `anthropic_api_key` | none |
 //! | `--gemini-base-url` | `GOOGLE_GEMINI_BASE_URL` | `gemini_base_url` | the API's own |
@@ -60,6 +61,8 @@ pub const DEFAULT_WARM_POOL: usize = 1;
 
 /// Most warm sandboxes per agent and profile a configuration may ask for.
 pub const MAX_WARM_POOL: usize = 16;
+/// How long a quiet session stays in memory by default.
+pub use agent_runtime_core::DEFAULT_SESSION_UNLOAD_AFTER;
 /// Default port.
 pub const DEFAULT_PORT: u16 = 8080;
 /// Default bind address.
@@ -87,6 +90,8 @@ pub struct ServerConfig {
     /// open WebSockets and read responses through CORS (see [`crate::edge`]).
     pub allowed_origins: Vec<Origin>,
     pub idle_timeout: Duration,
+    /// A quiet session without subscribers leaves memory after this long; `None`: never.
+    pub session_unload_after: Option<Duration>,
     pub anthropic_base_url: Option<String>,
     pub anthropic_api_key: Option<String>,
     pub gemini_base_url: Option<String>,
@@ -133,6 +138,7 @@ impl ServerConfig {
             api_keys: Vec::new(),
             allowed_origins: Vec::new(),
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            session_unload_after: Some(DEFAULT_SESSION_UNLOAD_AFTER),
             anthropic_base_url: None,
             anthropic_api_key: None,
             gemini_base_url: None,
@@ -188,6 +194,7 @@ impl std::fmt::Debug for ServerConfig {
                     .collect::<Vec<_>>(),
             )
             .field("idle_timeout", &self.idle_timeout)
+            .field("session_unload_after", &self.session_unload_after)
             .field("anthropic_base_url", &self.anthropic_base_url)
             .field(
                 "anthropic_api_key",
@@ -310,6 +317,11 @@ pub struct ServeArgs {
     /// Stop an idle sandbox after this long, e.g. 900 or 15m [env: AGENT_RUNTIME_IDLE_TIMEOUT]
     #[arg(long, value_name = "DURATION")]
     pub idle_timeout: Option<String>,
+    /// Unload a session from memory once it has been quiet (no turn, no sandbox, nothing
+    /// waiting) and without subscribers this long, e.g. 300 or 5m; 0: never
+    /// [env: AGENT_RUNTIME_SESSION_UNLOAD_AFTER]
+    #[arg(long, value_name = "DURATION")]
+    pub session_unload_after: Option<String>,
     /// Anthropic-compatible API endpoint for the agents [env: ANTHROPIC_BASE_URL]
     #[arg(long, value_name = "URL")]
     pub anthropic_base_url: Option<String>,
@@ -367,6 +379,7 @@ pub struct FileConfig {
     pub api_keys: Option<OneOrMany>,
     pub allowed_origins: Option<OneOrMany>,
     pub idle_timeout: Option<NumberOrText>,
+    pub session_unload_after: Option<NumberOrText>,
     pub anthropic_base_url: Option<String>,
     pub anthropic_api_key: Option<String>,
     pub gemini_base_url: Option<String>,
@@ -521,6 +534,20 @@ pub fn merge(
         config.idle_timeout = parse_duration(&text).ok_or_else(|| {
             ConfigError::invalid("idle timeout", &text, "expected e.g. 900 or 15m")
         })?;
+    }
+    if let Some(text) = pick(
+        args.session_unload_after.clone(),
+        env("AGENT_RUNTIME_SESSION_UNLOAD_AFTER"),
+        file.session_unload_after.map(|t| t.text()),
+    ) {
+        let after = parse_duration(&text).ok_or_else(|| {
+            ConfigError::invalid(
+                "session unload time",
+                &text,
+                "expected e.g. 300 or 5m, or 0",
+            )
+        })?;
+        config.session_unload_after = (!after.is_zero()).then_some(after);
     }
     config.anthropic_base_url = pick(
         args.anthropic_base_url.clone(),

@@ -42,6 +42,7 @@ fn defaults_derive_from_the_data_dir() {
     );
     assert_eq!((config.host.as_str(), config.port), ("127.0.0.1", 8080));
     assert_eq!(config.idle_timeout, Duration::from_secs(900));
+    assert_eq!(config.session_unload_after, Some(Duration::from_secs(300)));
     assert!(config.api_keys.is_empty());
     assert!(!config.demo);
     assert_eq!(config.limits, BodyLimits::default());
@@ -65,6 +66,7 @@ fn flags_beat_env_beat_file() {
         data_dir = "/from/file"
         api_keys = ["file-key"]
         idle_timeout = 60
+        session_unload_after = "10m"
         demo = true
         json_body_limit = "2MiB"
         "#,
@@ -75,6 +77,7 @@ fn flags_beat_env_beat_file() {
         ("AGENT_RUNTIME_DATA_DIR", "/from/env"),
         ("AGENT_RUNTIME_API_KEY", "env-a, env-b"),
         ("AGENT_RUNTIME_DEMO", "false"),
+        ("AGENT_RUNTIME_SESSION_UNLOAD_AFTER", "90s"),
         ("ANTHROPIC_API_KEY", "sk-env"),
     ]);
     let args = parse_args(&[
@@ -91,6 +94,7 @@ fn flags_beat_env_beat_file() {
     assert_eq!(config.data_dir, PathBuf::from("/from/env"));
     assert_eq!(config.api_keys, vec!["flag-a", "flag-b", "flag-c"]);
     assert_eq!(config.idle_timeout, Duration::from_secs(60));
+    assert_eq!(config.session_unload_after, Some(Duration::from_secs(90)));
     assert!(!config.demo);
     assert_eq!(config.anthropic_api_key.as_deref(), Some("sk-env"));
     assert_eq!(config.limits.json, 2 * 1024 * 1024);
@@ -356,4 +360,13 @@ fn the_warm_pool_size_is_a_small_number_and_flags_win() {
             other => panic!("{bad}: expected invalid, got {other:?}"),
         }
     }
+}
+
+#[test]
+fn zero_never_unloads_sessions() {
+    let args = parse_args(&["--session-unload-after", "0"]);
+    let config = merge(&args, &env_of(&[]), FileConfig::default(), false).expect("config");
+    assert_eq!(config.session_unload_after, None);
+    let args = parse_args(&["--session-unload-after", "soon"]);
+    assert!(merge(&args, &env_of(&[]), FileConfig::default(), false).is_err());
 }

@@ -218,6 +218,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
 
     let mut runtime_config = RuntimeConfig::new(config.tools_dir.clone());
     runtime_config.idle_timeout = config.idle_timeout;
+    runtime_config.session_unload_after = config.session_unload_after;
     runtime_config.model_endpoints = endpoints;
     runtime_config.agents = agent_registry(&config)?;
     runtime_config.demo = config.demo;

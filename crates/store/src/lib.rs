@@ -1,7 +1,8 @@
 //! Session persistence for agent-runtime.
 //!
 //! Everything the runtime keeps about a session (its record, its numbered event log, the agent's
-//! native transcripts, workspace files) and the agent profiles sit behind one object-safe trait,
+//! native transcripts, workspace files, whether it is open: the recovery index the runtime reads
+//! at start instead of every log) and the agent profiles sit behind one object-safe trait,
 //! [`SessionStore`], held as `Arc<dyn SessionStore>`. Backends are chosen by URL with
 //! [`open_store`].
 //!

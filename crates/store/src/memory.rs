@@ -1,6 +1,7 @@
 //! [`MemoryStore`]: everything in one process's memory, for tests and throwaway servers.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard};
 
 use agent_runtime_protocol::{AgentProfile, Envelope, FileInfo, SessionEvent};
@@ -27,6 +28,8 @@ struct State {
     /// `(created_at, session_id)` of every session: the list order, read backwards.
     by_created: BTreeSet<(String, String)>,
     profiles: BTreeMap<String, AgentProfile>,
+    /// Ids of the open sessions (see [`SessionStore::set_open`]), in list order.
+    open: BTreeSet<String>,
 }
 
 #[derive(Debug)]
@@ -140,9 +143,31 @@ impl SessionStore for MemoryStore {
         let Some(removed) = state.sessions.remove(session_id) else {
             return Ok(false);
         };
+        state.open.remove(session_id);
         let info = removed.record.info;
         state.by_created.remove(&(info.created_at, info.session_id));
         Ok(true)
+    }
+
+    async fn set_open(&self, session_id: &str, open: bool) -> Result<()> {
+        let mut state = self.open_state()?;
+        state.session_mut(session_id)?;
+        if open {
+            state.open.insert(session_id.to_string());
+        } else {
+            state.open.remove(session_id);
+        }
+        Ok(())
+    }
+
+    async fn list_open(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>> {
+        check_page_limit(limit)?;
+        let state = self.open_state()?;
+        let above = state.open.range::<str, _>((
+            after.map_or(Bound::Unbounded, Bound::Excluded),
+            Bound::Unbounded,
+        ));
+        Ok(above.take(limit).cloned().collect())
     }
 
     async fn append_events(

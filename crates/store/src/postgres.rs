@@ -132,7 +132,7 @@ impl SessionStore for PostgresStore {
         let info = &record.info;
         sqlx::query(
             "INSERT INTO sessions (session_id, agent, profile, name, created_at, updated_at, \
-             agent_session_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+             agent_session_id, open) VALUES ($1, $2, $3, $4, $5, $6, $7, FALSE)",
         )
         .bind(&info.session_id)
         .bind(&info.agent)
@@ -234,6 +234,34 @@ impl SessionStore for PostgresStore {
             .await
             .map_err(map_error)?;
         Ok(deleted.rows_affected() > 0)
+    }
+
+    async fn set_open(&self, session_id: &str, open: bool) -> Result<()> {
+        let updated = sqlx::query("UPDATE sessions SET open = $1 WHERE session_id = $2")
+            .bind(open)
+            .bind(session_id)
+            .execute(&self.pool)
+            .await
+            .map_err(map_error)?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::session_not_found(session_id));
+        }
+        Ok(())
+    }
+
+    async fn list_open(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>> {
+        check_page_limit(limit)?;
+        // Ids are never empty, so "" is below every one; `WHERE open` matches the partial index
+        // `sessions_open`.
+        sqlx::query_scalar(
+            "SELECT session_id FROM sessions WHERE open AND session_id > $1 \
+             ORDER BY session_id LIMIT $2",
+        )
+        .bind(after.unwrap_or(""))
+        .bind(to_i64(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_error)
     }
 
     async fn append_events(

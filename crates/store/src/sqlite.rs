@@ -149,7 +149,7 @@ impl SessionStore for SqliteStore {
         let info = &record.info;
         sqlx::query(
             "INSERT INTO sessions (session_id, agent, profile, name, created_at, updated_at, \
-             agent_session_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+             agent_session_id, open) VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
         )
         .bind(&info.session_id)
         .bind(&info.agent)
@@ -247,6 +247,32 @@ impl SessionStore for SqliteStore {
             .execute(&self.writer)
             .await?;
         Ok(deleted.rows_affected() > 0)
+    }
+
+    async fn set_open(&self, session_id: &str, open: bool) -> Result<()> {
+        let updated = sqlx::query("UPDATE sessions SET open = ? WHERE session_id = ?")
+            .bind(i64::from(open))
+            .bind(session_id)
+            .execute(&self.writer)
+            .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::session_not_found(session_id));
+        }
+        Ok(())
+    }
+
+    async fn list_open(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>> {
+        check_page_limit(limit)?;
+        // Ids are never empty, so "" is below every one. `open = 1` lets the partial index
+        // `sessions_open` serve the query.
+        Ok(sqlx::query_scalar(
+            "SELECT session_id FROM sessions WHERE open = 1 AND session_id > ? \
+             ORDER BY session_id LIMIT ?",
+        )
+        .bind(after.unwrap_or(""))
+        .bind(to_i64(limit))
+        .fetch_all(&self.reader)
+        .await?)
     }
 
     async fn append_events(

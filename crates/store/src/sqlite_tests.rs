@@ -148,3 +148,27 @@ fn url_paths() {
         );
     }
 }
+
+#[tokio::test]
+async fn list_open_reads_the_partial_index_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(dir.path().join("store.db"))
+        .await
+        .expect("open");
+    // The query list_open runs, as SQLite plans it.
+    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(
+        "EXPLAIN QUERY PLAN SELECT session_id FROM sessions WHERE open = 1 AND session_id > ? \
+         ORDER BY session_id LIMIT ?",
+    )
+    .bind("")
+    .bind(10i64)
+    .fetch_all(&store.reader)
+    .await
+    .expect("plan");
+    let details: Vec<&str> = plan.iter().map(|(_, _, _, d)| d.as_str()).collect();
+    assert_eq!(
+        details,
+        vec!["SEARCH sessions USING COVERING INDEX sessions_open (session_id>?)"]
+    );
+    store.close().await;
+}

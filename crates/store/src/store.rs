@@ -84,6 +84,32 @@ pub trait SessionStore: Send + Sync + 'static {
     /// log at seq 1.
     async fn delete_session(&self, session_id: &str) -> Result<bool>;
 
+    // ---- open sessions (the recovery index) --------------------------------------------------
+
+    /// Marks the session open (`true`) or clears the mark (`false`).
+    ///
+    /// An open session may hold work that a crash of the runtime leaves unfinished: a running
+    /// turn, a permission or question request waiting for an answer. The runtime marks a session
+    /// before such work begins and clears the mark once the session is quiet again, so that at
+    /// start it visits only the open sessions ([`SessionStore::list_open`]) instead of every
+    /// session ever created.
+    ///
+    /// A new session is not open. Marking is idempotent and changes nothing else: not the
+    /// record (`updated_at` included), not the list order, not the event log. Storage written
+    /// by a schema from before the mark existed must come up with every session open (it may
+    /// hold turns a crash left running). Fails with [`StoreError::NotFound`] if the session does
+    /// not exist; deleting a session removes its mark.
+    async fn set_open(&self, session_id: &str, open: bool) -> Result<()>;
+
+    /// Up to `limit` ids of open sessions, ascending (bytewise), each greater than `after`
+    /// (`None`: from the first). Page with the last id of the previous page; an id marked or
+    /// unmarked meanwhile may or may not show, every other open session shows exactly once.
+    /// `limit` must be at least 1, else [`StoreError::Invalid`].
+    ///
+    /// The cost must follow the number of open sessions, not of all sessions: the SQL backends
+    /// keep a partial index over the open rows only.
+    async fn list_open(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>>;
+
     // ---- event log --------------------------------------------------------------------------
 
     /// Appends `events` (each with its `at` timestamp, RFC 3339) to the session's log, in order,

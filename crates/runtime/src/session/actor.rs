@@ -31,6 +31,7 @@ use super::launch::{
 };
 use super::network::DenialReports;
 use super::process::{AgentProcess, OutputLine};
+use super::residency::Residency;
 use super::Command;
 use crate::error::{Result, RuntimeError};
 use crate::limits::{human_bytes, Limits};
@@ -100,7 +101,7 @@ pub(crate) struct Actor {
     pub(super) record: SessionRecord,
     pub(super) agent: AgentKind,
     pub(super) log: Arc<EventLog>,
-    commands: mpsc::Receiver<Command>,
+    pub(super) commands: mpsc::Receiver<Command>,
     cancel: CancellationToken,
     pub(super) sandbox: Option<Arc<dyn Sandbox>>,
     pub(super) process: Option<AgentProcess>,
@@ -122,6 +123,8 @@ pub(crate) struct Actor {
     pub(super) asks: Asks,
     /// The user approved going past the budget once: the next turn starts whatever it says.
     pub(super) budget_approved: bool,
+    /// The open mark and unloading (`residency.rs`).
+    pub(super) residency: Residency,
 }
 
 impl Actor {
@@ -131,6 +134,7 @@ impl Actor {
         log: Arc<EventLog>,
         commands: mpsc::Receiver<Command>,
         cancel: CancellationToken,
+        residency: Residency,
     ) -> Self {
         // The manager only loads sessions whose agent it knows.
         let agent = deps
@@ -160,6 +164,7 @@ impl Actor {
             denial_reports: DenialReports::default(),
             asks: Asks::default(),
             budget_approved: false,
+            residency,
         }
     }
 
@@ -181,6 +186,8 @@ impl Actor {
         scan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             self.start_queued().await;
+            self.note_quiet().await;
+            let unload_deadline = self.unload_deadline();
             let idle_deadline = (self.turn.is_none() && self.sandbox.is_some())
                 .then(|| self.idle_since + self.deps.config.idle_timeout);
             let turn_deadline = self.turn.as_ref().map(|t| self.turn_deadline(t));
@@ -190,7 +197,10 @@ impl Actor {
                 biased;
                 _ = self.cancel.cancelled() => break,
                 command = self.commands.recv() => match command {
-                    Some(command) => self.handle(command).await,
+                    Some(command) => {
+                        self.note_command();
+                        self.handle(command).await
+                    }
                     None => break,
                 },
                 // Before the agent's output, so a steady stream of lines cannot hold deltas back.
@@ -201,6 +211,14 @@ impl Actor {
                 _ = sleep_until(turn_deadline) => self.on_turn_deadline().await,
                 _ = sleep_until(ask_expiry) => self.on_ask_expiry().await,
                 _ = sleep_until(idle_deadline) => self.stop_sandbox("idle").await,
+                _ = sleep_until(unload_deadline) => {
+                    // Quiet means no turn, hence no deltas waiting; written first all the same,
+                    // before the session leaves the registry.
+                    self.flush().await;
+                    if self.try_unload().await {
+                        break;
+                    }
+                }
                 _ = scan.tick(), if self.turn.is_some() => self.sync_files().await,
             }
         }

@@ -184,6 +184,11 @@ impl Actor {
         // call in its history.
         self.save_transcripts_naming(ask.tool_use_id.as_deref())
             .await;
+        // A pending request must be found at start after a crash (its turn marked the session
+        // already; this covers a request outside a turn).
+        if let Err(e) = self.mark_open().await {
+            tracing::warn!(session_id = %self.session_id(), "marking the session open failed: {e}");
+        }
         self.emit(vec![event]).await;
         let pending = Pending {
             expires: Instant::now() + timeout,

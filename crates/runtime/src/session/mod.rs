@@ -1,7 +1,8 @@
 //! One loaded session: its log and the actor task that owns its sandbox and agent process.
 //!
 //! Everything that changes a session's log goes through its actor, so the log has exactly one
-//! writer and events are ordered without further locking.
+//! writer and events are ordered without further locking. When the session has been quiet long
+//! enough the actor unloads it (`residency.rs`).
 
 mod actor;
 mod answers;
@@ -11,9 +12,10 @@ mod files;
 pub(crate) mod launch;
 mod network;
 pub(crate) mod process;
+mod residency;
 mod turn;
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use agent_runtime_protocol::{
     AnswerPermissionRequest, AnswerQuestionRequest, Budget, BudgetApproval, InterruptResponse,
@@ -26,7 +28,9 @@ use tokio_util::task::TaskTracker;
 use crate::error::{Result, RuntimeError};
 use crate::log::EventLog;
 use crate::manager::Deps;
+use crate::registry::Registry;
 use agent_runtime_store::SessionRecord;
+use residency::{LastUse, Residency};
 
 pub(crate) use actor::close_abandoned_turn;
 pub(crate) use budget::validate_budget;
@@ -76,18 +80,23 @@ pub(crate) enum Command {
 pub(crate) struct SessionHandle {
     pub(crate) log: Arc<EventLog>,
     commands: mpsc::Sender<Command>,
+    last_use: Arc<LastUse>,
     cancel: CancellationToken,
     tracker: TaskTracker,
 }
 
 impl SessionHandle {
-    /// Starts the session's actor as a child of `parent`.
+    /// Starts the session's actor as a child of `parent`. The actor unloads the session from
+    /// `registry` once it is quiet and unused; `marked_open` says whether the session may be
+    /// marked open in the store (the actor then clears the mark once it is quiet).
     pub(crate) fn start(
         deps: Arc<Deps>,
         record: SessionRecord,
         log: Arc<EventLog>,
         parent: &CancellationToken,
         server_tracker: &TaskTracker,
+        registry: Weak<Registry<SessionHandle>>,
+        marked_open: bool,
     ) -> Self {
         let (commands, rx) = mpsc::channel(COMMAND_BUFFER);
         let cancel = parent.child_token();
@@ -102,7 +111,14 @@ impl SessionHandle {
             session_id = %record.info.session_id,
             agent = %record.info.agent,
         );
-        let actor = actor::Actor::new(deps, record, log.clone(), rx, cancel.clone());
+        let last_use = Arc::new(LastUse::now());
+        let residency = Residency {
+            registry,
+            last_use: last_use.clone(),
+            marked_open,
+            quiet_since: None,
+        };
+        let actor = actor::Actor::new(deps, record, log.clone(), rx, cancel.clone(), residency);
         tracker.spawn(tracing::Instrument::instrument(actor.run(), span));
         tracker.close();
         // The server waits for every session's tracker on shutdown.
@@ -111,9 +127,15 @@ impl SessionHandle {
         SessionHandle {
             log,
             commands,
+            last_use,
             cancel,
             tracker,
         }
+    }
+
+    /// Records a use of the session: it stays loaded at least the unload period from now.
+    pub(crate) fn touch(&self) {
+        self.last_use.touch();
     }
 
     /// Sends a command and waits for its answer.

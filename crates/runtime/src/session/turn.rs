@@ -81,6 +81,8 @@ impl Actor {
 
     /// Records the turn's start and the user's message.
     async fn begin_turn(&mut self, turn_id: &str, request: &SendMessageRequest) -> Result<()> {
+        // Before anything of the turn is in the log: a crash from here on is found at start.
+        self.mark_open().await?;
         // The turn's wall-clock limit is the profile's.
         self.refresh_limits().await;
         // Requests from before a restart that nobody answered: the conversation moves on.

@@ -1,4 +1,5 @@
 mod isolation;
+mod loading;
 mod messages;
 mod secrets;
 mod support;

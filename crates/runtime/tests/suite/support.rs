@@ -57,6 +57,22 @@ pub async fn start_runtime(
     model: &ScriptedModelServer,
     tune: impl FnOnce(&mut RuntimeConfig),
 ) -> Arc<Runtime> {
+    let store = agent_runtime_store::open_store(&format!(
+        "sqlite://{}",
+        data.path().join("runtime.db").display()
+    ))
+    .await
+    .expect("store");
+    start_runtime_on(data, model, store, tune).await
+}
+
+/// A runtime over `store`, with sandboxes under `data`.
+pub async fn start_runtime_on(
+    data: &TempDir,
+    model: &ScriptedModelServer,
+    store: Arc<dyn agent_runtime_store::SessionStore>,
+    tune: impl FnOnce(&mut RuntimeConfig),
+) -> Arc<Runtime> {
     let probe = BwrapProbe {
         path_env: std::env::var_os("PATH"),
         allow_install: false,
@@ -72,12 +88,6 @@ pub async fn start_runtime(
         HelperProgram::standalone(sandbox_helper_binary()),
     ))
     .expect("sandbox provider");
-    let store = agent_runtime_store::open_store(&format!(
-        "sqlite://{}",
-        data.path().join("runtime.db").display()
-    ))
-    .await
-    .expect("store");
     let mut config = RuntimeConfig::new(tools);
     for api in ModelApi::ALL {
         let endpoint = ModelEndpoint {

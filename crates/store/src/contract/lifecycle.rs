@@ -56,6 +56,7 @@ pub async fn fresh_store_is_empty(t: TestStore) {
     let page = store.list_sessions(None, 10).await.expect("list");
     assert_eq!((page.sessions, page.next_cursor), (vec![], None));
     assert_eq!(store.list_profiles().await, Ok(vec![]));
+    assert_eq!(store.list_open(None, 10).await, Ok(vec![]));
     assert_eq!(store.get_session("s1").await, Ok(None));
     assert_eq!(store.last_seq("s1").await, Ok(0));
     assert!(!store.backend().is_empty());
@@ -90,9 +91,11 @@ pub async fn reopen_keeps_everything(t: TestStore) {
         .expect("file");
     let profile = full_profile("p1");
     store.put_profile(&profile).await.expect("profile");
+    store.set_open("s2", true).await.expect("mark");
     store.close().await;
 
     let store = reopen().await;
+    assert_eq!(store.list_open(None, 10).await, Ok(vec!["s2".to_string()]));
     let page = store.list_sessions(None, 10).await.expect("list");
     assert_eq!(page.sessions, vec![s2, s1.clone()]);
     assert_eq!(store.get_session("s1").await, Ok(Some(s1)));
@@ -136,6 +139,8 @@ pub async fn closed_store_refuses_calls(t: TestStore) {
         Err(StoreError::Closed)
     );
     assert_eq!(store.list_profiles().await, Err(StoreError::Closed));
+    assert_eq!(store.set_open("s1", true).await, Err(StoreError::Closed));
+    assert_eq!(store.list_open(None, 10).await, Err(StoreError::Closed));
     store.close().await;
 }
 

@@ -16,7 +16,7 @@
 //! or, in one test, `contract::run_all(fresh_store).await`.
 //!
 //! Cases are grouped by topic: [`sessions`], [`events`], [`blobs`] (transcripts and files),
-//! [`lifecycle`] (profiles, reopen, close), [`upgrade`] (migrating data written by the previous
+//! [`open`] (the recovery index of open sessions), [`lifecycle`] (profiles, reopen, close), [`upgrade`] (migrating data written by the previous
 //! schema). Cases that need a capability a backend did not give its [`TestStore`]
 //! ([`TestStore::with_reopen`], [`TestStore::with_previous_schema`]) pass without checking.
 //!
@@ -35,6 +35,7 @@ use crate::store::SessionStore;
 pub mod blobs;
 pub mod events;
 pub mod lifecycle;
+pub mod open;
 pub mod postgres;
 pub mod sessions;
 pub mod upgrade;
@@ -42,6 +43,7 @@ pub mod upgrade;
 pub use blobs::*;
 pub use events::*;
 pub use lifecycle::*;
+pub use open::*;
 pub use sessions::*;
 pub use upgrade::*;
 
@@ -179,6 +181,10 @@ macro_rules! __store_contract_cases {
             unicode_paths,
             file_sha256_and_overwrite,
             blob_writes_need_a_session,
+            // the recovery index
+            open_marks_are_set_cleared_and_listed_in_id_order,
+            open_marks_belong_to_their_session,
+            list_open_pages_through_many_sessions,
             // profiles and lifecycle
             profiles_crud,
             fresh_store_is_empty,

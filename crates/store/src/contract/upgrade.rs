@@ -4,7 +4,9 @@
 //! The backend's [`FromPreviousSchema`](super::FromPreviousSchema) writes a
 //! [`PreviousSchemaData`] with plain SQL into storage migrated only up to the previous version
 //! (as the previous release left it), then opens it with the current code. The case reads
-//! everything back through the trait and keeps using the store.
+//! everything back through the trait and keeps using the store. Every session the previous schema
+//! held comes up open ([`SessionStore::set_open`](crate::SessionStore::set_open)): it may hold a
+//! turn a crash left running.
 
 use agent_runtime_protocol::{AgentProfile, Envelope, FileInfo};
 use pretty_assertions::assert_eq;
@@ -178,6 +180,24 @@ pub async fn upgrade_from_previous_schema_keeps_everything(t: TestStore) {
     let mut profiles = data.profiles.clone();
     profiles.sort_by(|a, b| a.id.cmp(&b.id));
     assert_eq!(store.list_profiles().await, Ok(profiles));
+    // The previous schema had no recovery index: any session may hold a turn a crash left
+    // open, so every one comes up open; sessions created from now on do not.
+    let mut ids: Vec<String> = data
+        .sessions
+        .iter()
+        .map(|s| s.record.id().to_string())
+        .collect();
+    ids.sort();
+    assert_eq!(store.list_open(None, 100).await, Ok(ids));
+    store
+        .create_session(&session("after-the-upgrade", &ts(50)))
+        .await
+        .expect("create");
+    assert!(!store
+        .list_open(None, 100)
+        .await
+        .expect("list open")
+        .contains(&"after-the-upgrade".to_string()));
 
     // It keeps working on the migrated schema.
     let busy = &data.sessions[0];

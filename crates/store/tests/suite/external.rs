@@ -60,6 +60,15 @@ impl SessionStore for CountingStore {
         self.inner.delete_session(session_id).await
     }
 
+    async fn set_open(&self, session_id: &str, open: bool) -> Result<()> {
+        self.count();
+        self.inner.set_open(session_id, open).await
+    }
+
+    async fn list_open(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>> {
+        self.inner.list_open(after, limit).await
+    }
+
     async fn append_events(
         &self,
         session_id: &str,

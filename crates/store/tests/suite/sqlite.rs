@@ -39,7 +39,7 @@ async fn from_previous_schema(data: PreviousSchemaData) -> TestStore {
             .await
             .expect("migrations table");
     check.close().await;
-    assert_eq!(versions, vec![1, 2], "the newest migration was applied");
+    assert_eq!(versions, vec![1, 2, 3], "the newest migration was applied");
     TestStore::new(Arc::new(store)).with_guard(dir)
 }
 

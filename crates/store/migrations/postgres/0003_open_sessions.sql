@@ -1,0 +1,11 @@
+-- The recovery index (SessionStore::set_open / list_open): sessions that may hold work a crash
+-- leaves unfinished (a running turn, a pending request). The runtime marks a session before such
+-- work starts and clears the mark once the session is quiet; at start it visits only these.
+--
+-- A database from before this migration may hold turns a crash left open, so every existing
+-- session starts marked (the first start after the upgrade looks at each once): the column is
+-- added with DEFAULT TRUE (no table rewrite), and create_session writes FALSE for a new session.
+ALTER TABLE sessions ADD COLUMN open BOOLEAN NOT NULL DEFAULT TRUE;
+
+-- list_open: only the open sessions are in the index, so it stays as small as they are few.
+CREATE INDEX sessions_open ON sessions (session_id) WHERE open;
