@@ -4,14 +4,17 @@
 //! - [`manager`]: [`Runtime`], the session manager every interface (REST, WebSocket, SSE) calls.
 //! - `session`: one actor task per loaded session owning its sandbox and agent process
 //!   (`actor.rs` the loop and sandbox/process start, `turn.rs` turns and interrupts, `files.rs`
-//!   workspace and transcript sync, `process.rs` the agent child process, `network.rs` the
-//!   sandbox's egress proxy, model gateway and `network_denied` reports, `residency.rs` the open
-//!   mark of the recovery index and unloading a quiet session).
+//!   workspace and transcript sync, `process.rs` the agent child process, `launch.rs` starting a
+//!   sandbox and an agent in it (shared with the warm pool), `network.rs` the sandbox's egress
+//!   proxy, model gateway and `network_denied` reports, `residency.rs` the open mark of the
+//!   recovery index and unloading a quiet session).
+//! - `pool`: the warm pool, sandboxes with their agent started ahead of new sessions.
 //! - `registry`: the loaded sessions, one load slot per id (no lock held while loading), and
 //!   how a quiet session leaves memory.
-//! - [`log`]: the per-session event log: durable append, fold, ring, fan-out, subscriptions.
+//! - [`log`]: the per-session event log: durable append with group commit of text deltas, fold,
+//!   ring, fan-out of events shared and encoded once, subscriptions (tests in `log_tests.rs`).
 //! - [`metrics`]: the process's Prometheus metrics (turns, sandbox starts, first token, appends,
-//!   fan-out, refused egress) and their text exposition, served at `/metrics`.
+//!   fan-out, refused egress, the warm pool) and their text exposition, served at `/metrics`.
 //! - [`installer`]: installs the pinned agent CLIs from npm.
 //! - [`config`]: [`RuntimeConfig`], decided by the binary.
 //! - [`limits`]: [`Limits`] of a sandbox: server defaults, profile overrides, validation.

@@ -16,9 +16,10 @@
 //!   check (cross-site requests and WebSockets), CORS for allowed origins, `nosniff`.
 //! - [`auth`]: API keys (constant-time) and the REST middleware.
 //! - [`rest`]: REST handlers: sessions and messages, files, transcripts, agent profiles, agents.
-//! - [`sse`]: `GET /api/sessions/{id}/events`.
-//! - [`ws`]: `/api/ws`: connection, commands, subscriptions.
+//! - [`sse`]: `GET /api/sessions/{id}/events`, written from each event's shared encoding.
+//! - [`ws`]: `/api/ws`: connection (coalesced writes), commands, subscriptions.
 //! - [`openapi`]: `GET /openapi.json`, embedded from `api/openapi.json`.
+//! - [`otlp`]: the optional OTLP export of tracing spans (`--otlp-endpoint`).
 //! - [`ui`]: the web UI (`web/dist`, embedded), served as the router's fallback.
 //!
 //! [`Runtime`]: agent_runtime_core::Runtime
