@@ -1,6 +1,6 @@
 //! The session manager: the runtime's public face.
 //!
-//! Sessions are loaded on first use (their log folded from the store, an actor started) into the
+//! Sessions are loaded on first use (their log folded from the store, an actor started) into
 //! the registry (`registry.rs`), without a lock other sessions wait on, and unloaded again once
 //! they have been quiet and unused for `session_unload_after`; their sandboxes come and go with
 //! turns and idle timeouts.
