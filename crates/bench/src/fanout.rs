@@ -1,0 +1,435 @@
+//! Fan-out: N WebSocket subscribers (on this box, in this process) to ONE session while the
+//! scripted model streams a long reply, as fast as it goes or at a steady 50 events/s.
+//!
+//! Each client is a bare tokio-tungstenite socket that reads only what the figures need
+//! ([`crate::frame`]). It subscribes after the session's warm-up turn (`since` = its last seq),
+//! so it sees exactly the measured turn, checks that seqs arrive gapless, and records for every
+//! `text_delta` the latency from the event's append time (the envelope's `at`, stamped by the
+//! server when it appends the event; millisecond resolution, so latencies read up to 1 ms high)
+//! to its arrival. Server CPU is the server process's utime + stime over the turn (from the POST
+//! until the last client saw `turn_completed`), divided by the events delivered to all clients:
+//! it includes the turn's own work (parsing the CLI, storing events), amortized over the
+//! subscribers.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use agent_runtime_client::{Client, WsAuth};
+use agent_runtime_protocol::{CreateSessionRequest, ServerFrame, SessionEvent};
+use agent_runtime_testkit::ScriptedModelServer;
+use anyhow::{anyhow, bail, Context, Result};
+use futures::StreamExt;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::first_token::{send_hello, TURN_TIMEOUT};
+use crate::frame::{scan, EventKind, Frame};
+use crate::model;
+use crate::report::{Better, Comparison, Row};
+use crate::server::RuntimeProcess;
+use crate::socket::{connect_and_subscribe, ws_url, Socket};
+use crate::stats::{median, Spread};
+
+/// Clients connecting at the same time (the rest wait), so the listen backlog never overflows.
+const CONNECTS_IN_FLIGHT: usize = 64;
+
+/// The longest connecting and subscribing every client may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The longest the measured turn may take to reach every client.
+const RUN_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Pause between streamed events at the steady rate: 50 events/s.
+pub const STEADY_DELAY_MS: u64 = 20;
+
+/// How the model streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pace {
+    /// As fast as the model server writes.
+    MaxRate,
+    /// One event every [`STEADY_DELAY_MS`].
+    Steady,
+}
+
+impl Pace {
+    pub fn label(self) -> &'static str {
+        match self {
+            Pace::MaxRate => "max rate",
+            Pace::Steady => "steady 50 events/s",
+        }
+    }
+}
+
+/// One fan-out run: how many subscribers, how the model streams, how many deltas.
+#[derive(Debug, Clone, Copy)]
+pub struct FanoutCase {
+    pub subscribers: usize,
+    pub pace: Pace,
+    pub deltas: u32,
+}
+
+/// What one run measured.
+#[derive(Debug, Clone)]
+pub struct FanoutResult {
+    pub case: FanoutCase,
+    /// Median over clients of text deltas / (last − first arrival).
+    pub events_per_sec_per_client: Option<f64>,
+    /// Latency of every text delta at every client, in ms.
+    pub latency_ms: Option<Spread>,
+    /// Server CPU µs per event delivered.
+    pub cpu_us_per_delivery: Option<f64>,
+    pub deliveries: u64,
+    pub resyncs: u64,
+    /// Clients whose seqs had a gap (a resync is not a gap).
+    pub gapped: usize,
+    /// Clients that saw `turn_completed`.
+    pub completed: usize,
+}
+
+/// Runs every case on one server, a fresh session each, and returns the results.
+pub async fn measure(
+    server: &RuntimeProcess,
+    model: &ScriptedModelServer,
+    cases: &[FanoutCase],
+) -> Vec<Result<FanoutResult>> {
+    let mut results = Vec::new();
+    for case in cases {
+        eprintln!(
+            "  fan-out: {} subscribers, {}, {} deltas",
+            case.subscribers,
+            case.pace.label(),
+            case.deltas
+        );
+        let result = run_case(server, model, *case).await;
+        if let Err(error) = &result {
+            eprintln!("    failed: {error:#}");
+        }
+        results.push(result);
+        model.clear_requests();
+    }
+    results
+}
+
+async fn run_case(
+    server: &RuntimeProcess,
+    model: &ScriptedModelServer,
+    case: FanoutCase,
+) -> Result<FanoutResult> {
+    let client = Client::new(&server.base_url);
+    model.set_scenario(model::instant());
+    let session = client
+        .create_session(&CreateSessionRequest::default())
+        .await?
+        .session_id;
+    let since = warm_up(&client, &session).await?;
+
+    let url = ws_url(&server.base_url);
+    let sockets = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        futures::stream::iter(0..case.subscribers)
+            .map(|_| connect_and_subscribe(&url, &session, since))
+            .buffer_unordered(CONNECTS_IN_FLIGHT)
+            .collect::<Vec<_>>(),
+    )
+    .await
+    .map_err(|_| anyhow!("connecting {} clients took over {CONNECT_TIMEOUT:?}", case.subscribers))?
+    .into_iter()
+    .collect::<Result<Vec<_>>>()?;
+    let deadline = tokio::time::Instant::now() + RUN_TIMEOUT;
+    let readers: Vec<_> = sockets
+        .into_iter()
+        .map(|socket| tokio::spawn(read_turn(socket, since, deadline)))
+        .collect();
+
+    let delay = match case.pace {
+        Pace::MaxRate => 0,
+        Pace::Steady => STEADY_DELAY_MS,
+    };
+    model.set_scenario(model::streamed(case.deltas, delay));
+    let cpu_before = server.cpu_time()?;
+    send_hello(&client, &session).await?;
+    let mut clients = Vec::with_capacity(readers.len());
+    for reader in readers {
+        clients.push(reader.await.context("a client task failed")?);
+    }
+    let cpu = server.cpu_time()?.saturating_sub(cpu_before);
+    Ok(summarize(case, &clients, cpu))
+}
+
+/// Runs one short turn so the sandbox and the agent are up; returns the session's last seq.
+async fn warm_up(client: &Client, session: &str) -> Result<u64> {
+    let mut ws = client.connect_ws(WsAuth::None).await?;
+    ws.subscribe(session, 0).await?;
+    send_hello(client, session).await?;
+    let deadline = Instant::now() + TURN_TIMEOUT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match ws.next_frame_within(left).await? {
+            Some(ServerFrame::Event { envelope }) => {
+                if matches!(envelope.event, SessionEvent::TurnCompleted { .. }) {
+                    ws.close().await;
+                    return Ok(envelope.seq);
+                }
+            }
+            Some(ServerFrame::ResyncRequired { reason, .. }) => bail!("resync: {reason}"),
+            Some(_) => {}
+            None => bail!("the WebSocket closed during the warm-up turn"),
+        }
+    }
+}
+
+/// What one client saw of the measured turn.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClientStats {
+    pub events: u64,
+    pub deltas: u64,
+    /// Latency of each text delta, µs.
+    pub latencies_us: Vec<u32>,
+    pub first_delta: Option<Instant>,
+    pub last_delta: Option<Instant>,
+    pub gaps: u64,
+    pub resynced: bool,
+    pub completed: bool,
+}
+
+impl ClientStats {
+    /// Accounts for one frame that arrived at `now` (`now_us`: wall clock, µs since the epoch).
+    /// Returns whether the client is done (turn completed or resync).
+    pub fn record(&mut self, frame: Frame, expected_seq: &mut u64, now: Instant, now_us: i64) -> bool {
+        match frame {
+            Frame::Event { seq, at_ms, kind } => {
+                self.events += 1;
+                if seq != *expected_seq {
+                    self.gaps += 1;
+                }
+                *expected_seq = seq + 1;
+                match kind {
+                    EventKind::TextDelta => {
+                        self.deltas += 1;
+                        self.first_delta.get_or_insert(now);
+                        self.last_delta = Some(now);
+                        if let Some(at_ms) = at_ms {
+                            let latency = (now_us - at_ms * 1000).max(0);
+                            self.latencies_us
+                                .push(u32::try_from(latency).unwrap_or(u32::MAX));
+                        }
+                        false
+                    }
+                    EventKind::TurnCompleted => {
+                        self.completed = true;
+                        true
+                    }
+                    EventKind::Other => false,
+                }
+            }
+            Frame::Resync => {
+                self.resynced = true;
+                true
+            }
+            Frame::Result { .. } | Frame::Other => false,
+        }
+    }
+
+    /// Text deltas per second between the first and the last one.
+    pub fn delta_rate(&self) -> Option<f64> {
+        let span = self.last_delta?.duration_since(self.first_delta?).as_secs_f64();
+        (span > 0.0 && self.deltas > 1).then(|| (self.deltas - 1) as f64 / span)
+    }
+}
+
+async fn read_turn(mut socket: Socket, since: u64, deadline: tokio::time::Instant) -> ClientStats {
+    let mut stats = ClientStats::default();
+    let mut expected = since + 1;
+    loop {
+        let message = match tokio::time::timeout_at(deadline, socket.next()).await {
+            Ok(Some(Ok(message))) => message,
+            _ => break,
+        };
+        if let Message::Text(text) = message {
+            let now = Instant::now();
+            if stats.record(scan(&text), &mut expected, now, wall_clock_us()) {
+                break;
+            }
+        }
+    }
+    let _ = socket.close(None).await;
+    stats
+}
+
+fn wall_clock_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
+/// The run's figures from every client's stats.
+pub fn summarize(case: FanoutCase, clients: &[ClientStats], cpu: Duration) -> FanoutResult {
+    let rates: Vec<f64> = clients.iter().filter_map(ClientStats::delta_rate).collect();
+    let latencies: Vec<f64> = clients
+        .iter()
+        .flat_map(|c| c.latencies_us.iter().map(|us| f64::from(*us) / 1000.0))
+        .collect();
+    let deliveries: u64 = clients.iter().map(|c| c.events).sum();
+    FanoutResult {
+        case,
+        events_per_sec_per_client: median(&rates),
+        latency_ms: Spread::of(&latencies),
+        cpu_us_per_delivery: (deliveries > 0)
+            .then(|| cpu.as_secs_f64() * 1e6 / deliveries as f64),
+        deliveries,
+        resyncs: clients.iter().filter(|c| c.resynced).count() as u64,
+        gapped: clients.iter().filter(|c| c.gaps > 0).count(),
+        completed: clients.iter().filter(|c| c.completed).count(),
+    }
+}
+
+/// The seed's Socket.IO layer at 1,000 subscribers, from issue 11.
+const SEED_SOURCE: &str = "the seed's Socket.IO layer, measured by an earlier session of this project, issue 11";
+
+/// One table row per run.
+pub fn rows(results: &[(FanoutCase, Result<FanoutResult>)]) -> Vec<Row> {
+    results
+        .iter()
+        .map(|(case, result)| {
+            let figure = format!(
+                "fan-out: {} WS subscribers to one session, {} ({} text deltas)",
+                thousands(case.subscribers as u64),
+                case.pace.label(),
+                thousands(u64::from(case.deltas))
+            );
+            match result {
+                Ok(result) => row_of(&figure, result),
+                Err(error) => Row::unmeasured(&figure, format!("{error:#}")),
+            }
+        })
+        .collect()
+}
+
+fn row_of(figure: &str, result: &FanoutResult) -> Row {
+    let n = result.case.subscribers;
+    let rate = result.events_per_sec_per_client;
+    let latency = result.latency_ms;
+    let text = format!(
+        "{} events/s per client; latency p50 {} / p99 {} / max {} ms; {} µs server CPU per delivery; \
+         {} resyncs; {}; {} of {} clients saw the turn end",
+        rate.map_or("?".into(), |r| format!("{r:.0}")),
+        latency.map_or("?".into(), |l| format!("{:.1}", l.p50)),
+        latency.map_or("?".into(), |l| format!("{:.1}", l.p99)),
+        latency.map_or("?".into(), |l| format!("{:.1}", l.max)),
+        result
+            .cpu_us_per_delivery
+            .map_or("?".into(), |c| format!("{c:.2}")),
+        result.resyncs,
+        if result.gapped == 0 {
+            "gapless".to_string()
+        } else {
+            format!("{} clients saw gaps", result.gapped)
+        },
+        result.completed,
+        thousands(n as u64),
+    );
+    let mut row = Row::measured(figure, text);
+    if n == 1000 {
+        match result.case.pace {
+            Pace::MaxRate => {
+                row = row.with_anchor(
+                    "77 events/s per client, p99 1.4 s, 10-13 µs per delivery (ratio against 10 µs)",
+                    SEED_SOURCE,
+                );
+                if let Some(rate) = rate {
+                    row = row.compare(Comparison::new("events/s", rate, 77.0, Better::Higher));
+                }
+                if let Some(latency) = latency {
+                    row = row.compare(Comparison::new("p99", latency.p99, 1400.0, Better::Lower));
+                }
+                if let Some(cpu) = result.cpu_us_per_delivery {
+                    row = row.compare(Comparison::new("CPU", cpu, 10.0, Better::Lower));
+                }
+            }
+            Pace::Steady => {
+                row = row.with_anchor("p99 717 ms", SEED_SOURCE);
+                if let Some(latency) = latency {
+                    row = row.compare(Comparison::new("p99", latency.p99, 717.0, Better::Lower));
+                }
+            }
+        }
+    }
+    row
+}
+
+/// `5000` → `5,000`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    fn delta(seq: u64, at_ms: i64) -> Frame {
+        Frame::Event {
+            seq,
+            at_ms: Some(at_ms),
+            kind: EventKind::TextDelta,
+        }
+    }
+
+    #[test]
+    fn a_client_counts_gaps_latencies_and_the_end() {
+        let mut stats = ClientStats::default();
+        let mut expected = 11;
+        let t0 = Instant::now();
+        assert!(!stats.record(delta(11, 1_000), &mut expected, t0, 1_002_500));
+        assert!(!stats.record(delta(13, 1_001), &mut expected, t0 + Duration::from_secs(1), 1_004_000));
+        assert!(stats.record(
+            Frame::Event { seq: 14, at_ms: None, kind: EventKind::TurnCompleted },
+            &mut expected,
+            t0,
+            0
+        ));
+        assert_eq!(stats.latencies_us, vec![2_500, 3_000]);
+        assert_eq!((stats.events, stats.deltas, stats.gaps), (3, 2, 1));
+        assert!(stats.completed && !stats.resynced);
+        assert_eq!(stats.delta_rate(), Some(1.0));
+        assert_eq!(expected, 15);
+    }
+
+    #[test]
+    fn summary_over_clients() {
+        let t0 = Instant::now();
+        let client = |latencies: Vec<u32>, resynced: bool| ClientStats {
+            events: 10,
+            deltas: 3,
+            latencies_us: latencies,
+            first_delta: Some(t0),
+            last_delta: Some(t0 + Duration::from_millis(20)),
+            gaps: 0,
+            resynced,
+            completed: !resynced,
+        };
+        let case = FanoutCase { subscribers: 2, pace: Pace::MaxRate, deltas: 3 };
+        let result = summarize(
+            case,
+            &[client(vec![1_000, 2_000], false), client(vec![4_000], true)],
+            Duration::from_micros(100),
+        );
+        assert_eq!(result.events_per_sec_per_client, Some(100.0));
+        assert_eq!(result.latency_ms, Some(Spread { p50: 2.0, p99: 4.0, max: 4.0 }));
+        assert_eq!(result.cpu_us_per_delivery, Some(5.0));
+        assert_eq!((result.deliveries, result.resyncs, result.gapped, result.completed), (20, 1, 0, 1));
+    }
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(5), "5");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+    }
+}

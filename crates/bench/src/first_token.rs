@@ -1,0 +1,188 @@
+//! First token: POST of a message to the first `text_delta` at a WebSocket client, for a fresh
+//! session (cold: the sandbox and the CLI start) and for later turns of one session (warm),
+//! against the raw CLI started by hand (the seed's cost for every message).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use agent_runtime_client::{Client, WsAuth, WsConnection};
+use agent_runtime_protocol::{
+    CreateSessionRequest, SendMessageRequest, ServerFrame, SessionEvent,
+};
+use anyhow::{anyhow, bail, Result};
+
+use crate::report::{Better, Comparison, Row};
+use crate::stats::median;
+use crate::{cli, ms};
+
+/// The longest a turn may take, first token to end.
+pub const TURN_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How many samples of each.
+#[derive(Debug, Clone, Copy)]
+pub struct FirstTokenSizes {
+    pub raw_cli: usize,
+    pub cold: usize,
+    pub warm: usize,
+}
+
+/// The figures: raw CLI, cold and warm first token, with their ratios.
+pub async fn measure(
+    base_url: &str,
+    claude: Result<&Path, String>,
+    model_url: &str,
+    sizes: FirstTokenSizes,
+) -> Vec<Row> {
+    let raw = match claude {
+        Ok(claude) => raw_cli_samples(claude, model_url, sizes.raw_cli).await,
+        Err(why) => Err(anyhow!(why)),
+    };
+    let raw_median = raw.as_ref().ok().and_then(|s| median(s));
+    let mut rows = vec![match &raw {
+        Ok(samples) => Row::measured(
+            "raw Claude CLI by hand: spawn to first text delta on stdout",
+            describe_samples(samples),
+        ),
+        Err(why) => Row::unmeasured(
+            "raw Claude CLI by hand: spawn to first text delta on stdout",
+            format!("{why:#}"),
+        ),
+    }];
+    let client = Client::new(base_url);
+    let (cold, warm) = match server_samples(&client, sizes).await {
+        Ok(found) => (Ok(found.0), Ok(found.1)),
+        Err(error) => (Err(format!("{error:#}")), Err(format!("{error:#}"))),
+    };
+    for (figure, samples, anchor) in [
+        (
+            "cold first token: POST to first text_delta at a WS client, fresh session",
+            cold,
+            "the raw CLI started by hand, same run",
+        ),
+        (
+            "warm first token: a later turn of the same session",
+            warm,
+            "the seed spawns a CLI per message: at least the raw CLI's cold start, same run",
+        ),
+    ] {
+        let row = match samples {
+            Ok(samples) => {
+                let row = Row::measured(figure, describe_samples(&samples));
+                match (raw_median, median(&samples)) {
+                    (Some(raw), Some(now)) => row
+                        .with_anchor(&format!("{raw:.0} ms"), anchor)
+                        .compare(Comparison::new("", now, raw, Better::Lower)),
+                    _ => row.with_anchor("not measured", anchor),
+                }
+            }
+            Err(why) => Row::unmeasured(figure, why),
+        };
+        rows.push(row);
+    }
+    rows
+}
+
+/// `"431 ms (median of 5; 410-460)"`.
+fn describe_samples(samples: &[f64]) -> String {
+    let lo = samples.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = samples.iter().copied().fold(0.0, f64::max);
+    format!(
+        "{:.0} ms (median of {}; {lo:.0}-{hi:.0})",
+        median(samples).unwrap_or(f64::NAN),
+        samples.len()
+    )
+}
+
+async fn raw_cli_samples(claude: &Path, model_url: &str, n: usize) -> Result<Vec<f64>> {
+    let mut samples = Vec::with_capacity(n);
+    for _ in 0..n {
+        samples.push(ms(cli::raw_cli_first_delta(claude, model_url).await?));
+    }
+    Ok(samples)
+}
+
+/// Cold samples (each a fresh session), then warm ones (later turns of the last session).
+async fn server_samples(client: &Client, sizes: FirstTokenSizes) -> Result<(Vec<f64>, Vec<f64>)> {
+    let mut cold = Vec::new();
+    let mut last = None;
+    for _ in 0..sizes.cold.max(1) {
+        let session = client
+            .create_session(&CreateSessionRequest::default())
+            .await?
+            .session_id;
+        let mut ws = client.connect_ws(WsAuth::None).await?;
+        ws.subscribe(&session, 0).await?;
+        cold.push(ms(time_first_delta(client, &mut ws, &session).await?));
+        wait_turn_completed(&mut ws, &session).await?;
+        last = Some((ws, session));
+    }
+    let (mut ws, session) = last.ok_or_else(|| anyhow!("no session"))?;
+    let mut warm = Vec::new();
+    for _ in 0..sizes.warm {
+        warm.push(ms(time_first_delta(client, &mut ws, &session).await?));
+        wait_turn_completed(&mut ws, &session).await?;
+    }
+    ws.close().await;
+    Ok((cold, warm))
+}
+
+/// Sends a message and times the POST to the session's first `text_delta` on `ws`.
+pub async fn time_first_delta(
+    client: &Client,
+    ws: &mut WsConnection,
+    session: &str,
+) -> Result<Duration> {
+    let started = Instant::now();
+    send_hello(client, session).await?;
+    next_event_where(ws, session, |event| {
+        matches!(event, SessionEvent::TextDelta { .. })
+    })
+    .await?;
+    Ok(started.elapsed())
+}
+
+/// Sends the message `hello` to a session.
+pub async fn send_hello(client: &Client, session: &str) -> Result<()> {
+    client
+        .send_message(
+            session,
+            &SendMessageRequest {
+                text: "hello".into(),
+                if_busy: None,
+                client_message_id: None,
+            },
+        )
+        .await?;
+    Ok(())
+}
+
+/// Waits (at most [`TURN_TIMEOUT`]) for the session's `turn_completed`.
+pub async fn wait_turn_completed(ws: &mut WsConnection, session: &str) -> Result<()> {
+    next_event_where(ws, session, |event| {
+        matches!(event, SessionEvent::TurnCompleted { .. })
+    })
+    .await
+}
+
+async fn next_event_where(
+    ws: &mut WsConnection,
+    session: &str,
+    wanted: impl Fn(&SessionEvent) -> bool,
+) -> Result<()> {
+    let deadline = Instant::now() + TURN_TIMEOUT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match ws.next_frame_within(left).await? {
+            Some(ServerFrame::Event { envelope })
+                if envelope.session_id == session && wanted(&envelope.event) =>
+            {
+                return Ok(())
+            }
+            Some(ServerFrame::ResyncRequired { reason, .. }) => {
+                bail!("resync required: {reason}")
+            }
+            Some(_) => {}
+            None => bail!("the WebSocket closed"),
+        }
+    }
+}
