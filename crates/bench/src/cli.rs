@@ -15,7 +15,8 @@ const CLI_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The pinned Claude Code executable in `tools_dir`.
 pub fn claude_binary(tools_dir: &Path) -> Result<PathBuf> {
-    let claude = AgentKind::from_id("claude-code").ok_or_else(|| anyhow!("no claude-code agent"))?;
+    let claude =
+        AgentKind::from_id("claude-code").ok_or_else(|| anyhow!("no claude-code agent"))?;
     Installer::new(tools_dir.to_path_buf())
         .installed(&claude)
         .map(|installed| installed.host_bin)

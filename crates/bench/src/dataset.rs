@@ -277,9 +277,16 @@ mod tests {
         let store = SqliteStore::open(dataset.db()).await.expect("opens");
         assert_eq!(store.last_seq(&session_id(2)).await.expect("seq"), 20);
         store.close().await;
-        let modified = std::fs::metadata(dataset.db()).and_then(|m| m.modified()).ok();
+        let modified = std::fs::metadata(dataset.db())
+            .and_then(|m| m.modified())
+            .ok();
         let again = prepare(cache.path(), spec).await.expect("cached");
         assert_eq!(again.dir, dataset.dir);
-        assert_eq!(std::fs::metadata(again.db()).and_then(|m| m.modified()).ok(), modified);
+        assert_eq!(
+            std::fs::metadata(again.db())
+                .and_then(|m| m.modified())
+                .ok(),
+            modified
+        );
     }
 }

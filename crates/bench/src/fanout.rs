@@ -130,7 +130,12 @@ async fn run_case(
             .collect::<Vec<_>>(),
     )
     .await
-    .map_err(|_| anyhow!("connecting {} clients took over {CONNECT_TIMEOUT:?}", case.subscribers))?
+    .map_err(|_| {
+        anyhow!(
+            "connecting {} clients took over {CONNECT_TIMEOUT:?}",
+            case.subscribers
+        )
+    })?
     .into_iter()
     .collect::<Result<Vec<_>>>()?;
     let deadline = tokio::time::Instant::now() + RUN_TIMEOUT;
@@ -193,7 +198,13 @@ pub struct ClientStats {
 impl ClientStats {
     /// Accounts for one frame that arrived at `now` (`now_us`: wall clock, µs since the epoch).
     /// Returns whether the client is done (turn completed or resync).
-    pub fn record(&mut self, frame: Frame, expected_seq: &mut u64, now: Instant, now_us: i64) -> bool {
+    pub fn record(
+        &mut self,
+        frame: Frame,
+        expected_seq: &mut u64,
+        now: Instant,
+        now_us: i64,
+    ) -> bool {
         match frame {
             Frame::Event { seq, at_ms, kind } => {
                 self.events += 1;
@@ -230,7 +241,10 @@ impl ClientStats {
 
     /// Text deltas per second between the first and the last one.
     pub fn delta_rate(&self) -> Option<f64> {
-        let span = self.last_delta?.duration_since(self.first_delta?).as_secs_f64();
+        let span = self
+            .last_delta?
+            .duration_since(self.first_delta?)
+            .as_secs_f64();
         (span > 0.0 && self.deltas > 1).then(|| (self.deltas - 1) as f64 / span)
     }
 }
@@ -272,8 +286,7 @@ pub fn summarize(case: FanoutCase, clients: &[ClientStats], cpu: Duration) -> Fa
         case,
         events_per_sec_per_client: median(&rates),
         latency_ms: Spread::of(&latencies),
-        cpu_us_per_delivery: (deliveries > 0)
-            .then(|| cpu.as_secs_f64() * 1e6 / deliveries as f64),
+        cpu_us_per_delivery: (deliveries > 0).then(|| cpu.as_secs_f64() * 1e6 / deliveries as f64),
         deliveries,
         resyncs: clients.iter().filter(|c| c.resynced).count() as u64,
         gapped: clients.iter().filter(|c| c.gaps > 0).count(),
@@ -282,7 +295,8 @@ pub fn summarize(case: FanoutCase, clients: &[ClientStats], cpu: Duration) -> Fa
 }
 
 /// The seed's Socket.IO layer at 1,000 subscribers, from issue 11.
-const SEED_SOURCE: &str = "the seed's Socket.IO layer, measured by an earlier session of this project, issue 11";
+const SEED_SOURCE: &str =
+    "the seed's Socket.IO layer, measured by an earlier session of this project, issue 11";
 
 /// One table row per run.
 pub fn rows(results: &[(FanoutCase, Result<FanoutResult>)]) -> Vec<Row> {
@@ -360,7 +374,7 @@ pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -387,9 +401,18 @@ mod tests {
         let mut expected = 11;
         let t0 = Instant::now();
         assert!(!stats.record(delta(11, 1_000), &mut expected, t0, 1_002_500));
-        assert!(!stats.record(delta(13, 1_001), &mut expected, t0 + Duration::from_secs(1), 1_004_000));
+        assert!(!stats.record(
+            delta(13, 1_001),
+            &mut expected,
+            t0 + Duration::from_secs(1),
+            1_004_000
+        ));
         assert!(stats.record(
-            Frame::Event { seq: 14, at_ms: None, kind: EventKind::TurnCompleted },
+            Frame::Event {
+                seq: 14,
+                at_ms: None,
+                kind: EventKind::TurnCompleted
+            },
             &mut expected,
             t0,
             0
@@ -414,16 +437,35 @@ mod tests {
             resynced,
             completed: !resynced,
         };
-        let case = FanoutCase { subscribers: 2, pace: Pace::MaxRate, deltas: 3 };
+        let case = FanoutCase {
+            subscribers: 2,
+            pace: Pace::MaxRate,
+            deltas: 3,
+        };
         let result = summarize(
             case,
             &[client(vec![1_000, 2_000], false), client(vec![4_000], true)],
             Duration::from_micros(100),
         );
         assert_eq!(result.events_per_sec_per_client, Some(100.0));
-        assert_eq!(result.latency_ms, Some(Spread { p50: 2.0, p99: 4.0, max: 4.0 }));
+        assert_eq!(
+            result.latency_ms,
+            Some(Spread {
+                p50: 2.0,
+                p99: 4.0,
+                max: 4.0
+            })
+        );
         assert_eq!(result.cpu_us_per_delivery, Some(5.0));
-        assert_eq!((result.deliveries, result.resyncs, result.gapped, result.completed), (20, 1, 0, 1));
+        assert_eq!(
+            (
+                result.deliveries,
+                result.resyncs,
+                result.gapped,
+                result.completed
+            ),
+            (20, 1, 0, 1)
+        );
     }
 
     #[test]

@@ -1,14 +1,14 @@
 //! First token: POST of a message to the first `text_delta` at a WebSocket client, for a fresh
-//! session (cold: the sandbox and the CLI start) and for later turns of one session (warm),
-//! against the raw CLI started by hand (the seed's cost for every message).
+//! session (cold: the sandbox and the CLI start; and from the warm pool: a server with
+//! `--warm-pool 1` whose sandbox and CLI are up before the session exists) and for later turns
+//! of one session (warm), against the raw CLI started by hand (the seed's cost for every
+//! message).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use agent_runtime_client::{Client, WsAuth, WsConnection};
-use agent_runtime_protocol::{
-    CreateSessionRequest, SendMessageRequest, ServerFrame, SessionEvent,
-};
+use agent_runtime_protocol::{CreateSessionRequest, SendMessageRequest, ServerFrame, SessionEvent};
 use anyhow::{anyhow, bail, Result};
 
 use crate::report::{Better, Comparison, Row};
@@ -29,6 +29,7 @@ pub struct FirstTokenSizes {
 /// The figures: raw CLI, cold and warm first token, with their ratios.
 pub async fn measure(
     base_url: &str,
+    pooled_url: &str,
     claude: Result<&Path, String>,
     model_url: &str,
     sizes: FirstTokenSizes,
@@ -53,10 +54,18 @@ pub async fn measure(
         Ok(found) => (Ok(found.0), Ok(found.1)),
         Err(error) => (Err(format!("{error:#}")), Err(format!("{error:#}"))),
     };
+    let pooled = pooled_samples(&Client::new(pooled_url), sizes.cold.max(1))
+        .await
+        .map_err(|e| format!("{e:#}"));
     for (figure, samples, anchor) in [
         (
             "cold first token: POST to first text_delta at a WS client, fresh session",
             cold,
+            "the raw CLI started by hand, same run",
+        ),
+        (
+            "new session from the warm pool (--warm-pool 1): POST to first text_delta",
+            pooled,
             "the raw CLI started by hand, same run",
         ),
         (
@@ -124,6 +133,54 @@ async fn server_samples(client: &Client, sizes: FirstTokenSizes) -> Result<(Vec<
     }
     ws.close().await;
     Ok((cold, warm))
+}
+
+/// Fresh sessions of a server with a warm pool, each sent its message once a warm sandbox is
+/// ready (as a session created a moment after the previous one finds it).
+async fn pooled_samples(client: &Client, n: usize) -> Result<Vec<f64>> {
+    let mut samples = Vec::with_capacity(n);
+    for _ in 0..n {
+        wait_pool_ready(client).await?;
+        let session = client
+            .create_session(&CreateSessionRequest::default())
+            .await?
+            .session_id;
+        let mut ws = client.connect_ws(WsAuth::None).await?;
+        ws.subscribe(&session, 0).await?;
+        samples.push(ms(time_first_delta(client, &mut ws, &session).await?));
+        wait_turn_completed(&mut ws, &session).await?;
+        ws.close().await;
+    }
+    let hits = pool_figure(client, "agent_runtime_pool_hits_total").await?;
+    if hits < n as f64 {
+        bail!("only {hits} of {n} sessions took a warm sandbox");
+    }
+    Ok(samples)
+}
+
+/// Waits (at most [`TURN_TIMEOUT`]) until the server's pool has a warm sandbox ready.
+async fn wait_pool_ready(client: &Client) -> Result<()> {
+    let deadline = Instant::now() + TURN_TIMEOUT;
+    while pool_figure(client, "agent_runtime_pool_ready").await? < 1.0 {
+        if Instant::now() > deadline {
+            bail!("the warm pool did not fill within {TURN_TIMEOUT:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
+/// One unlabelled sample of the server's `/metrics`.
+async fn pool_figure(client: &Client, name: &str) -> Result<f64> {
+    let text = client
+        .request(reqwest::Method::GET, "/metrics")
+        .send()
+        .await?
+        .text()
+        .await?;
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .ok_or_else(|| anyhow!("no {name} in /metrics"))
 }
 
 /// Sends a message and times the POST to the session's first `text_delta` on `ws`.

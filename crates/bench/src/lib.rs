@@ -23,6 +23,9 @@
 //! - [`concurrent`]: many turns at once.
 //! - [`stats`], [`report`], [`svg`]: percentiles, the table, the plot.
 
+// A benchmark prints its figures; that is its whole output.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod cli;
 pub mod concurrent;
 pub mod dataset;

@@ -13,7 +13,9 @@ pub fn instant() -> Scenario {
 /// A reply streamed as `deltas` text deltas (8 characters each), `delay_ms` apart (0: as fast
 /// as the model server writes them).
 pub fn streamed(deltas: u32, delay_ms: u64) -> Scenario {
-    let text: String = (0..deltas).map(|i| format!("w{:06} ", i % 1_000_000)).collect();
+    let text: String = (0..deltas)
+        .map(|i| format!("w{:06} ", i % 1_000_000))
+        .collect();
     let mut response = Response::text(text).with_chunks(deltas);
     if delay_ms > 0 {
         response = response.with_chunk_delay_ms(delay_ms);

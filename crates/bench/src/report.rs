@@ -216,9 +216,17 @@ mod tests {
             splice_between(&doc, TABLE_START, TABLE_END, "new\n").as_deref(),
             Some(format!("# Perf\n\ntext\n{TABLE_START}\nnew\n{TABLE_END}\nmore\n").as_str())
         );
-        assert_eq!(splice_between("no markers", TABLE_START, TABLE_END, "x"), None);
         assert_eq!(
-            splice_between(&format!("{TABLE_END}{TABLE_START}"), TABLE_START, TABLE_END, "x"),
+            splice_between("no markers", TABLE_START, TABLE_END, "x"),
+            None
+        );
+        assert_eq!(
+            splice_between(
+                &format!("{TABLE_END}{TABLE_START}"),
+                TABLE_START,
+                TABLE_END,
+                "x"
+            ),
             None
         );
     }

@@ -142,6 +142,7 @@ pub async fn run(options: Options) -> Result<()> {
         binary: binary.clone(),
         tools_dir: options.tools_dir.clone(),
         model_url: model.base_url(),
+        warm_pool: 0,
     };
     let claude = cli::claude_binary(&options.tools_dir).map_err(|e| format!("{e:#}"));
     let machine = describe_machine(options.quick);
@@ -160,20 +161,31 @@ pub async fn run(options: Options) -> Result<()> {
         let new = match figure {
             Figure::FirstToken => {
                 model.set_scenario(model::instant());
-                match RuntimeProcess::start_fresh(&setup).await {
-                    Ok(server) => {
+                let pooled_setup = ServerSetup {
+                    warm_pool: 1,
+                    ..setup.clone()
+                };
+                match (
+                    RuntimeProcess::start_fresh(&setup).await,
+                    RuntimeProcess::start_fresh(&pooled_setup).await,
+                ) {
+                    (Ok(server), Ok(pooled)) => {
                         let claude = claude.as_deref().map_err(Clone::clone);
                         let rows = first_token::measure(
                             &server.base_url,
+                            &pooled.base_url,
                             claude,
                             &setup.model_url,
                             sizes.first_token,
                         )
                         .await;
                         server.stop().await;
+                        pooled.stop().await;
                         rows
                     }
-                    Err(error) => vec![Row::unmeasured("first token", format!("{error:#}"))],
+                    (Err(error), _) | (_, Err(error)) => {
+                        vec![Row::unmeasured("first token", format!("{error:#}"))]
+                    }
                 }
             }
             Figure::Fanout => match RuntimeProcess::start_fresh(&setup).await {
@@ -187,13 +199,17 @@ pub async fn run(options: Options) -> Result<()> {
             },
             Figure::Load => match dataset::prepare(&options.cache_dir, sizes.big_session).await {
                 Ok(data) => vec![stored::load_big_session(&setup, &data).await],
-                Err(error) => vec![Row::unmeasured("loading a big session", format!("{error:#}"))],
+                Err(error) => vec![Row::unmeasured(
+                    "loading a big session",
+                    format!("{error:#}"),
+                )],
             },
-            Figure::Startup => match dataset::prepare(&options.cache_dir, sizes.many_sessions).await
-            {
-                Ok(data) => vec![stored::startup(&setup, &data).await],
-                Err(error) => vec![Row::unmeasured("start-up", format!("{error:#}"))],
-            },
+            Figure::Startup => {
+                match dataset::prepare(&options.cache_dir, sizes.many_sessions).await {
+                    Ok(data) => vec![stored::startup(&setup, &data).await],
+                    Err(error) => vec![Row::unmeasured("start-up", format!("{error:#}"))],
+                }
+            }
             Figure::Memory => match dataset::prepare(&options.cache_dir, sizes.many_sessions).await
             {
                 Ok(data) => vec![stored::memory(&setup, &data, sizes.memory_sessions).await],

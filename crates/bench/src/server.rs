@@ -29,6 +29,8 @@ pub struct ServerSetup {
     pub tools_dir: PathBuf,
     /// The scripted model's base URL (loopback).
     pub model_url: String,
+    /// Warm sandboxes the server keeps (`--warm-pool`); 0 unless a figure is about the pool.
+    pub warm_pool: usize,
 }
 
 /// A running `agent-runtime serve`. Killed when dropped.
@@ -48,7 +50,10 @@ impl RuntimeProcess {
     /// Starts a server with a fresh temporary data dir (and SQLite store in it).
     pub async fn start_fresh(setup: &ServerSetup) -> Result<RuntimeProcess> {
         let data = world_readable_tempdir()?;
-        let store = format!("sqlite://{}", data.path().join("agent-runtime.db").display());
+        let store = format!(
+            "sqlite://{}",
+            data.path().join("agent-runtime.db").display()
+        );
         let mut server = RuntimeProcess::start(setup, data.path(), &store).await?;
         server._data = Some(data);
         Ok(server)
@@ -70,6 +75,7 @@ impl RuntimeProcess {
             .arg(&setup.tools_dir)
             .args(["--anthropic-base-url", &setup.model_url])
             .args(["--anthropic-api-key", "bench-key"])
+            .args(["--warm-pool", &setup.warm_pool.to_string()])
             .env("RUST_LOG", "warn")
             .env("NO_COLOR", "1")
             .stdout(std::process::Stdio::null())
@@ -77,7 +83,9 @@ impl RuntimeProcess {
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("starting {}", setup.binary.display()))?;
-        let pid = child.id().ok_or_else(|| anyhow!("the server exited at once"))?;
+        let pid = child
+            .id()
+            .ok_or_else(|| anyhow!("the server exited at once"))?;
         let log = Arc::new(Mutex::new(VecDeque::new()));
         if let Some(stderr) = child.stderr.take() {
             let log = log.clone();

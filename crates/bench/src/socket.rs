@@ -28,9 +28,7 @@ pub async fn connect_and_subscribe(url: &str, session: &str, since: u64) -> Resu
     let frame = serde_json::json!({
         "type": "subscribe", "id": "s", "sessionId": session, "since": since,
     });
-    socket
-        .send(Message::Text(frame.to_string().into()))
-        .await?;
+    socket.send(Message::Text(frame.to_string().into())).await?;
     let deadline = tokio::time::Instant::now() + SUBSCRIBE_TIMEOUT;
     while let Ok(Some(message)) = tokio::time::timeout_at(deadline, socket.next()).await {
         if let Message::Text(text) = message? {
@@ -50,6 +48,9 @@ mod tests {
 
     #[test]
     fn the_ws_url_of_a_base_url() {
-        assert_eq!(ws_url("http://127.0.0.1:8080"), "ws://127.0.0.1:8080/api/ws");
+        assert_eq!(
+            ws_url("http://127.0.0.1:8080"),
+            "ws://127.0.0.1:8080/api/ws"
+        );
     }
 }

@@ -25,7 +25,10 @@ const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(300);
 const LOADS_IN_FLIGHT: usize = 8;
 
 /// Starts a server on a copy of `dataset`.
-async fn start_on(setup: &ServerSetup, dataset: &Dataset) -> Result<(RuntimeProcess, tempfile::TempDir)> {
+async fn start_on(
+    setup: &ServerSetup,
+    dataset: &Dataset,
+) -> Result<(RuntimeProcess, tempfile::TempDir)> {
     let data = world_readable_tempdir()?;
     let store = dataset.copy_into(data.path())?;
     let server = RuntimeProcess::start(setup, data.path(), &store).await?;
@@ -100,14 +103,15 @@ pub async fn startup(setup: &ServerSetup, dataset: &Dataset) -> Row {
             format!("{:.0} ms; RSS {:.0} MiB", ms(time), mib(rss)),
         )
         .with_anchor(
-            &format!(
-                "{:.0} ms; RSS {:.0} MiB",
-                ms(empty_time),
-                mib(empty_rss)
-            ),
+            &format!("{:.0} ms; RSS {:.0} MiB", ms(empty_time), mib(empty_rss)),
             "the same binary on an empty store, same run",
         )
-        .compare(Comparison::new("time", ms(time), ms(empty_time), Better::Lower)),
+        .compare(Comparison::new(
+            "time",
+            ms(time),
+            ms(empty_time),
+            Better::Lower,
+        )),
         Err(error) => Row::unmeasured(&figure, format!("{error:#}")),
     }
 }
@@ -138,7 +142,14 @@ pub async fn memory(setup: &ServerSetup, dataset: &Dataset, count: usize) -> Row
         let url = ws_url(&server.base_url);
         let mut sockets = Vec::with_capacity(count);
         for i in 0..count {
-            sockets.push(connect_and_subscribe(&url, &session_id(i), dataset.spec.events_per_session() as u64).await?);
+            sockets.push(
+                connect_and_subscribe(
+                    &url,
+                    &session_id(i),
+                    dataset.spec.events_per_session() as u64,
+                )
+                .await?,
+            );
         }
         let subscribed = server.rss()?;
         drop(sockets);

@@ -67,7 +67,11 @@ pub fn line_plot(
     series: &[Series],
 ) -> String {
     let valid = |(x, y): &(f64, f64)| *x > 0.0 && *y > 0.0 && x.is_finite() && y.is_finite();
-    let points = || series.iter().flat_map(|s| s.points.iter().filter(|p| valid(p)));
+    let points = || {
+        series
+            .iter()
+            .flat_map(|s| s.points.iter().filter(|p| valid(p)))
+    };
     let x_axis = LogAxis::spanning(points().map(|p| p.0).chain(x_ticks.iter().copied()));
     let y_axis = LogAxis::spanning(points().map(|p| p.1));
     let plot_w = WIDTH - LEFT - RIGHT;
@@ -159,10 +163,7 @@ pub fn line_plot(
             );
             for coord in &coords {
                 let (x, y) = coord.split_once(',').unwrap_or(("0", "0"));
-                let _ = writeln!(
-                    svg,
-                    r#"<circle cx="{x}" cy="{y}" r="3" fill="{color}"/>"#
-                );
+                let _ = writeln!(svg, r#"<circle cx="{x}" cy="{y}" r="3" fill="{color}"/>"#);
             }
         }
         let legend_y = TOP + 10.0 + index as f64 * 20.0;
@@ -205,17 +206,29 @@ mod tests {
     #[test]
     fn log_axes_span_whole_decades() {
         let axis = LogAxis::spanning([3.0, 250.0]);
-        assert_eq!(axis, LogAxis { lo_exp: 0, hi_exp: 3 });
+        assert_eq!(
+            axis,
+            LogAxis {
+                lo_exp: 0,
+                hi_exp: 3
+            }
+        );
         assert_eq!(axis.fraction(1.0), 0.0);
         assert_eq!(axis.fraction(1000.0), 1.0);
         assert!((axis.fraction(10.0) - 1.0 / 3.0).abs() < 1e-12);
         assert_eq!(
             LogAxis::spanning([100.0]),
-            LogAxis { lo_exp: 2, hi_exp: 3 }
+            LogAxis {
+                lo_exp: 2,
+                hi_exp: 3
+            }
         );
         assert_eq!(
             LogAxis::spanning([-1.0, f64::NAN]),
-            LogAxis { lo_exp: 0, hi_exp: 1 }
+            LogAxis {
+                lo_exp: 0,
+                hi_exp: 1
+            }
         );
     }
 
@@ -235,7 +248,13 @@ mod tests {
                 points: vec![(100.0, 1.0)],
             },
         ];
-        let svg = line_plot("t & u", "subscribers", "ms", &[100.0, 1000.0, 5000.0], &series);
+        let svg = line_plot(
+            "t & u",
+            "subscribers",
+            "ms",
+            &[100.0, 1000.0, 5000.0],
+            &series,
+        );
         assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
         assert!(svg.ends_with("</svg>\n"));
         assert_eq!(svg.matches("<polyline").count(), 2);
@@ -247,7 +266,10 @@ mod tests {
         assert!(svg.contains(">5000</text>"));
         // x from 100 (left edge) to 10,000; y from 1 (bottom) to 100.
         assert!(svg.contains(r#"points="70.0,"#));
-        assert!(svg.contains(&format!("<circle cx=\"{LEFT:.1}\" cy=\"{:.1}\"", HEIGHT - BOTTOM)));
+        assert!(svg.contains(&format!(
+            "<circle cx=\"{LEFT:.1}\" cy=\"{:.1}\"",
+            HEIGHT - BOTTOM
+        )));
     }
 
     #[test]
