@@ -242,8 +242,11 @@ fn stalling_scenario() -> Scenario {
 }
 
 async fn a_silent_agent_is_stopped_by_the_stall_timeout_and_stays_usable(agent: AgentKind) {
+    // Long enough that a loaded 2-core machine starts the next turn's agent well within it (a
+    // fresh Gemini process per turn; OpenCode after its stalled request was cancelled); the
+    // stalled reply waits 60 s, so the first turn still stalls.
     let h = harness(stalling_scenario(), |c| {
-        c.turn_stall_timeout = Duration::from_secs(3)
+        c.turn_stall_timeout = Duration::from_secs(10)
     })
     .await;
     let id = &create_session(&h.runtime, agent).await;
