@@ -206,6 +206,29 @@ impl Translator {
         }
     }
 
+    /// A stdin line that makes a [`crate::ProcessMode::Persistent`] agent answer once it is up
+    /// and reading its input, without touching the conversation (Claude Code: an `initialize`
+    /// control request). `None` when the answer to [`Self::start_lines`] shows it already (ACP:
+    /// `initialize`) or the agent has no such request (Gemini CLI). See [`Self::shows_ready`].
+    pub fn readiness_probe(&self) -> Option<String> {
+        match self {
+            Translator::Claude(_) => Some(claude::encode_readiness_probe()),
+            Translator::Gemini(_) | Translator::Acp(_) => None,
+        }
+    }
+
+    /// Whether the stdout `line` shows the agent up and reading its input: the answer to
+    /// [`Self::readiness_probe`] (Claude Code) or to `initialize` (ACP). It does not consume the
+    /// line, which is still to be translated (where such an answer changes nothing, or, for ACP,
+    /// opens the session). Never for Gemini CLI, whose process starts per turn.
+    pub fn shows_ready(&self, line: &str) -> bool {
+        match self {
+            Translator::Claude(_) => claude::answers_readiness_probe(line),
+            Translator::Gemini(_) => false,
+            Translator::Acp(t) => t.answers_initialize(line),
+        }
+    }
+
     /// What sending `text` as the next user message to a [`crate::ProcessMode::Persistent`]
     /// agent takes: [`AgentOutput::WriteStdin`] lines (none while an ACP session is still
     /// opening: the message goes out when it is open), or the end of the turn when the agent

@@ -1,8 +1,9 @@
 //! Fan-out: N WebSocket subscribers (on this box, in this process) to ONE session while the
 //! scripted model streams a long reply, as fast as it goes or at a steady 50 events/s.
 //!
-//! Each client is a bare tokio-tungstenite socket that reads only what the figures need
-//! ([`crate::frame`]). It subscribes after the session's warm-up turn (`since` = its last seq),
+//! Each client connects and subscribes with tokio-tungstenite; then its socket is read by
+//! [`crate::reader`] (a few threads polling every socket, cutting frames by hand) and each frame
+//! is scanned for what the figures need ([`crate::frame`]). It subscribes after the session's warm-up turn (`since` = its last seq),
 //! so it sees exactly the measured turn, checks that seqs arrive gapless, and records for every
 //! `text_delta` the latency from the event's append time (the envelope's `at`, stamped by the
 //! server when it appends the event; millisecond resolution, so latencies read up to 1 ms high)
@@ -11,21 +12,22 @@
 //! it includes the turn's own work (parsing the CLI, storing events), amortized over the
 //! subscribers.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use agent_runtime_client::{Client, WsAuth};
 use agent_runtime_protocol::{CreateSessionRequest, ServerFrame, SessionEvent};
 use agent_runtime_testkit::ScriptedModelServer;
 use anyhow::{anyhow, bail, Context, Result};
 use futures::StreamExt;
-use tokio_tungstenite::tungstenite::Message;
 
 use crate::first_token::{send_hello, TURN_TIMEOUT};
-use crate::frame::{scan, EventKind, Frame};
+use crate::frame::{EventKind, Frame};
 use crate::model;
+use crate::procfs;
+use crate::reader::{self, Subscribed};
 use crate::report::{Better, Comparison, Row};
 use crate::server::RuntimeProcess;
-use crate::socket::{connect_and_subscribe, ws_url, Socket};
+use crate::socket::{connect_and_subscribe, ws_url};
 use crate::stats::{median, Spread};
 
 /// Clients connecting at the same time (the rest wait), so the listen backlog never overflows.
@@ -76,6 +78,8 @@ pub struct FanoutResult {
     pub latency_ms: Option<Spread>,
     /// Server CPU µs per event delivered.
     pub cpu_us_per_delivery: Option<f64>,
+    /// The clients' CPU (this process) µs per event delivered.
+    pub client_cpu_us_per_delivery: Option<f64>,
     pub deliveries: u64,
     pub resyncs: u64,
     /// Clients whose seqs had a gap (a resync is not a gap).
@@ -138,11 +142,15 @@ async fn run_case(
     })?
     .into_iter()
     .collect::<Result<Vec<_>>>()?;
-    let deadline = tokio::time::Instant::now() + RUN_TIMEOUT;
-    let readers: Vec<_> = sockets
+    let clients = sockets
         .into_iter()
-        .map(|socket| tokio::spawn(read_turn(socket, since, deadline)))
-        .collect();
+        .map(|socket| {
+            Ok(Subscribed {
+                stream: reader::raw_stream(socket)?,
+                since,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
 
     let delay = match case.pace {
         Pace::MaxRate => 0,
@@ -150,13 +158,15 @@ async fn run_case(
     };
     model.set_scenario(model::streamed(case.deltas, delay));
     let cpu_before = server.cpu_time()?;
+    let own_before = procfs::cpu_time(std::process::id())?;
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    let reading =
+        tokio::task::spawn_blocking(move || reader::read_all(clients, procfs::cores(), deadline));
     send_hello(&client, &session).await?;
-    let mut clients = Vec::with_capacity(readers.len());
-    for reader in readers {
-        clients.push(reader.await.context("a client task failed")?);
-    }
+    let clients = reading.await.context("the reader failed")??;
     let cpu = server.cpu_time()?.saturating_sub(cpu_before);
-    Ok(summarize(case, &clients, cpu))
+    let own = procfs::cpu_time(std::process::id())?.saturating_sub(own_before);
+    Ok(summarize(case, &clients, cpu, own))
 }
 
 /// Runs one short turn so the sandbox and the agent are up; returns the session's last seq.
@@ -249,33 +259,13 @@ impl ClientStats {
     }
 }
 
-async fn read_turn(mut socket: Socket, since: u64, deadline: tokio::time::Instant) -> ClientStats {
-    let mut stats = ClientStats::default();
-    let mut expected = since + 1;
-    loop {
-        let message = match tokio::time::timeout_at(deadline, socket.next()).await {
-            Ok(Some(Ok(message))) => message,
-            _ => break,
-        };
-        if let Message::Text(text) = message {
-            let now = Instant::now();
-            if stats.record(scan(&text), &mut expected, now, wall_clock_us()) {
-                break;
-            }
-        }
-    }
-    let _ = socket.close(None).await;
-    stats
-}
-
-fn wall_clock_us() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-}
-
 /// The run's figures from every client's stats.
-pub fn summarize(case: FanoutCase, clients: &[ClientStats], cpu: Duration) -> FanoutResult {
+pub fn summarize(
+    case: FanoutCase,
+    clients: &[ClientStats],
+    cpu: Duration,
+    client_cpu: Duration,
+) -> FanoutResult {
     let rates: Vec<f64> = clients.iter().filter_map(ClientStats::delta_rate).collect();
     let latencies: Vec<f64> = clients
         .iter()
@@ -287,6 +277,8 @@ pub fn summarize(case: FanoutCase, clients: &[ClientStats], cpu: Duration) -> Fa
         events_per_sec_per_client: median(&rates),
         latency_ms: Spread::of(&latencies),
         cpu_us_per_delivery: (deliveries > 0).then(|| cpu.as_secs_f64() * 1e6 / deliveries as f64),
+        client_cpu_us_per_delivery: (deliveries > 0)
+            .then(|| client_cpu.as_secs_f64() * 1e6 / deliveries as f64),
         deliveries,
         resyncs: clients.iter().filter(|c| c.resynced).count() as u64,
         gapped: clients.iter().filter(|c| c.gaps > 0).count(),
@@ -322,14 +314,17 @@ fn row_of(figure: &str, result: &FanoutResult) -> Row {
     let rate = result.events_per_sec_per_client;
     let latency = result.latency_ms;
     let text = format!(
-        "{} events/s per client; latency p50 {} / p99 {} / max {} ms; {} µs server CPU per delivery; \
-         {} resyncs; {}; {} of {} clients saw the turn end",
+        "{} events/s per client; latency p50 {} / p99 {} / max {} ms; {} µs server CPU per delivery \
+         ({} µs in the clients); {} resyncs; {}; {} of {} clients saw the turn end",
         rate.map_or("?".into(), |r| format!("{r:.0}")),
         latency.map_or("?".into(), |l| format!("{:.1}", l.p50)),
         latency.map_or("?".into(), |l| format!("{:.1}", l.p99)),
         latency.map_or("?".into(), |l| format!("{:.1}", l.max)),
         result
             .cpu_us_per_delivery
+            .map_or("?".into(), |c| format!("{c:.2}")),
+        result
+            .client_cpu_us_per_delivery
             .map_or("?".into(), |c| format!("{c:.2}")),
         result.resyncs,
         if result.gapped == 0 {
@@ -446,6 +441,7 @@ mod tests {
             case,
             &[client(vec![1_000, 2_000], false), client(vec![4_000], true)],
             Duration::from_micros(100),
+            Duration::from_micros(40),
         );
         assert_eq!(result.events_per_sec_per_client, Some(100.0));
         assert_eq!(
@@ -457,6 +453,7 @@ mod tests {
             })
         );
         assert_eq!(result.cpu_us_per_delivery, Some(5.0));
+        assert_eq!(result.client_cpu_us_per_delivery, Some(2.0));
         assert_eq!(
             (
                 result.deliveries,

@@ -34,6 +34,7 @@ pub mod first_token;
 pub mod frame;
 pub mod model;
 pub mod procfs;
+pub mod reader;
 pub mod report;
 pub mod run;
 pub mod server;

@@ -16,6 +16,9 @@ struct Args {
     /// Smaller sizes, to iterate on the harness.
     #[arg(long)]
     quick: bool,
+    /// Only the fan-out runs with these subscriber counts (comma-separated, e.g. `1000`).
+    #[arg(long, value_delimiter = ',')]
+    subscribers: Vec<usize>,
     /// Write the table here: between the `<!-- bench:table:start -->` and `end` markers when
     /// the file has them, else the whole file.
     #[arg(long)]
@@ -70,6 +73,7 @@ async fn main() -> anyhow::Result<()> {
     run(Options {
         figures,
         quick: args.quick,
+        subscribers: args.subscribers,
         markdown: args.markdown,
         svg: args.svg,
         binary: args.binary,

@@ -44,6 +44,8 @@ impl Figure {
 pub struct Options {
     pub figures: Vec<Figure>,
     pub quick: bool,
+    /// Only the fan-out runs with these subscriber counts (all when empty).
+    pub subscribers: Vec<usize>,
     pub markdown: Option<PathBuf>,
     pub svg: Option<PathBuf>,
     pub binary: Option<PathBuf>,
@@ -130,11 +132,16 @@ fn fanout_cases(subscribers: &[usize], max_deltas: u32, steady_deltas: u32) -> V
 
 /// Runs the figures, printing each row as it is measured, then writes the table and the plot.
 pub async fn run(options: Options) -> Result<()> {
-    let sizes = if options.quick {
+    let mut sizes = if options.quick {
         Sizes::quick()
     } else {
         Sizes::full()
     };
+    if !options.subscribers.is_empty() {
+        sizes
+            .fanout
+            .retain(|case| options.subscribers.contains(&case.subscribers));
+    }
     let nofile = procfs::raise_nofile_limit(NOFILE_WANTED);
     let binary = locate_runtime_binary(options.binary.clone(), options.cargo.clone()).await?;
     let model = ScriptedModelServer::start(model::instant()).await?;

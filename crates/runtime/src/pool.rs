@@ -7,6 +7,10 @@
 //!   the default mode) is kept warm from the start; any other key is warmed after a session
 //!   first asks for it, for the sessions that follow (at most [`MAX_KEYS`] keys, the least
 //!   recently asked for dropped first).
+//! - **Ready.** An entry counts (in `/metrics` too) only once its agent has answered a request
+//!   that shows it booted and reading its input: Claude Code an `initialize` control request,
+//!   an ACP agent its `initialize`. The answer is kept for the claiming session's translator;
+//!   nothing of the conversation is touched.
 //! - **Isolation.** An entry belongs to no session until one claims it; it is handed out once and
 //!   never comes back: the session's sandbox is destroyed as any other when it stops. Its agent
 //!   session id is made with it, and the claiming session takes that id. Entries are made with
@@ -41,6 +45,9 @@ use crate::session::process::AgentProcess;
 /// Keys kept warm at most; each holds up to the pool's size of entries.
 pub const MAX_KEYS: usize = 8;
 
+/// The longest a warm agent may take to be ready before the entry is given up.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// What a warm entry was made for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct PoolKey {
@@ -59,6 +66,8 @@ pub(crate) struct Warm {
     pub(crate) agent_session_id: String,
     /// The profile the entry was made with.
     fingerprint: String,
+    /// From the sandbox's start until the agent was ready.
+    made_in: std::time::Duration,
 }
 
 impl Warm {
@@ -245,9 +254,9 @@ async fn fill(deps: Arc<Deps>, cancel: CancellationToken) {
                 _ = pool.wake.notified() => continue,
             }
         };
-        match make(&deps, &key).await {
+        match make(&deps, &key, &cancel).await {
             Ok(warm) => {
-                tracing::info!(entry = %warm.id, agent = %key.agent, profile = ?key.profile, "warm sandbox ready");
+                tracing::info!(entry = %warm.id, agent = %key.agent, profile = ?key.profile, "warm sandbox ready in {} ms", warm.made_in.as_millis());
                 if let Some(unwanted) = pool.add(key, warm) {
                     unwanted.discard().await;
                 }
@@ -264,8 +273,11 @@ async fn fill(deps: Arc<Deps>, cancel: CancellationToken) {
 }
 
 /// Makes one entry for `key`: a sandbox with the profile's files (all of them: a new session's
-/// first sandbox) and the agent started on a fresh conversation.
-async fn make(deps: &Deps, key: &PoolKey) -> Result<Warm> {
+/// first sandbox) and the agent started on a fresh conversation, up and reading its input
+/// ([`AgentProcess::wait_until_ready`]: Claude Code answers an `initialize` request once it
+/// has booted, about a second after its start; an ACP agent answers `initialize`). Only then
+/// is the entry ready, so the session that claims it pays none of the agent's start.
+async fn make(deps: &Deps, key: &PoolKey, cancel: &CancellationToken) -> Result<Warm> {
     let agent = deps
         .config
         .agents
@@ -313,6 +325,27 @@ async fn make(deps: &Deps, key: &PoolKey) -> Result<Warm> {
         )
         .await
     };
+    let made = async {
+        let mut process = made.await?;
+        tokio::select! {
+            _ = cancel.cancelled() => {
+                process.kill().await;
+                Err(RuntimeError::Internal("the runtime is stopping".into()))
+            }
+            ready = tokio::time::timeout(READY_TIMEOUT, process.wait_until_ready()) => match ready {
+                Ok(true) => Ok(process),
+                Ok(false) => {
+                    let why = process.stderr_tail().unwrap_or_default();
+                    process.kill().await;
+                    Err(RuntimeError::Internal(format!("the agent exited before it was ready: {why}")))
+                }
+                Err(_) => {
+                    process.kill().await;
+                    Err(RuntimeError::Internal(format!("the agent was not ready within {READY_TIMEOUT:?}")))
+                }
+            },
+        }
+    };
     match made.await {
         Ok(process) => Ok(Warm {
             id,
@@ -320,6 +353,7 @@ async fn make(deps: &Deps, key: &PoolKey) -> Result<Warm> {
             process,
             agent_session_id,
             fingerprint: fingerprint(&profile),
+            made_in: starting.elapsed(),
         }),
         Err(e) => {
             let _ = started.sandbox.destroy().await;

@@ -129,6 +129,18 @@ impl AcpTranslator {
         vec![self.send(Sent::Initialize, "initialize", rpc::initialize_params())]
     }
 
+    /// Whether `line` is the agent's answer (a result or an error) to the `initialize` of
+    /// [`Self::start_lines`]: the agent is up and reading. Reads, never changes, the state.
+    pub fn answers_initialize(&self, line: &str) -> bool {
+        let Ok(value) = serde_json::from_str::<Value>(line) else {
+            return false;
+        };
+        value.get("method").is_none()
+            && value
+                .get("id")
+                .is_some_and(|id| matches!(self.sent.get(&id_key(id)), Some(Sent::Initialize)))
+    }
+
     /// What sending `text` as the next user message takes: a `session/prompt` request once the
     /// session is open; before that nothing (it goes out when the session opens); when the
     /// session cannot be opened, the end of the turn with the reason.

@@ -243,6 +243,33 @@ pub fn encode_interrupt(request_id: &str) -> String {
     format!("{line}\n")
 }
 
+/// The `request_id` of the readiness probe ([`encode_readiness_probe`]).
+const READINESS_PROBE_ID: &str = "agent-runtime-ready";
+
+/// A request the CLI answers once it is up and reading stdin, without touching the
+/// conversation: an `initialize` control request (A.6; its answer lists the commands, agents
+/// and models, and the translator ignores it). One stdin line with its trailing `\n`.
+pub fn encode_readiness_probe() -> String {
+    let line = json!({
+        "type": "control_request",
+        "request_id": READINESS_PROBE_ID,
+        "request": { "subtype": "initialize" },
+    });
+    format!("{line}\n")
+}
+
+/// Whether a stdout line is the CLI's answer to [`encode_readiness_probe`] (success or error:
+/// either way it is reading its input).
+pub fn answers_readiness_probe(line: &str) -> bool {
+    // The answer is large (the command catalog); most lines are not answers at all.
+    if !line.contains(READINESS_PROBE_ID) {
+        return false;
+    }
+    serde_json::from_str::<Value>(line).is_ok_and(|value| {
+        value["type"] == "control_response" && value["response"]["request_id"] == READINESS_PROBE_ID
+    })
+}
+
 /// The answer to a `can_use_tool` request (A.6), as one stdin line with its trailing `\n`:
 /// allow with the input to run (questions: the input with the user's `answers`) and the
 /// permission updates the user chose, or deny with the message the model sees.

@@ -34,7 +34,8 @@ pub mod transcript;
 pub mod translator;
 
 pub use launch::{
-    encode_ask_reply, encode_interrupt, encode_user_message, install_spec, launch_spec,
+    answers_readiness_probe, encode_ask_reply, encode_interrupt, encode_readiness_probe,
+    encode_user_message, install_spec, launch_spec,
 };
 pub use profile::profile_files;
 pub use transcript::{parse_transcript, transcript_files_to_save, transcript_restore_path};

@@ -5,3 +5,4 @@ mod claude_transcript;
 mod common;
 mod gemini_stream;
 mod gemini_transcript;
+mod readiness;

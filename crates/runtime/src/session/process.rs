@@ -32,6 +32,9 @@ pub(crate) struct AgentProcess {
     /// `None` once closed.
     stdin: Mutex<Option<Stdin>>,
     lines: mpsc::Receiver<OutputLine>,
+    /// Lines read while waiting for the agent to be ready ([`AgentProcess::wait_until_ready`]),
+    /// handed out first by [`AgentProcess::next_line`].
+    held: VecDeque<OutputLine>,
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
     handle: Box<dyn ProcessHandle>,
     pub(crate) translator: Translator,
@@ -86,6 +89,7 @@ impl AgentProcess {
         AgentProcess {
             stdin: Mutex::new(Some(process.stdin)),
             lines,
+            held: VecDeque::new(),
             stderr_tail,
             handle: process.handle,
             translator,
@@ -136,7 +140,31 @@ impl AgentProcess {
 
     /// The next stdout or stderr line; `None` once both are closed.
     pub(crate) async fn next_line(&mut self) -> Option<OutputLine> {
-        self.lines.recv().await
+        match self.held.pop_front() {
+            Some(line) => Some(line),
+            None => self.lines.recv().await,
+        }
+    }
+
+    /// Writes the translator's readiness probe, if it has one, and waits until a stdout line
+    /// shows the agent up and reading its input ([`Translator::shows_ready`]). Every line read
+    /// meanwhile is kept, in order, for [`AgentProcess::next_line`]: nothing is translated here.
+    /// `false` if the process closed its output (or its stdin) first.
+    pub(crate) async fn wait_until_ready(&mut self) -> bool {
+        if let Some(probe) = self.translator.readiness_probe() {
+            if self.write_line(&probe).await.is_err() {
+                return false;
+            }
+        }
+        while let Some(line) = self.lines.recv().await {
+            let ready =
+                matches!(&line, OutputLine::Stdout(text) if self.translator.shows_ready(text));
+            self.held.push_back(line);
+            if ready {
+                return true;
+            }
+        }
+        false
     }
 
     /// The last lines the agent wrote to stderr.
@@ -170,3 +198,7 @@ impl Drop for AgentProcess {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "process_tests.rs"]
+mod tests;

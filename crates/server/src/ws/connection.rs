@@ -1,40 +1,35 @@
-//! One WebSocket connection: a reader loop that answers commands, a writer task that owns the
-//! socket's sending half, and one task per subscription.
+//! One WebSocket connection: a reader loop that answers commands, and a writer task that owns
+//! the socket's sending half and the connection's subscriptions (`writer.rs`).
 //!
-//! Every outgoing frame goes through one bounded channel ([`OUTBOUND_CAPACITY`]) to the writer, so
-//! frames are sent in the order they were queued: a `subscribe` result is queued before its
-//! subscription task starts, hence it precedes the replay. Task ownership: all tasks of a
-//! connection hang off its cancellation token (a child of the server's), and closing the
-//! connection cancels and awaits them.
+//! Everything the reader wants sent goes through one bounded channel ([`OUTBOUND_CAPACITY`]) to
+//! the writer, in order: a subscription is handed over with its `subscribe` result, which the
+//! writer sends before any of its events, and after an `unsubscribe` nothing of that session
+//! is sent. Task ownership: all tasks of a connection hang off its cancellation token (a child
+//! of the server's), and closing the connection cancels and awaits them.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use agent_runtime_protocol::{ClientFrame, ServerFrame, SubscribeResult};
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use futures::stream::{SplitSink, SplitStream};
-use futures::{SinkExt, StreamExt};
+use axum::extract::ws::{Message, WebSocket};
+use futures::stream::SplitStream;
+use futures::StreamExt;
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::subscription::SubscriptionTask;
+use super::writer::{write_frames, Outbound};
 use crate::app::AppState;
 use crate::error::ApiError;
 
-/// Frames queued per connection before the writer sends them. It bounds the memory a client
-/// that stops reading can pin; 1024 frames absorb a burst of text deltas across a few sessions
-/// while the socket drains. A subscription whose event finds it full for too long is ended with
-/// `resync_required` (see `subscription.rs`); command results wait for room instead.
+/// Requests (command results, subscribes) queued per connection before the writer takes them.
+/// It bounds the memory a client that stops reading can pin: when it is full the reader waits,
+/// and stops reading commands. Events do not go through it (see `subscription.rs`).
 pub const OUTBOUND_CAPACITY: usize = 1024;
 
 /// How long a connection opened without a key may take to send its `auth` frame.
 pub const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How often the server pings an idle client, so proxies keep the connection open.
-pub const PING_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Commands (`send_message`, `interrupt`) one connection may have waiting on sessions at once;
 /// past it the connection stops reading until one finishes, so a client that floods commands
@@ -43,17 +38,6 @@ pub const MAX_COMMANDS_IN_FLIGHT: usize = 32;
 
 /// WebSocket close code "policy violation", sent after a failed `auth`.
 const CLOSE_POLICY_VIOLATION: u16 = 1008;
-
-/// What the writer task is asked to send.
-#[derive(Debug)]
-pub enum Outbound {
-    /// A session event's frame, encoded once for every subscriber (see `subscription.rs`).
-    Event(Utf8Bytes),
-    /// Any other frame (results, errors, resync), serialized by the writer.
-    Frame(Box<ServerFrame>),
-    /// Send a close frame and stop writing.
-    Close { code: u16, reason: &'static str },
-}
 
 /// Serves one upgraded connection until either side closes it or the server shuts down.
 pub async fn run(socket: WebSocket, state: AppState, authenticated: bool) {
@@ -65,7 +49,6 @@ pub async fn run(socket: WebSocket, state: AppState, authenticated: bool) {
         state,
         out,
         cancel: cancel.clone(),
-        subscriptions: HashMap::new(),
         commands: JoinSet::new(),
     };
     connection.read_frames(stream, authenticated).await;
@@ -82,8 +65,6 @@ struct Connection {
     state: AppState,
     out: mpsc::Sender<Outbound>,
     cancel: CancellationToken,
-    /// By session id: at most one subscription per session and connection.
-    subscriptions: HashMap<String, SubscriptionTask>,
     /// Commands that wait on a session's actor (send_message, interrupt), so the reader keeps
     /// answering other commands meanwhile.
     commands: JoinSet<()>,
@@ -170,9 +151,7 @@ impl Connection {
                 since,
             } => self.subscribe(id, session_id, since.unwrap_or(0)).await,
             ClientFrame::Unsubscribe { id, session_id } => {
-                if let Some(task) = self.subscriptions.remove(&session_id) {
-                    task.stop().await;
-                }
+                self.queue(Outbound::Unsubscribe { session_id }).await;
                 self.send_ok(id, None).await;
             }
             ClientFrame::SendMessage {
@@ -241,12 +220,10 @@ impl Connection {
         }
     }
 
-    /// Answers `subscribe`: the `result` first, then (from the subscription's task) the replay and
-    /// live events. A second subscribe to the same session replaces the first.
+    /// Answers `subscribe`: hands the subscription to the writer with its `result`, which goes
+    /// out first, then the replay and live events. A second subscribe to the same session
+    /// replaces the first.
     async fn subscribe(&mut self, id: String, session_id: String, since: u64) {
-        if let Some(previous) = self.subscriptions.remove(&session_id) {
-            previous.stop().await;
-        }
         let subscription = match self.state.runtime.subscribe(&session_id, since).await {
             Ok(subscription) => subscription,
             Err(e) => return self.send_error(id, &ApiError::from(e)).await,
@@ -255,14 +232,13 @@ impl Connection {
             session_id: session_id.clone(),
             latest_seq: subscription.latest_seq,
         };
-        self.send_ok(id, to_data(&result)).await;
-        let task = SubscriptionTask::start(
-            session_id.clone(),
-            subscription,
-            self.out.clone(),
-            self.cancel.child_token(),
-        );
-        self.subscriptions.insert(session_id, task);
+        let result = ok_frame(id, to_data(&result));
+        self.queue(Outbound::Subscribe {
+            session_id,
+            result: Box::new(result),
+            subscription: Box::new(subscription),
+        })
+        .await;
     }
 
     /// Runs a command that waits on a session's actor in its own task; its result is queued
@@ -309,11 +285,8 @@ impl Connection {
         }
     }
 
-    /// Stops every subscription and command, then lets the writer drain and close.
+    /// Stops every command, then lets the writer drain and close (its subscriptions end with it).
     async fn close(mut self) {
-        for (_, task) in self.subscriptions.drain() {
-            task.stop().await;
-        }
         self.commands.abort_all();
         while self.commands.join_next().await.is_some() {}
         self.queue(Outbound::Close {
@@ -359,104 +332,4 @@ fn error_frame(id: String, error: &ApiError) -> ServerFrame {
         data: None,
         error: Some(error.to_problem()),
     }
-}
-
-/// Most frames one write gathers: everything queued is written with one flush, up to this many.
-const MAX_FRAMES_PER_WRITE: usize = 256;
-
-/// Owns the sending half: sends queued frames in order, pings when idle, closes when asked.
-///
-/// Writes are coalesced: after the first queued frame, every frame already waiting is fed to the
-/// socket too and the lot is flushed at once, so a client behind on a burst of text deltas gets
-/// them in a few writes instead of one system call per event.
-async fn write_frames(
-    mut sink: SplitSink<WebSocket, Message>,
-    mut outbound: mpsc::Receiver<Outbound>,
-    cancel: CancellationToken,
-) {
-    let mut ping = tokio::time::interval(PING_INTERVAL);
-    ping.reset();
-    loop {
-        let first = tokio::select! {
-            _ = cancel.cancelled() => break,
-            _ = ping.tick() => Some(Message::Ping(Default::default())),
-            next = outbound.recv() => match next {
-                Some(outbound) => match message(outbound) {
-                    Written::Message(message) => Some(message),
-                    Written::Nothing => None,
-                    Written::Close(close) => {
-                        let _ = sink.send(close).await;
-                        return;
-                    }
-                },
-                None => break,
-            },
-        };
-        let mut batch: Vec<Message> = first.into_iter().collect();
-        let mut close = None;
-        while batch.len() < MAX_FRAMES_PER_WRITE {
-            let Ok(next) = outbound.try_recv() else { break };
-            match message(next) {
-                Written::Message(message) => batch.push(message),
-                Written::Nothing => {}
-                Written::Close(message) => {
-                    close = Some(message);
-                    break;
-                }
-            }
-        }
-        let sent = tokio::select! {
-            _ = cancel.cancelled() => break,
-            sent = feed_and_flush(&mut sink, batch) => sent,
-        };
-        if sent.is_err() {
-            // The client is gone; the reader notices on its side.
-            break;
-        }
-        if let Some(close) = close {
-            let _ = sink.send(close).await;
-            return;
-        }
-        ping.reset();
-    }
-    let _ = sink.close().await;
-}
-
-/// What the writer does with one queued item.
-enum Written {
-    Message(Message),
-    Close(Message),
-    /// A frame that failed to serialize (logged).
-    Nothing,
-}
-
-fn message(outbound: Outbound) -> Written {
-    match outbound {
-        Outbound::Event(text) => Written::Message(Message::Text(text)),
-        Outbound::Frame(frame) => match serde_json::to_string(&frame) {
-            Ok(text) => Written::Message(Message::Text(Utf8Bytes::from(text))),
-            Err(e) => {
-                tracing::error!("serializing a websocket frame failed: {e}");
-                Written::Nothing
-            }
-        },
-        Outbound::Close { code, reason } => {
-            let close = CloseFrame {
-                code,
-                reason: Utf8Bytes::from_static(reason),
-            };
-            Written::Close(Message::Close(Some(close)))
-        }
-    }
-}
-
-/// Feeds every message to the socket, then flushes once.
-async fn feed_and_flush(
-    sink: &mut SplitSink<WebSocket, Message>,
-    batch: Vec<Message>,
-) -> Result<(), axum::Error> {
-    for message in batch {
-        sink.feed(message).await?;
-    }
-    sink.flush().await
 }

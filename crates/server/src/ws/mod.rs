@@ -11,6 +11,7 @@
 
 mod connection;
 mod subscription;
+mod writer;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::WebSocketUpgrade;
@@ -22,8 +23,8 @@ use crate::app::AppState;
 use crate::auth::{bearer_token, query_token};
 use crate::error::{ApiError, ApiResult};
 
-pub use connection::{AUTH_TIMEOUT, MAX_COMMANDS_IN_FLIGHT, OUTBOUND_CAPACITY, PING_INTERVAL};
-pub use subscription::{SLOW_CLIENT_GRACE, SLOW_CLIENT_REASON};
+pub use connection::{AUTH_TIMEOUT, MAX_COMMANDS_IN_FLIGHT, OUTBOUND_CAPACITY};
+pub use writer::PING_INTERVAL;
 
 /// `GET /api/ws`.
 pub async fn upgrade(
