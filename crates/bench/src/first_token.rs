@@ -110,19 +110,27 @@ async fn raw_cli_samples(claude: &Path, model_url: &str, n: usize) -> Result<Vec
     Ok(samples)
 }
 
+/// A fresh session's first token (ms) over a WebSocket subscribed to it, once its turn has
+/// completed; the socket and the session stay for more turns.
+async fn fresh_session_sample(client: &Client) -> Result<(f64, WsConnection, String)> {
+    let session = client
+        .create_session(&CreateSessionRequest::default())
+        .await?
+        .session_id;
+    let mut ws = client.connect_ws(WsAuth::None).await?;
+    ws.subscribe(&session, 0).await?;
+    let sample = ms(time_first_delta(client, &mut ws, &session).await?);
+    wait_turn_completed(&mut ws, &session).await?;
+    Ok((sample, ws, session))
+}
+
 /// Cold samples (each a fresh session), then warm ones (later turns of the last session).
 async fn server_samples(client: &Client, sizes: FirstTokenSizes) -> Result<(Vec<f64>, Vec<f64>)> {
     let mut cold = Vec::new();
     let mut last = None;
     for _ in 0..sizes.cold.max(1) {
-        let session = client
-            .create_session(&CreateSessionRequest::default())
-            .await?
-            .session_id;
-        let mut ws = client.connect_ws(WsAuth::None).await?;
-        ws.subscribe(&session, 0).await?;
-        cold.push(ms(time_first_delta(client, &mut ws, &session).await?));
-        wait_turn_completed(&mut ws, &session).await?;
+        let (sample, ws, session) = fresh_session_sample(client).await?;
+        cold.push(sample);
         last = Some((ws, session));
     }
     let (mut ws, session) = last.ok_or_else(|| anyhow!("no session"))?;
@@ -141,14 +149,8 @@ async fn pooled_samples(client: &Client, n: usize) -> Result<Vec<f64>> {
     let mut samples = Vec::with_capacity(n);
     for _ in 0..n {
         wait_pool_ready(client).await?;
-        let session = client
-            .create_session(&CreateSessionRequest::default())
-            .await?
-            .session_id;
-        let mut ws = client.connect_ws(WsAuth::None).await?;
-        ws.subscribe(&session, 0).await?;
-        samples.push(ms(time_first_delta(client, &mut ws, &session).await?));
-        wait_turn_completed(&mut ws, &session).await?;
+        let (sample, ws, _) = fresh_session_sample(client).await?;
+        samples.push(sample);
         ws.close().await;
     }
     let hits = pool_figure(client, "agent_runtime_pool_hits_total").await?;

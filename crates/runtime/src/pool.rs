@@ -315,7 +315,7 @@ async fn make(deps: &Deps, key: &PoolKey, cancel: &CancellationToken) -> Result<
             prior_cost_usd: 0.0,
             label: &id,
         };
-        spawn_agent(
+        let process = spawn_agent(
             deps,
             &agent,
             started.sandbox.as_ref(),
@@ -323,28 +323,8 @@ async fn make(deps: &Deps, key: &PoolKey, cancel: &CancellationToken) -> Result<
             start,
             None,
         )
-        .await
-    };
-    let made = async {
-        let mut process = made.await?;
-        tokio::select! {
-            _ = cancel.cancelled() => {
-                process.kill().await;
-                Err(RuntimeError::Internal("the runtime is stopping".into()))
-            }
-            ready = tokio::time::timeout(READY_TIMEOUT, process.wait_until_ready()) => match ready {
-                Ok(true) => Ok(process),
-                Ok(false) => {
-                    let why = process.stderr_tail().unwrap_or_default();
-                    process.kill().await;
-                    Err(RuntimeError::Internal(format!("the agent exited before it was ready: {why}")))
-                }
-                Err(_) => {
-                    process.kill().await;
-                    Err(RuntimeError::Internal(format!("the agent was not ready within {READY_TIMEOUT:?}")))
-                }
-            },
-        }
+        .await?;
+        until_ready(process, cancel).await
     };
     match made.await {
         Ok(process) => Ok(Warm {
@@ -360,6 +340,27 @@ async fn make(deps: &Deps, key: &PoolKey, cancel: &CancellationToken) -> Result<
             Err(e)
         }
     }
+}
+
+/// Waits (at most [`READY_TIMEOUT`], or until the runtime stops) for `process` to be ready
+/// ([`AgentProcess::wait_until_ready`]); a process that is not is killed.
+async fn until_ready(
+    mut process: AgentProcess,
+    cancel: &CancellationToken,
+) -> Result<AgentProcess> {
+    let not_ready = tokio::select! {
+        _ = cancel.cancelled() => "the runtime is stopping".to_string(),
+        ready = tokio::time::timeout(READY_TIMEOUT, process.wait_until_ready()) => match ready {
+            Ok(true) => return Ok(process),
+            Ok(false) => format!(
+                "the agent exited before it was ready: {}",
+                process.stderr_tail().unwrap_or_default()
+            ),
+            Err(_) => format!("the agent was not ready within {READY_TIMEOUT:?}"),
+        },
+    };
+    process.kill().await;
+    Err(RuntimeError::Internal(not_ready))
 }
 
 /// Whether `agent` keeps one process for the life of its sandbox (only those are pooled).
