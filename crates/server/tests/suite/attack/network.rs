@@ -235,7 +235,9 @@ async fn the_model_key_never_enters_the_sandbox() {
                 ),
                 Probe::new(
                     "key in /proc",
-                    format!("{needle}; cat /proc/[0-9]*/environ /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' '\\n' | grep -c \"$k\""),
+                    // `[R]EAL-KEY` matches the key but not grep's own arguments, which the
+                    // glob may catch while the pipeline runs.
+                    format!("{needle}; p=\"[R]${{k#R}}\"; cat /proc/[0-9]*/environ /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' '\\n' | grep -c \"$p\""),
                 ),
             ],
         )
