@@ -214,6 +214,13 @@ fn classify_store(e: &StoreError) -> (StatusCode, &'static str, &'static str) {
             "The server is shutting down",
         ),
         StoreError::Backend(_) => (S::INTERNAL_SERVER_ERROR, "store_error", "Storage failure"),
+        // This node lost the session to another one mid-command: the client retries, and the
+        // retry reaches the new owner.
+        StoreError::Fenced(_) => (
+            S::SERVICE_UNAVAILABLE,
+            "ownership_lost",
+            "This node no longer owns the session; retry",
+        ),
     }
 }
 

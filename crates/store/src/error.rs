@@ -18,6 +18,10 @@ pub enum StoreError {
     /// page size, an unsupported store URL.
     #[error("invalid: {0}")]
     Invalid(String),
+    /// A fenced write (see [`crate::cluster`]) came from a node that no longer owns the session,
+    /// or that is no longer live: nothing was written.
+    #[error("fenced: {0}")]
+    Fenced(String),
     /// The store was closed with [`SessionStore::close`](crate::SessionStore::close).
     #[error("store is closed")]
     Closed,

@@ -75,10 +75,12 @@
 //! an `Arc<dyn SessionStore>`. `tests/suite/external.rs` implements the trait the way another
 //! crate would (a decorator around another store, public items only) and runs the suite on it.
 
+pub mod cluster;
 pub mod error;
 pub mod factory;
 pub mod memory;
 pub mod postgres;
+pub mod postgres_cluster;
 pub mod record;
 pub mod shared;
 mod sql;
@@ -89,6 +91,7 @@ pub mod store;
 pub mod contract;
 
 pub use agent_runtime_protocol::{AgentProfile, Envelope, FileInfo, SessionEvent};
+pub use cluster::{ClusterListener, ClusterStore, Fence, Heard, NodeId, NodeInfo, Ownership};
 pub use error::{Result, StoreError};
 pub use factory::open_store;
 pub use memory::MemoryStore;

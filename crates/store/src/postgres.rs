@@ -101,7 +101,7 @@ impl PostgresStore {
 }
 
 /// Maps what PostgreSQL refuses about a value to `Invalid`; everything else is the backend's.
-fn map_error(e: sqlx::Error) -> StoreError {
+pub(crate) fn map_error(e: sqlx::Error) -> StoreError {
     match &e {
         // 22021 character_not_in_repertoire: a NUL in a text value.
         sqlx::Error::Database(db) if db.code().as_deref() == Some("22021") => {
@@ -109,6 +109,38 @@ fn map_error(e: sqlx::Error) -> StoreError {
         }
         _ => e.into(),
     }
+}
+
+/// The bound arrays of an append statement: each event's `at`, each event as JSON, and how many.
+pub(crate) fn append_statement_inputs(
+    events: &[(String, SessionEvent)],
+) -> Result<(Vec<&str>, Vec<String>, i64)> {
+    let payloads = events
+        .iter()
+        .map(|(_, event)| serde_json::to_string(event))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| StoreError::Invalid(format!("event does not serialize: {e}")))?;
+    let ats = events.iter().map(|(at, _)| at.as_str()).collect();
+    Ok((ats, payloads, to_i64(events.len())))
+}
+
+/// The envelopes of `events` appended as the batch ending at seq `last`.
+pub(crate) fn numbered(
+    session_id: &str,
+    events: &[(String, SessionEvent)],
+    last: i64,
+) -> Result<Vec<Envelope>> {
+    let first = to_u64(last - to_i64(events.len()) + 1, "seq")?;
+    Ok(events
+        .iter()
+        .zip(first..)
+        .map(|((at, event), seq)| Envelope {
+            session_id: session_id.to_string(),
+            seq,
+            at: at.clone(),
+            event: event.clone(),
+        })
+        .collect())
 }
 
 /// `FOREIGN KEY` failures mean the session is missing.
@@ -125,6 +157,10 @@ fn missing_session_or(session_id: &str, e: sqlx::Error) -> StoreError {
 impl SessionStore for PostgresStore {
     fn backend(&self) -> &'static str {
         "postgres"
+    }
+
+    fn cluster(&self) -> Option<std::sync::Arc<dyn crate::cluster::ClusterStore>> {
+        Some(std::sync::Arc::new(self.clone()))
     }
 
     async fn create_session(&self, record: &SessionRecord) -> Result<()> {
@@ -269,13 +305,7 @@ impl SessionStore for PostgresStore {
         session_id: &str,
         events: &[(String, SessionEvent)],
     ) -> Result<Vec<Envelope>> {
-        let payloads = events
-            .iter()
-            .map(|(_, event)| serde_json::to_string(event))
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| StoreError::Invalid(format!("event does not serialize: {e}")))?;
-        let ats: Vec<&str> = events.iter().map(|(at, _)| at.as_str()).collect();
-        let count = to_i64(events.len());
+        let (ats, payloads, count) = append_statement_inputs(events)?;
 
         // One statement, so one implicit transaction: the range is reserved and the rows are
         // inserted together or not at all. Data-modifying CTEs run even when the outer query
@@ -300,18 +330,7 @@ impl SessionStore for PostgresStore {
         .await
         .map_err(map_error)?;
         let last = last.ok_or_else(|| StoreError::session_not_found(session_id))?;
-        let first = to_u64(last - count + 1, "seq")?;
-
-        Ok(events
-            .iter()
-            .zip(first..)
-            .map(|((at, event), seq)| Envelope {
-                session_id: session_id.to_string(),
-                seq,
-                at: at.clone(),
-                event: event.clone(),
-            })
-            .collect())
+        numbered(session_id, events, last)
     }
 
     async fn read_events(

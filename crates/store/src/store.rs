@@ -46,6 +46,12 @@ pub trait SessionStore: Send + Sync + 'static {
     /// A short name of the backend for logs and health output: `"memory"`, `"sqlite"`, ...
     fn backend(&self) -> &'static str;
 
+    /// What several runtime nodes sharing this store need (see [`crate::cluster`]); `None` for a
+    /// store that only one process may use at a time, the default.
+    fn cluster(&self) -> Option<std::sync::Arc<dyn crate::cluster::ClusterStore>> {
+        None
+    }
+
     // ---- sessions ---------------------------------------------------------------------------
 
     /// Stores a new session with an empty event log (`last_seq` 0).

@@ -33,6 +33,7 @@ use crate::record::SessionRecord;
 use crate::store::SessionStore;
 
 pub mod blobs;
+pub mod cluster;
 pub mod events;
 pub mod lifecycle;
 pub mod open;

@@ -32,6 +32,11 @@ async fn fresh_store() -> TestStore {
 
 agent_runtime_store::store_contract_tests!(fresh_store);
 
+/// What several nodes sharing the database rely on.
+mod cluster {
+    agent_runtime_store::cluster_contract_tests!(super::fresh_store);
+}
+
 /// A scratch database migrated up to the previous version, `data` written into it with that
 /// schema's SQL, then opened (and so migrated) by [`PostgresStore::connect`].
 async fn from_previous_schema(data: PreviousSchemaData) -> TestStore {
