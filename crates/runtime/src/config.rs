@@ -63,7 +63,26 @@ pub struct RuntimeConfig {
     pub egress: EgressSettings,
     /// Warm sandboxes kept per agent and profile (see `crate::pool`); 0 turns the pool off.
     pub warm_pool_size: usize,
+    /// This process is one node of several sharing the store (`crate::cluster`); `None`: the
+    /// only one.
+    pub cluster: Option<ClusterConfig>,
 }
+
+/// How a node of several identifies itself and holds its sessions.
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    /// Unique among the live nodes.
+    pub node_id: String,
+    /// Where the other nodes reach this one's API to forward commands.
+    pub advertise_url: String,
+    /// The shared secret forwarded requests carry between nodes.
+    pub secret: String,
+    /// How long a node stays live without a heartbeat: its sessions are taken over after it.
+    pub lease_ttl: Duration,
+}
+
+/// The default of [`ClusterConfig::lease_ttl`].
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(10);
 
 /// The operator's side of the egress proxies: the private destinations they may reach after
 /// all, what this host is, and how names and certificates are checked.
@@ -133,6 +152,7 @@ impl RuntimeConfig {
             sandbox: SandboxDefaults::default(),
             egress: EgressSettings::default(),
             warm_pool_size: 0,
+            cluster: None,
         }
     }
 

@@ -50,6 +50,13 @@ pub enum RuntimeError {
     /// A write would take the workspace past its quota.
     #[error("workspace full: {0}")]
     WorkspaceFull(String),
+    /// Another live node owns the session; commands go to it at `url`.
+    #[error("session {session_id} is owned by node {node_id}")]
+    OwnedElsewhere {
+        session_id: String,
+        node_id: String,
+        url: String,
+    },
     #[error("the runtime is shutting down")]
     ShuttingDown,
     #[error("agent install failed: {0}")]

@@ -27,6 +27,7 @@
 //! Task ownership: the runtime's cancellation token is the parent of every session's; each
 //! session's actor is tracked, and [`Runtime::shutdown`] cancels them all and waits.
 
+mod cluster;
 pub mod config;
 pub mod error;
 pub mod installer;
@@ -44,8 +45,8 @@ mod session;
 mod time;
 
 pub use config::{
-    AgentRegistry, EgressSettings, ModelApi, ModelEndpoint, RuntimeConfig, SandboxDefaults,
-    DEFAULT_SESSION_UNLOAD_AFTER,
+    AgentRegistry, ClusterConfig, EgressSettings, ModelApi, ModelEndpoint, RuntimeConfig,
+    SandboxDefaults, DEFAULT_LEASE_TTL, DEFAULT_SESSION_UNLOAD_AFTER,
 };
 pub use error::{Result, RuntimeError};
 pub use limits::Limits;

@@ -15,6 +15,12 @@
 //! the store) and then follows the live channel. If it falls so far behind that the channel drops
 //! events for it, it receives [`SubscriptionItem::Resync`] and ends: never a silent skip.
 //!
+//! On several nodes (`crate::cluster`) one node owns a session at a time and writes with its
+//! fencing token ([`EventLog::own`]); every other node's log follows the store
+//! ([`EventLog::catch_up`], woken by the owner's notifications), folding and fanning out the
+//! events it reads exactly as if it had written them. A write the store fences off disowns the
+//! log and wakes [`EventLog::ownership_lost`], so the actor stops its sandbox and turn.
+//!
 //! Events are fanned out as [`SharedEvent`]s: one allocation per event, shared by the ring, the
 //! live channel and every subscriber, carrying each transport's encoding of it, made once by the
 //! first subscriber that needs it. A thousand WebSocket subscribers cost one serialization.
@@ -24,10 +30,10 @@ use std::collections::VecDeque;
 use std::sync::{Arc, OnceLock};
 
 use agent_runtime_protocol::{fold, Envelope, SessionEvent, SessionState};
-use agent_runtime_store::SessionStore;
+use agent_runtime_store::{ClusterStore, Fence, SessionStore, StoreError};
 use std::sync::atomic::Ordering;
 
-use tokio::sync::{broadcast, Mutex};
+use tokio::sync::{broadcast, Mutex, Notify};
 use tokio::time::Instant;
 
 use crate::error::Result;
@@ -53,8 +59,12 @@ pub const GROUP_COMMIT_MAX_EVENTS: usize = 1024;
 pub struct EventLog {
     session_id: String,
     store: Arc<dyn SessionStore>,
+    /// Set on a node of several: writes then need a fence, and the log can follow the store.
+    cluster: Option<Arc<dyn ClusterStore>>,
     inner: Mutex<Inner>,
     live: broadcast::Sender<Arc<SharedEvent>>,
+    /// Woken when a write was fenced off or the node lost its registration.
+    lost: Notify,
 }
 
 struct Inner {
@@ -66,6 +76,8 @@ struct Inner {
     last_write: Option<Instant>,
     /// Store transactions this log has made.
     writes: u64,
+    /// This node's ownership of the session, on a node of several.
+    fence: Option<Fence>,
 }
 
 /// How a transport encodes an event for the wire; each has one cached encoding per event.
@@ -130,6 +142,16 @@ impl SharedEvent {
 impl EventLog {
     /// Loads a session's log by folding every stored event.
     pub async fn load(store: Arc<dyn SessionStore>, session_id: &str) -> Result<Self> {
+        EventLog::load_in(store, None, session_id).await
+    }
+
+    /// Loads a session's log on a node of several (`cluster` is `Some`): it writes only while
+    /// owned ([`EventLog::own`]) and otherwise follows the store.
+    pub async fn load_in(
+        store: Arc<dyn SessionStore>,
+        cluster: Option<Arc<dyn ClusterStore>>,
+        session_id: &str,
+    ) -> Result<Self> {
         let mut state = SessionState::default();
         let mut ring = VecDeque::with_capacity(RING_CAPACITY);
         let mut after = 0;
@@ -146,14 +168,17 @@ impl EventLog {
         Ok(EventLog {
             session_id: session_id.to_string(),
             store,
+            cluster,
             inner: Mutex::new(Inner {
                 state,
                 ring,
                 pending: Vec::new(),
                 last_write: None,
                 writes: 0,
+                fence: None,
             }),
             live,
+            lost: Notify::new(),
         })
     }
 
@@ -232,20 +257,109 @@ impl EventLog {
         inner.last_write = Some(Instant::now());
         inner.writes += 1;
         let writing = std::time::Instant::now();
-        let envelopes = self.store.append_events(&self.session_id, &batch).await?;
+        let envelopes = match (&self.cluster, &inner.fence) {
+            (None, _) => self.store.append_events(&self.session_id, &batch).await,
+            (Some(cluster), Some(fence)) => {
+                cluster.append_fenced(&self.session_id, fence, &batch).await
+            }
+            (Some(_), None) => Err(StoreError::Fenced(format!(
+                "this node does not own session {}",
+                self.session_id
+            ))),
+        };
+        let envelopes = match envelopes {
+            Err(StoreError::Fenced(why)) => {
+                if inner.fence.take().is_some() {
+                    self.lost.notify_one();
+                }
+                return Err(StoreError::Fenced(why).into());
+            }
+            other => other?,
+        };
         let metrics = crate::metrics::global();
         metrics.append_seconds.observe(writing.elapsed());
         metrics
             .events_appended
             .fetch_add(envelopes.len() as u64, Ordering::Relaxed);
-        for envelope in &envelopes {
+        self.apply(inner, &envelopes);
+        Ok(envelopes)
+    }
+
+    /// Folds, keeps and broadcasts events that are in the store.
+    fn apply(&self, inner: &mut Inner, envelopes: &[Envelope]) {
+        for envelope in envelopes {
             fold(&mut inner.state, envelope);
             let shared = SharedEvent::new(envelope.clone());
             push_ring(&mut inner.ring, shared.clone());
             // No receivers is fine: nobody is watching.
             let _ = self.live.send(shared);
         }
-        Ok(envelopes)
+    }
+
+    /// Reads what other nodes appended since this log last looked, and folds and fans it out;
+    /// nothing when this node owns the session (it is the only writer) or is the only node.
+    pub async fn catch_up(&self) -> Result<()> {
+        self.catch_up_to(u64::MAX).await
+    }
+
+    /// [`EventLog::catch_up`], skipped when the log already has `seq` (a notification of an
+    /// append it has seen).
+    pub async fn catch_up_to(&self, seq: u64) -> Result<()> {
+        let mut inner = self.inner.lock().await;
+        if self.cluster.is_none() || inner.fence.is_some() || inner.state.seq >= seq {
+            return Ok(());
+        }
+        self.read_ahead(&mut inner).await
+    }
+
+    async fn read_ahead(&self, inner: &mut Inner) -> Result<()> {
+        loop {
+            let page = self
+                .store
+                .read_events(&self.session_id, inner.state.seq, REPLAY_PAGE)
+                .await?;
+            if page.is_empty() {
+                return Ok(());
+            }
+            self.apply(inner, &page);
+        }
+    }
+
+    /// Makes this log the session's writer with `fence`, after reading everything appended
+    /// before it (nobody else can append now).
+    pub async fn own(&self, fence: Fence) -> Result<()> {
+        let mut inner = self.inner.lock().await;
+        inner.fence = None;
+        self.read_ahead(&mut inner).await?;
+        inner.fence = Some(fence);
+        Ok(())
+    }
+
+    /// Gives up writing (released, or taken away): returns the fence it held. Deltas waiting
+    /// for their group write are dropped; nobody ever saw them.
+    pub async fn disown(&self) -> Option<Fence> {
+        let mut inner = self.inner.lock().await;
+        inner.pending.clear();
+        inner.fence.take()
+    }
+
+    /// The node lost its registration: stop writing, and wake [`EventLog::ownership_lost`] if
+    /// this log was the writer.
+    pub async fn lose_ownership(&self) {
+        if self.disown().await.is_some() {
+            self.lost.notify_one();
+        }
+    }
+
+    /// Whether this node writes the log: always on a single node, while owned on one of several.
+    pub async fn is_writer(&self) -> bool {
+        self.cluster.is_none() || self.inner.lock().await.fence.is_some()
+    }
+
+    /// Resolves once a write was fenced off or [`EventLog::lose_ownership`] was called while
+    /// this log was the writer (a wake-up that came while nobody waited is kept for the next).
+    pub async fn ownership_lost(&self) {
+        self.lost.notified().await
     }
 
     /// Appends one event.

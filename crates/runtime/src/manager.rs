@@ -24,6 +24,7 @@ use agent_runtime_store::{SessionRecord, SessionStore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::cluster::Node;
 use crate::config::RuntimeConfig;
 use crate::error::{Result, RuntimeError};
 use crate::installer::Installer;
@@ -48,6 +49,8 @@ pub(crate) struct Deps {
     pub(crate) installer: Installer,
     pub(crate) config: RuntimeConfig,
     pub(crate) pool: WarmPool,
+    /// This node, when it is one of several (`crate::cluster`).
+    pub(crate) cluster: Option<Arc<Node>>,
     /// Where the server listens, which no sandbox may reach (see
     /// [`Runtime::set_listen_addresses`]).
     listeners: std::sync::RwLock<Vec<std::net::SocketAddr>>,
@@ -81,6 +84,21 @@ impl Runtime {
     ) -> Result<Arc<Self>> {
         let installer = Installer::new(config.tools_dir.clone());
         let pool = WarmPool::new(config.warm_pool_size);
+        let cluster = match &config.cluster {
+            None => None,
+            Some(settings) => {
+                let cluster_store = store.cluster().ok_or_else(|| {
+                    RuntimeError::InvalidRequest(format!(
+                        "several nodes need a store they can share (PostgreSQL); the {} store \
+                         serves one node only",
+                        store.backend()
+                    ))
+                })?;
+                Some(Arc::new(
+                    Node::register(cluster_store, settings.clone()).await?,
+                ))
+            }
+        };
         let runtime = Arc::new(Runtime {
             deps: Arc::new(Deps {
                 store,
@@ -88,14 +106,59 @@ impl Runtime {
                 installer,
                 config,
                 pool,
+                cluster,
                 listeners: std::sync::RwLock::new(Vec::new()),
             }),
             sessions: Arc::default(),
             cancel: CancellationToken::new(),
             tracker: TaskTracker::new(),
         });
-        runtime.recover().await?;
+        match runtime.deps.cluster.clone() {
+            None => runtime.recover().await?,
+            Some(node) => {
+                runtime.take_over_orphans().await?;
+                crate::cluster::start(
+                    &runtime,
+                    node,
+                    runtime.sessions.clone(),
+                    runtime.cancel.clone(),
+                    &runtime.tracker,
+                );
+            }
+        }
         Ok(runtime)
+    }
+
+    /// On a node of several: takes over every open session that no live node owns (its owner
+    /// died), a page at a time. Each is loaded and its actor takes the lease, closing the turn
+    /// the dead owner left running; one that waits for a person stays loaded and owned.
+    pub(crate) async fn take_over_orphans(&self) -> Result<()> {
+        let Some(node) = &self.deps.cluster else {
+            return Ok(());
+        };
+        let mut after: Option<String> = None;
+        loop {
+            let page = node
+                .store()
+                .list_orphaned(after.as_deref(), MAX_PAGE_SIZE)
+                .await?;
+            for id in &page {
+                let taken = match self.handle(id).await {
+                    Ok(handle) => handle.call(|reply| Command::TakeOver { reply }).await,
+                    Err(e) => Err(e),
+                };
+                match taken {
+                    Ok(()) => tracing::info!(session_id = %id, "took over an orphaned session"),
+                    // Another node was quicker.
+                    Err(RuntimeError::OwnedElsewhere { .. }) => {}
+                    Err(e) => tracing::warn!(session_id = %id, "taking over failed: {e}"),
+                }
+            }
+            if page.len() < MAX_PAGE_SIZE {
+                return Ok(());
+            }
+            after = page.last().cloned();
+        }
     }
 
     /// Tells the runtime where its server listens: every sandbox's egress proxy refuses these
@@ -257,7 +320,9 @@ impl Runtime {
                 block,
             });
         }
-        handle.log.append(events).await?;
+        handle
+            .call(|reply| Command::Append { events, reply })
+            .await?;
         Ok(info)
     }
 
@@ -373,6 +438,19 @@ impl Runtime {
     /// Deletes a session and everything it owns; a running turn is stopped first.
     pub async fn delete_session(&self, session_id: &str) -> Result<()> {
         self.record(session_id).await?;
+        // On a node of several, a session another node runs is deleted there (it stops the
+        // sandbox); taking the lease keeps anyone from starting one meanwhile.
+        if let Some(node) = &self.deps.cluster {
+            if let agent_runtime_store::Ownership::OwnedBy { node_id, url } =
+                node.acquire(session_id).await?
+            {
+                return Err(RuntimeError::OwnedElsewhere {
+                    session_id: session_id.to_string(),
+                    node_id,
+                    url,
+                });
+            }
+        }
         let handle = self.sessions.remove(session_id);
         if let Some(handle) = handle {
             handle.stop().await;
@@ -610,6 +688,9 @@ impl Runtime {
         self.tracker.close();
         self.tracker.wait().await;
         self.sessions.clear();
+        if let Some(node) = &self.deps.cluster {
+            node.deregister().await;
+        }
     }
 
     async fn record(&self, session_id: &str) -> Result<SessionRecord> {
@@ -631,6 +712,8 @@ impl Runtime {
             .get_or_load(session_id, || self.load(session_id))
             .await?;
         handle.touch();
+        // On a node of several: what other nodes appended since this one last heard.
+        handle.log.catch_up().await?;
         Ok(handle)
     }
 
@@ -640,7 +723,8 @@ impl Runtime {
         if self.deps.config.agents.get(&record.info.agent).is_none() {
             return Err(RuntimeError::UnknownAgent(record.info.agent));
         }
-        let log = Arc::new(EventLog::load(self.deps.store.clone(), session_id).await?);
+        let cluster = self.deps.cluster.as_ref().map(|node| node.store().clone());
+        let log = Arc::new(EventLog::load_in(self.deps.store.clone(), cluster, session_id).await?);
         // Every session marked open was loaded or cleared at start, and the mark is cleared
         // before a session unloads: a session loaded on demand is not marked.
         Ok(self.start_handle(record, log, false))

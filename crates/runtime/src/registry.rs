@@ -73,6 +73,14 @@ impl<T> Registry<T> {
         self.lock().get(id).and_then(|slot| slot.get().cloned())
     }
 
+    /// Every loaded value.
+    pub(crate) fn values(&self) -> Vec<Arc<T>> {
+        self.lock()
+            .values()
+            .filter_map(|slot| slot.get().cloned())
+            .collect()
+    }
+
     /// Whether `id` is loaded.
     pub(crate) fn is_loaded(&self, id: &str) -> bool {
         self.lock().get(id).is_some_and(|slot| slot.initialized())

@@ -57,6 +57,8 @@ pub struct AppState {
     /// WebSocket connections (hyper no longer tracks a connection once it is upgraded), so
     /// shutdown can wait for them.
     pub connections: TaskTracker,
+    /// Forwarding to other nodes, when this server is one of several (`crate::forward`).
+    pub cluster: Option<Arc<crate::forward::ClusterEdge>>,
 }
 
 /// One route of the router, in axum's path syntax.
@@ -157,6 +159,11 @@ pub fn build_app(state: AppState) -> Router {
         )
         .route("/api/agents", get(agents::list_agents))
         .route("/metrics", get(metrics))
+        // Inside the API key check: a request is authenticated before it is forwarded.
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::forward::forward_to_owner,
+        ))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_api_key,

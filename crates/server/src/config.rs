@@ -32,7 +32,8 @@
 //! | `--json-body-limit` | `AGENT_RUNTIME_JSON_BODY_LIMIT` | `json_body_limit` | 1 MiB |
 //! | `--file-body-limit` | `AGENT_RUNTIME_FILE_BODY_LIMIT` | `file_body_limit` | 32 MiB |
 //!
-//! Sandbox settings (network policy, limits, host uids) are listed in [`crate::config_sandbox`].
+//! Sandbox settings (network policy, limits, host uids) are listed in [`crate::config_sandbox`],
+//! the settings of a node of several in [`crate::config_cluster`].
 //!
 //! Durations are seconds (`900`) or units (`15m`, `1h30m`, `90s`, `500ms`); sizes are bytes or
 //! `KiB`/`MiB` suffixed. `RUST_LOG` sets the log filter (default `info`).
@@ -49,6 +50,7 @@ use agent_runtime_agents::AcpAgentSpec;
 use agent_runtime_sandbox::HelperProgram;
 
 use crate::app::BodyLimits;
+use crate::config_cluster::{merge_cluster, ClusterArgs, ClusterFileConfig, ClusterSettings};
 use crate::config_sandbox::merge_sandbox;
 pub use crate::config_sandbox::{SandboxArgs, SandboxConfig, SandboxFileConfig};
 use crate::edge::Origin;
@@ -123,6 +125,8 @@ pub struct ServerConfig {
     pub sandbox: SandboxConfig,
     /// The sandbox helper; `None`: this binary, as `agent-runtime sandbox-helper`.
     pub sandbox_helper: Option<HelperProgram>,
+    /// This server is one node of several (`None`: the only one).
+    pub cluster: Option<ClusterSettings>,
 }
 
 impl ServerConfig {
@@ -158,6 +162,7 @@ impl ServerConfig {
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             sandbox: SandboxConfig::default(),
             sandbox_helper: None,
+            cluster: None,
         }
     }
 
@@ -229,6 +234,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("shutdown_grace", &self.shutdown_grace)
             .field("sandbox", &self.sandbox)
             .field("sandbox_helper", &self.sandbox_helper)
+            .field("cluster", &self.cluster)
             .finish_non_exhaustive()
     }
 }
@@ -365,6 +371,8 @@ pub struct ServeArgs {
     pub file_body_limit: Option<String>,
     #[command(flatten)]
     pub sandbox: SandboxArgs,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 /// The config file: the same settings as the flags, snake_case keys.
@@ -397,6 +405,8 @@ pub struct FileConfig {
     pub file_body_limit: Option<NumberOrText>,
     /// The `[sandbox]` table, see [`crate::config_sandbox`].
     pub sandbox: Option<SandboxFileConfig>,
+    /// The `[cluster]` table, see [`crate::config_cluster`].
+    pub cluster: Option<ClusterFileConfig>,
 }
 
 /// A string or a list of strings.
@@ -648,6 +658,12 @@ pub fn merge(
             .ok_or_else(|| ConfigError::invalid("file body limit", &text, "expected e.g. 32MiB"))?;
     }
     config.sandbox = merge_sandbox(&args.sandbox, env, file.sandbox.unwrap_or_default())?;
+    config.cluster = merge_cluster(
+        &args.cluster,
+        env,
+        file.cluster.unwrap_or_default(),
+        &config.store_url,
+    )?;
     // The binary may install bubblewrap when it is missing (root on Debian-like hosts only).
     config.install_bwrap = true;
     Ok(config)

@@ -64,6 +64,13 @@ pub enum ApiError {
     /// A server-side failure outside the runtime (body read error, serialization, ...).
     #[error("internal error: {0}")]
     Internal(String),
+    /// The node that owns the session did not answer a forwarded command
+    /// (`crate::forward`); it may have died, and another node takes over after the lease TTL.
+    #[error("the node that owns the session did not answer: {0}")]
+    OwnerUnreachable(String),
+    /// The owner node's own problem answer to a forwarded WebSocket command, passed on as is.
+    #[error("{}", .0.title)]
+    Remote(Box<Problem>),
 }
 
 /// Result alias of handlers.
@@ -110,13 +117,28 @@ impl ApiError {
             ),
             ApiError::InvalidFrame(_) => (S::BAD_REQUEST, "invalid_frame", "Invalid frame"),
             ApiError::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
+            ApiError::OwnerUnreachable(_) => (
+                S::SERVICE_UNAVAILABLE,
+                "owner_unreachable",
+                "The node running the session did not answer; retry",
+            ),
+            // `to_problem` passes the owner's problem on; this is only its fallback.
+            ApiError::Remote(_) => (S::BAD_GATEWAY, "remote", "Answer of the owner node"),
         }
     }
 
     /// The problem body, logging the full error once if it is a server-side failure.
     pub fn to_problem(&self) -> Problem {
+        if let ApiError::Remote(problem) = self {
+            return (**problem).clone();
+        }
         let (status, code, title) = self.classify();
-        let detail = if status.is_server_error() {
+        let moved = matches!(self, ApiError::Runtime(RuntimeError::OwnedElsewhere { .. }));
+        let detail = if moved {
+            // Routine on a node of several: the request is forwarded to the owner.
+            tracing::debug!(error = %self, code, "session owned by another node");
+            Some(self.to_string())
+        } else if status.is_server_error() {
             tracing::error!(error = %self, code, "request failed");
             None
         } else {
@@ -136,6 +158,11 @@ fn classify_runtime(e: &RuntimeError) -> (StatusCode, &'static str, &'static str
         RuntimeError::SessionNotFound(_) => {
             (S::NOT_FOUND, "session_not_found", "Session not found")
         }
+        RuntimeError::OwnedElsewhere { .. } => (
+            S::SERVICE_UNAVAILABLE,
+            "session_moved",
+            "Another node serves the session now; retry",
+        ),
         RuntimeError::SessionBusy(_) => {
             (S::CONFLICT, "session_busy", "The session is running a turn")
         }
@@ -249,6 +276,15 @@ impl IntoResponse for ApiError {
         );
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if let ApiError::Runtime(RuntimeError::OwnedElsewhere { node_id, url, .. }) = &self {
+            response.extensions_mut().insert(crate::forward::OwnedBy {
+                node_id: node_id.clone(),
+                url: url.clone(),
+            });
         }
         response
     }

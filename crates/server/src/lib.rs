@@ -27,10 +27,12 @@
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod config_cluster;
 pub mod config_sandbox;
 pub mod edge;
 pub mod error;
 pub mod extract;
+pub mod forward;
 pub mod openapi;
 pub mod otlp;
 pub mod rest;

@@ -4,8 +4,8 @@
 //! real server on port 0 in-process); [`serve`] is `start` plus waiting for a shutdown signal.
 //!
 //! Startup: validate the config, start the demo model if asked, ensure bubblewrap works, open
-//! the store, start the runtime (which closes turns a crash left open), install the agent CLIs,
-//! bind, serve. Shutdown: stop accepting, stop the runtime (running turns end as `interrupted`
+//! the store, bind (a node of several registers the bound address), start the runtime (which
+//! closes turns a crash left open), install the agent CLIs, serve. Shutdown: stop accepting, stop the runtime (running turns end as `interrupted`
 //! and subscribers see it), end WebSocket and SSE streams, wait for connections (bounded by
 //! `shutdown_grace`), close the store.
 
@@ -216,6 +216,22 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
     let store = open_store(&config.store_url).await?;
     tracing::info!(backend = store.backend(), "store open");
 
+    // Bound before the runtime starts: a node of several registers the address it serves on.
+    let listener = match TcpListener::bind((config.host.as_str(), config.port)).await {
+        Ok(listener) => listener,
+        Err(source) => {
+            store.close().await;
+            return Err(ServeError::Bind {
+                addr: format!("{}:{}", config.host, config.port),
+                source,
+            });
+        }
+    };
+    let addr = listener.local_addr().map_err(|source| ServeError::Io {
+        context: "reading the bound address".into(),
+        source,
+    })?;
+
     let mut runtime_config = RuntimeConfig::new(config.tools_dir.clone());
     runtime_config.idle_timeout = config.idle_timeout;
     runtime_config.session_unload_after = config.session_unload_after;
@@ -229,6 +245,15 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
     };
     runtime_config.egress = egress_settings(&config, host_layout.ca_bundle.clone());
     runtime_config.warm_pool_size = config.warm_pool;
+    runtime_config.cluster = match &config.cluster {
+        None => None,
+        Some(cluster) => Some(agent_runtime_core::ClusterConfig {
+            node_id: cluster.node_id.clone(),
+            advertise_url: cluster.advertise_url_for(&config.host, addr.port())?,
+            secret: cluster.secret.clone(),
+            lease_ttl: cluster.lease_ttl,
+        }),
+    };
     let runtime = match Runtime::start(runtime_config, store.clone(), sandbox).await {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -238,18 +263,11 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
     };
     log_protections(&runtime);
 
-    let listener = match prepare_to_serve(&config, &runtime).await {
-        Ok(listener) => listener,
-        Err(e) => {
-            runtime.shutdown().await;
-            store.close().await;
-            return Err(e);
-        }
-    };
-    let addr = listener.local_addr().map_err(|source| ServeError::Io {
-        context: "reading the bound address".into(),
-        source,
-    })?;
+    if let Err(e) = install_unless_skipped(&config, &runtime).await {
+        runtime.shutdown().await;
+        store.close().await;
+        return Err(e);
+    }
     // No sandbox may reach the server, whatever the operator's egress exceptions say.
     runtime.set_listen_addresses(vec![addr]);
     runtime.start_warm_pool();
@@ -282,6 +300,10 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
         limits: config.limits,
         shutdown: streams.clone(),
         connections: connections.clone(),
+        cluster: config
+            .cluster
+            .as_ref()
+            .map(|cluster| Arc::new(crate::forward::ClusterEdge::new(&cluster.secret))),
     };
     let app = build_app(state);
     let stop_accepting = CancellationToken::new();
@@ -306,23 +328,18 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
     })
 }
 
-/// Installs the agent CLIs (unless skipped) and binds the listening socket.
-async fn prepare_to_serve(
+/// Installs the agent CLIs unless skipped.
+async fn install_unless_skipped(
     config: &ServerConfig,
     runtime: &Runtime,
-) -> Result<TcpListener, ServeError> {
+) -> Result<(), ServeError> {
     if config.skip_install {
         tracing::info!("skipping the agent CLI install; the first turn installs what it needs");
     } else {
         tracing::info!(tools_dir = %config.tools_dir.display(), "checking the agent CLIs");
         runtime.install_agents().await?;
     }
-    TcpListener::bind((config.host.as_str(), config.port))
-        .await
-        .map_err(|source| ServeError::Bind {
-            addr: format!("{}:{}", config.host, config.port),
-            source,
-        })
+    Ok(())
 }
 
 /// Says at start what confines a sandbox here, and loudly what does not.

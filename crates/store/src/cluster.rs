@@ -107,6 +107,9 @@ pub trait ClusterStore: Send + Sync + 'static {
     /// `NotFound` for a missing session and `Fenced` when `node` itself is not live.
     async fn acquire(&self, session_id: &str, node: &NodeId) -> Result<Ownership>;
 
+    /// The live node that owns the session; `None` when nobody does (or the owner expired).
+    async fn owner(&self, session_id: &str) -> Result<Option<String>>;
+
     /// Gives up the ownership `fence` stands for; nothing happens if it is no longer current.
     async fn release(&self, session_id: &str, fence: &Fence) -> Result<()>;
 

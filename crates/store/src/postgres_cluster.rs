@@ -172,6 +172,19 @@ impl ClusterStore for PostgresStore {
         }
     }
 
+    async fn owner(&self, session_id: &str) -> Result<Option<String>> {
+        let owner: Option<Option<String>> = sqlx::query_scalar(&format!(
+            "SELECT CASE WHEN {owner_live} THEN s.owner_node END FROM sessions s \
+             WHERE s.session_id = $1",
+            owner_live = live("s.owner_node", "s.owner_incarnation"),
+        ))
+        .bind(session_id)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(map_error)?;
+        Ok(owner.flatten())
+    }
+
     async fn release(&self, session_id: &str, fence: &Fence) -> Result<()> {
         sqlx::query(
             "UPDATE sessions SET owner_node = NULL WHERE session_id = $1 AND owner_node = $2 \

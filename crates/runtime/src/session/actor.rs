@@ -181,7 +181,10 @@ impl Actor {
             .into_iter()
             .map(|f| (f.path.clone(), f))
             .collect();
-        self.load_pending_asks().await;
+        // A node that only follows the session leaves its requests to the owner.
+        if self.log.is_writer().await {
+            self.load_pending_asks().await;
+        }
         let mut scan = tokio::time::interval(self.deps.config.file_scan_interval);
         scan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
@@ -196,6 +199,7 @@ impl Actor {
             tokio::select! {
                 biased;
                 _ = self.cancel.cancelled() => break,
+                _ = self.log.ownership_lost() => self.step_down().await,
                 command = self.commands.recv() => match command {
                     Some(command) => {
                         self.note_command();
@@ -248,6 +252,10 @@ impl Actor {
     }
 
     async fn handle(&mut self, command: Command) {
+        if let Err(e) = self.ensure_owner().await {
+            command.fail(e);
+            return;
+        }
         match command {
             Command::Send { request, reply } => self.on_send(request, reply).await,
             Command::Interrupt { reply } => {
@@ -282,6 +290,13 @@ impl Actor {
             }
             Command::SetBudget { budget, reply } => {
                 self.set_budget(budget).await;
+                let _ = reply.send(Ok(()));
+            }
+            Command::Append { events, reply } => {
+                let _ = reply.send(self.log.append(events).await.map(|_| ()));
+            }
+            // Owned now: `ensure_owner` did the work.
+            Command::TakeOver { reply } => {
                 let _ = reply.send(Ok(()));
             }
         }
@@ -394,6 +409,12 @@ impl Actor {
         }
         tracing::info!(session_id = %session_id, "sandbox started");
         Ok(sandbox)
+    }
+
+    /// Forgets the stopped sandbox's network.
+    pub(super) fn forget_sandbox(&mut self) {
+        self.model_access = None;
+        self.denials = None;
     }
 
     /// Takes over a started sandbox's network (its model access and refusals) and limits.

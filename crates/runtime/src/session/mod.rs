@@ -11,6 +11,7 @@ mod budget;
 mod files;
 pub(crate) mod launch;
 mod network;
+mod ownership;
 pub(crate) mod process;
 mod residency;
 mod turn;
@@ -30,7 +31,7 @@ use crate::log::EventLog;
 use crate::manager::Deps;
 use crate::registry::Registry;
 use agent_runtime_store::SessionRecord;
-use residency::{LastUse, Residency};
+use residency::{LastUse, OpenMark, Residency};
 
 pub(crate) use actor::close_abandoned_turn;
 pub(crate) use budget::validate_budget;
@@ -74,6 +75,35 @@ pub(crate) enum Command {
         budget: Budget,
         reply: oneshot::Sender<Result<()>>,
     },
+    /// Appends events as they are (a new session's first ones).
+    Append {
+        events: Vec<agent_runtime_protocol::SessionEvent>,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    /// Takes the session's lease if no live node holds it (a node of several taking over what a
+    /// dead one left).
+    TakeOver { reply: oneshot::Sender<Result<()>> },
+}
+
+impl Command {
+    /// Answers the command with `error` instead of running it.
+    pub(crate) fn fail(self, error: RuntimeError) {
+        fn send<T>(reply: oneshot::Sender<Result<T>>, error: RuntimeError) {
+            let _ = reply.send(Err(error));
+        }
+        match self {
+            Command::Send { reply, .. } => send(reply, error),
+            Command::Interrupt { reply } => send(reply, error),
+            Command::WriteFile { reply, .. } => send(reply, error),
+            Command::DeleteFile { reply, .. } => send(reply, error),
+            Command::AnswerPermission { reply, .. } => send(reply, error),
+            Command::AnswerQuestion { reply, .. } => send(reply, error),
+            Command::ApproveBudget { reply } => send(reply, error),
+            Command::SetBudget { reply, .. } => send(reply, error),
+            Command::Append { reply, .. } => send(reply, error),
+            Command::TakeOver { reply } => send(reply, error),
+        }
+    }
 }
 
 /// A loaded session.
@@ -115,7 +145,11 @@ impl SessionHandle {
         let residency = Residency {
             registry,
             last_use: last_use.clone(),
-            marked_open,
+            open_mark: if marked_open {
+                OpenMark::Set
+            } else {
+                OpenMark::Clear
+            },
             quiet_since: None,
         };
         let actor = actor::Actor::new(deps, record, log.clone(), rx, cancel.clone(), residency);

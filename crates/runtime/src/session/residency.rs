@@ -32,11 +32,21 @@ pub(crate) struct Residency {
     pub(crate) registry: Weak<Registry<SessionHandle>>,
     /// When the runtime last handed the session to a caller (snapshots and subscriptions count).
     pub(crate) last_use: Arc<LastUse>,
-    /// Whether the session may be marked open in the store (it was loaded from the recovery
-    /// index, or nobody knows): the first quiet moment clears it.
-    pub(crate) marked_open: bool,
+    /// What the store's open mark is, as far as this actor knows.
+    pub(crate) open_mark: OpenMark,
     /// Since when the session is quiet; `None` while it is not.
     pub(crate) quiet_since: Option<Instant>,
+}
+
+/// The store's open mark of the session, as the actor knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OpenMark {
+    /// Not marked: starting work writes the mark first.
+    Clear,
+    /// Marked: the first quiet moment clears it.
+    Set,
+    /// Either (a session just taken over from another node): both are written.
+    Unknown,
 }
 
 /// When a loaded session was last used, shared by its handle and its actor.
@@ -62,21 +72,24 @@ impl Actor {
     /// Marks the session open in the store unless it is already. Called before a turn starts or
     /// a request is recorded: if the mark cannot be written, that work must not begin.
     pub(super) async fn mark_open(&mut self) -> Result<()> {
-        if self.residency.marked_open {
+        if self.residency.open_mark == OpenMark::Set {
             return Ok(());
         }
         self.deps.store.set_open(self.session_id(), true).await?;
-        self.residency.marked_open = true;
+        self.residency.open_mark = OpenMark::Set;
         Ok(())
     }
 
     /// Notes whether the session is quiet now; when it just turned quiet, clears its open mark.
     pub(super) async fn note_quiet(&mut self) {
+        // A node that only follows the session leaves the waiting to its owner.
+        let waiting = self.log.read(|s| s.status).await == SessionStatus::RequiresAction
+            && self.log.is_writer().await;
         let quiet = self.turn.is_none()
             && self.sandbox.is_none()
             && self.queue.is_empty()
             && self.asks.next_expiry().is_none()
-            && self.log.read(|s| s.status).await != SessionStatus::RequiresAction;
+            && !waiting;
         if !quiet {
             self.residency.quiet_since = None;
             return;
@@ -84,6 +97,7 @@ impl Actor {
         if self.residency.quiet_since.is_none() {
             self.residency.quiet_since = Some(Instant::now());
             self.clear_open_mark().await;
+            self.release_ownership().await;
         }
     }
 
@@ -93,11 +107,11 @@ impl Actor {
     }
 
     async fn clear_open_mark(&mut self) {
-        if !self.residency.marked_open {
+        if self.residency.open_mark == OpenMark::Clear {
             return;
         }
         match self.deps.store.set_open(self.session_id(), false).await {
-            Ok(()) => self.residency.marked_open = false,
+            Ok(()) => self.residency.open_mark = OpenMark::Clear,
             // Harmless: the next start looks at the session once more. Retried before unloading.
             Err(e) => {
                 tracing::warn!(session_id = %self.session_id(), "clearing the open mark failed: {e}")
@@ -124,7 +138,7 @@ impl Actor {
             return false;
         }
         self.clear_open_mark().await;
-        let unloaded = !self.residency.marked_open
+        let unloaded = self.residency.open_mark == OpenMark::Clear
             && self.residency.registry.upgrade().is_some_and(|registry| {
                 let (log, commands) = (&self.log, &self.commands);
                 // Under the registry's lock: nobody can reach the handle to send a command or

@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use super::writer::{write_frames, Outbound};
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::forward::{forward_command, path_segment};
 
 /// Requests (command results, subscribes) queued per connection before the writer takes them.
 /// It bounds the memory a client that stops reading can pin: when it is full the reader waits,
@@ -167,15 +168,23 @@ impl Connection {
                     client_message_id,
                 };
                 let runtime = self.state.runtime.clone();
+                let edge = self.state.cluster.clone();
                 self.spawn_command(id, async move {
-                    runtime.send_message(&session_id, request).await
+                    let here = runtime.send_message(&session_id, request.clone()).await;
+                    let path = format!("/api/sessions/{}/messages", path_segment(&session_id));
+                    forward_command(edge, here, path, &request).await
                 })
                 .await;
             }
             ClientFrame::Interrupt { id, session_id } => {
                 let runtime = self.state.runtime.clone();
-                self.spawn_command(id, async move { runtime.interrupt(&session_id).await })
-                    .await;
+                let edge = self.state.cluster.clone();
+                self.spawn_command(id, async move {
+                    let here = runtime.interrupt(&session_id).await;
+                    let path = format!("/api/sessions/{}/interrupt", path_segment(&session_id));
+                    forward_command(edge, here, path, &serde_json::json!({})).await
+                })
+                .await;
             }
             ClientFrame::AnswerPermission {
                 id,
@@ -195,10 +204,17 @@ impl Connection {
                     option_id,
                 };
                 let runtime = self.state.runtime.clone();
+                let edge = self.state.cluster.clone();
                 self.spawn_command(id, async move {
-                    runtime
-                        .answer_permission(&session_id, &request_id, answer)
-                        .await
+                    let here = runtime
+                        .answer_permission(&session_id, &request_id, answer.clone())
+                        .await;
+                    let path = format!(
+                        "/api/sessions/{}/permissions/{}",
+                        path_segment(&session_id),
+                        path_segment(&request_id)
+                    );
+                    forward_command(edge, here, path, &answer).await
                 })
                 .await;
             }
@@ -210,10 +226,17 @@ impl Connection {
             } => {
                 let answer = agent_runtime_protocol::AnswerQuestionRequest { answers };
                 let runtime = self.state.runtime.clone();
+                let edge = self.state.cluster.clone();
                 self.spawn_command(id, async move {
-                    runtime
-                        .answer_question(&session_id, &request_id, answer)
-                        .await
+                    let here = runtime
+                        .answer_question(&session_id, &request_id, answer.clone())
+                        .await;
+                    let path = format!(
+                        "/api/sessions/{}/questions/{}",
+                        path_segment(&session_id),
+                        path_segment(&request_id)
+                    );
+                    forward_command(edge, here, path, &answer).await
                 })
                 .await;
             }
@@ -246,7 +269,7 @@ impl Connection {
     async fn spawn_command<T, F>(&mut self, id: String, call: F)
     where
         T: Serialize,
-        F: std::future::Future<Output = agent_runtime_core::Result<T>> + Send + 'static,
+        F: std::future::Future<Output = Result<T, ApiError>> + Send + 'static,
     {
         while self.commands.len() >= MAX_COMMANDS_IN_FLIGHT {
             if self.commands.join_next().await.is_none() {
@@ -258,7 +281,7 @@ impl Connection {
         self.commands.spawn(async move {
             let frame = match call.await {
                 Ok(data) => ok_frame(id, to_data(&data)),
-                Err(e) => error_frame(id, &ApiError::from(e)),
+                Err(e) => error_frame(id, &e),
             };
             tokio::select! {
                 _ = cancel.cancelled() => {}

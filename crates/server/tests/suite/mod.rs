@@ -2,6 +2,7 @@ mod agent;
 mod approvals;
 mod attack;
 mod auth;
+mod cluster;
 mod crash;
 mod e2e;
 mod edge;

@@ -80,7 +80,9 @@ pub async fn one_owner_at_a_time_with_growing_tokens(t: TestStore) {
     let a = register(cluster.as_ref(), "node-a", LONG).await;
     let b = register(cluster.as_ref(), "node-b", LONG).await;
 
+    assert_eq!(cluster.owner("s1").await, Ok(None));
     let first = owned(cluster.as_ref(), "s1", &a).await;
+    assert_eq!(cluster.owner("s1").await, Ok(Some("node-a".into())));
     assert_eq!(
         cluster.acquire("s1", &b).await,
         Ok(Ownership::OwnedBy {
@@ -97,6 +99,7 @@ pub async fn one_owner_at_a_time_with_growing_tokens(t: TestStore) {
         Ok(Ownership::OwnedBy { .. })
     ));
     cluster.release("s1", &second).await.expect("release");
+    assert_eq!(cluster.owner("s1").await, Ok(None));
     let third = owned(cluster.as_ref(), "s1", &b).await;
     assert!(third.token > second.token);
     assert!(matches!(
@@ -133,6 +136,11 @@ pub async fn fenced_appends_refuse_a_stale_owner(t: TestStore) {
 
     // Paused past its TTL: nobody took over, and still it may not write.
     tokio::time::sleep(PAST_SHORT).await;
+    assert_eq!(
+        cluster.owner("s1").await,
+        Ok(None),
+        "an expired owner owns nothing"
+    );
     assert!(matches!(
         cluster
             .append_fenced("s1", &fence_a, &[delta("late")])
