@@ -50,7 +50,7 @@ async fn from_previous_schema(data: PreviousSchemaData) -> TestStore {
     let store = connect(db.url()).await;
     assert_eq!(
         migrated_versions(store.pool()).await,
-        vec![1, 2, 3],
+        vec![1, 2, 3, 4],
         "the newest migration was applied"
     );
     TestStore::new(Arc::new(store)).with_guard(db)
@@ -137,7 +137,7 @@ async fn migrations_apply_once_from_empty_and_reopen_is_a_no_op() {
     let db = TestDatabase::create().await;
     for _ in 0..2 {
         let store = connect(db.url()).await;
-        assert_eq!(migrated_versions(store.pool()).await, vec![1, 2, 3]);
+        assert_eq!(migrated_versions(store.pool()).await, vec![1, 2, 3, 4]);
         store.close().await;
     }
 }
@@ -146,7 +146,7 @@ async fn migrations_apply_once_from_empty_and_reopen_is_a_no_op() {
 async fn two_processes_starting_together_migrate_once() {
     let db = TestDatabase::create().await;
     let (a, b) = tokio::join!(connect(db.url()), connect(db.url()));
-    assert_eq!(migrated_versions(a.pool()).await, vec![1, 2, 3]);
+    assert_eq!(migrated_versions(a.pool()).await, vec![1, 2, 3, 4]);
     a.close().await;
     b.close().await;
 }
