@@ -21,12 +21,14 @@
 //! - [`dataset`]: databases of generated sessions, prepared through the store and cached.
 //! - [`stored`]: loading a big session, start-up on a big store, memory per loaded session.
 //! - [`concurrent`]: many turns at once.
+//! - [`cluster`]: three nodes over PostgreSQL: cross-node delivery latency, takeover time.
 //! - [`stats`], [`report`], [`svg`]: percentiles, the table, the plot.
 
 // A benchmark prints its figures; that is its whole output.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod cli;
+pub mod cluster;
 pub mod concurrent;
 pub mod dataset;
 pub mod fanout;

@@ -49,6 +49,7 @@ enum Which {
     Startup,
     Memory,
     Concurrent,
+    Cluster,
 }
 
 #[tokio::main]
@@ -62,6 +63,7 @@ async fn main() -> anyhow::Result<()> {
         Which::Startup => vec![Figure::Startup],
         Which::Memory => vec![Figure::Memory],
         Which::Concurrent => vec![Figure::Concurrent],
+        Which::Cluster => vec![Figure::Cluster],
     };
     // The target dir this binary runs from (`target/release/agent-runtime-bench`).
     let exe = std::env::current_exe()?;

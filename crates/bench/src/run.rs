@@ -12,7 +12,7 @@ use crate::first_token::FirstTokenSizes;
 use crate::report::{markdown_table, splice_between, Row, TABLE_END, TABLE_START};
 use crate::server::{locate_runtime_binary, RuntimeProcess, ServerSetup};
 use crate::svg::{line_plot, Series};
-use crate::{cli, concurrent, fanout, first_token, model, procfs, stored};
+use crate::{cli, cluster, concurrent, fanout, first_token, model, procfs, stored};
 
 /// Sockets the biggest fan-out needs, with room for the server's own files (it inherits it).
 const NOFILE_WANTED: u64 = 65_536;
@@ -26,16 +26,18 @@ pub enum Figure {
     Startup,
     Memory,
     Concurrent,
+    Cluster,
 }
 
 impl Figure {
-    pub const ALL: [Figure; 6] = [
+    pub const ALL: [Figure; 7] = [
         Figure::FirstToken,
         Figure::Fanout,
         Figure::Load,
         Figure::Startup,
         Figure::Memory,
         Figure::Concurrent,
+        Figure::Cluster,
     ];
 }
 
@@ -235,6 +237,7 @@ pub async fn run(options: Options) -> Result<()> {
                     }
                 }
             }
+            Figure::Cluster => cluster::measure(&setup, &model).await,
         };
         print(&new);
         rows.extend(new);

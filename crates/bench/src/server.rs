@@ -62,6 +62,16 @@ impl RuntimeProcess {
     /// Starts a server on `data_dir` with the store at `store_url`, and waits (at most
     /// [`STARTUP_TIMEOUT`]) until `/healthz` answers 200.
     pub async fn start(setup: &ServerSetup, data_dir: &Path, store_url: &str) -> Result<Self> {
+        RuntimeProcess::start_with_args(setup, data_dir, store_url, &[]).await
+    }
+
+    /// [`RuntimeProcess::start`] with more `serve` arguments.
+    pub async fn start_with_args(
+        setup: &ServerSetup,
+        data_dir: &Path,
+        store_url: &str,
+        args: &[&str],
+    ) -> Result<Self> {
         let port = free_port()?;
         let started = Instant::now();
         let mut child = tokio::process::Command::new(&setup.binary)
@@ -76,6 +86,7 @@ impl RuntimeProcess {
             .args(["--anthropic-base-url", &setup.model_url])
             .args(["--anthropic-api-key", "bench-key"])
             .args(["--warm-pool", &setup.warm_pool.to_string()])
+            .args(args)
             .env("RUST_LOG", "warn")
             .env("NO_COLOR", "1")
             .stdout(std::process::Stdio::null())
