@@ -172,13 +172,13 @@ fn latency_row(received: &[Received], turn: &str) -> Result<Row> {
         format!(
             "from append to a client on the owner p50 {:.1} ms, p99 {:.1} ms; on the other nodes \
              p50 {:.1} ms, p99 {:.1} ms (later than the owner's client by p50 {:.2} ms, p99 \
-             {:.2} ms); {} deltas, every client gapless",
-            p(&local, 0.5),
-            p(&local, 0.99),
-            p(&remote, 0.5),
-            p(&remote, 0.99),
-            p(&extra, 0.5),
-            p(&extra, 0.99),
+             {:.2} ms); {} deltas, every client gapless (`at` has 1 ms resolution)",
+            p(&local, 50.0),
+            p(&local, 99.0),
+            p(&remote, 50.0),
+            p(&remote, 99.0),
+            p(&extra, 50.0),
+            p(&extra, 99.0),
             owner.len()
         ),
     )

@@ -389,9 +389,11 @@ async fn three_nodes_serve_one_session_and_survive_the_owner_killed_mid_turn() {
         "b keeps its sandbox"
     );
 
-    // A slow turn sent through c runs at b, the owner; a message through a while it runs gets
-    // the one-node answer (409 session_busy), from the owner.
-    let slow = within(c.client().send_message(id, &send("slow please", None)))
+    // A slow turn sent through c's WebSocket runs at b, the owner; a message through a's REST
+    // API while it runs gets the one-node answer (409 session_busy), from the owner; so does a
+    // second one over c's WebSocket.
+    let mut ws_c = within(c.client().connect_ws(WsAuth::None)).await.unwrap();
+    let slow = within(ws_c.send_message(id, "slow please", None))
         .await
         .unwrap();
     let busy = within(
@@ -405,6 +407,17 @@ async fn three_nodes_serve_one_session_and_survive_the_owner_killed_mid_turn() {
         }
         other => panic!("expected 409 session_busy, got {other:?}"),
     }
+    match within(ws_c.send_message(id, "me three", Some(IfBusy::Reject))).await {
+        Err(ClientError::Api { status, problem }) => {
+            assert_eq!((status, problem.code.as_str()), (409, "session_busy"))
+        }
+        other => panic!("expected session_busy over the WebSocket, got {other:?}"),
+    }
+    assert_eq!(
+        cluster.owner(id).await.as_deref(),
+        Some("b"),
+        "forwarded, not taken"
+    );
     watchers[0]
         .wait_until("ten deltas of the slow turn", |events| {
             deltas_after(events, &slow.turn_id) >= 10
@@ -542,6 +555,44 @@ async fn a_paused_owner_is_fenced_off_and_steps_down() {
     store.close().await;
     a.kill_9().await;
     b.kill_9().await;
+}
+
+/// The hop header is authentication only with the cluster's secret: a client that forges one
+/// is refused like any client without a key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_hop_header_is_refused() {
+    let cluster = Cluster::new().await;
+    let data_dir = cluster.root.join("k");
+    let (mut child, url) = spawn_serve("k", |command| {
+        command
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .args(["--store", cluster.db.url(), "--api-key", "the-real-key"])
+            .args(["--node-id", "k", "--cluster-secret", SECRET]);
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let sessions = format!("{url}/api/sessions");
+    for forged in ["", "guess", "cluster-test-secret-012345678", "the-real-key"] {
+        let response = within(
+            http.get(&sessions)
+                .header("x-agent-runtime-hop", forged)
+                .send(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(response.status(), 401, "hop header {forged:?}");
+    }
+    let response = within(
+        http.get(&sessions)
+            .header("x-agent-runtime-hop", SECRET)
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 200, "a node's own hop");
+    child.start_kill().unwrap();
+    let _ = child.wait().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
