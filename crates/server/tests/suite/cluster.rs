@@ -25,7 +25,7 @@ use super::support::*;
 
 const SECRET: &str = "cluster-test-secret-0123456789";
 /// Short, so that a takeover happens within the test's patience.
-const LEASE_TTL: &str = "2s";
+const LEASE_TTL: &str = "4s";
 /// How long a client waits for the cluster to get somewhere (a takeover included).
 const CLUSTER_WAIT: Duration = Duration::from_secs(90);
 
@@ -373,7 +373,7 @@ async fn three_nodes_serve_one_session_and_survive_the_owner_killed_mid_turn() {
     ];
 
     // A first turn through b: nobody owns the idle session, so b takes it and runs it.
-    let first = within(b.client().send_message(id, &send("hello", None)))
+    let first = within(b.client().send_message(id, &send("first words", None)))
         .await
         .unwrap();
     for w in &watchers {
