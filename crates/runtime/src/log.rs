@@ -585,3 +585,7 @@ impl Subscription {
 #[cfg(test)]
 #[path = "log_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "log_cluster_tests.rs"]
+mod cluster_tests;
