@@ -5,11 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use agent_runtime_protocol::{SessionEvent, SessionInfo, MAIN_CONVERSATION};
+use agent_runtime_protocol::{SessionEvent, MAIN_CONVERSATION};
 use agent_runtime_store::contract::postgres::TestDatabase;
-use agent_runtime_store::{
-    ClusterStore, Ownership, PostgresStore, SessionRecord, SessionStore, StoreError,
-};
+use agent_runtime_store::{ClusterStore, Ownership, PostgresStore, SessionStore, StoreError};
 use pretty_assertions::assert_eq;
 
 use super::*;
@@ -26,17 +24,8 @@ async fn setup() -> Setup {
     let store: Arc<dyn SessionStore> =
         Arc::new(PostgresStore::connect(db.url()).await.expect("connect"));
     let cluster = store.cluster().expect("postgres is a cluster store");
-    let info = SessionInfo {
-        session_id: "s1".into(),
-        agent: "claude-code".into(),
-        profile: None,
-        name: None,
-        created_at: "2026-01-01T00:00:00.000000Z".into(),
-        updated_at: "2026-01-01T00:00:00.000000Z".into(),
-        status: Default::default(),
-    };
     store
-        .create_session(&SessionRecord::new(info))
+        .create_session(&super::tests::session_s1())
         .await
         .expect("create");
     Setup {

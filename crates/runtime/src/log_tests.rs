@@ -9,9 +9,9 @@ use pretty_assertions::assert_eq;
 
 use super::*;
 
-async fn empty_log() -> (Arc<dyn SessionStore>, EventLog) {
-    let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
-    let info = SessionInfo {
+/// A new session `s1`, as the log tests store it.
+pub(super) fn session_s1() -> SessionRecord {
+    SessionRecord::new(SessionInfo {
         session_id: "s1".into(),
         agent: "claude-code".into(),
         profile: None,
@@ -19,11 +19,12 @@ async fn empty_log() -> (Arc<dyn SessionStore>, EventLog) {
         created_at: "2026-01-01T00:00:00.000000Z".into(),
         updated_at: "2026-01-01T00:00:00.000000Z".into(),
         status: Default::default(),
-    };
-    store
-        .create_session(&SessionRecord::new(info))
-        .await
-        .expect("create");
+    })
+}
+
+async fn empty_log() -> (Arc<dyn SessionStore>, EventLog) {
+    let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
+    store.create_session(&session_s1()).await.expect("create");
     let log = EventLog::load(store.clone(), "s1").await.expect("load");
     (store, log)
 }
