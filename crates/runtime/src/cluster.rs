@@ -154,8 +154,14 @@ async fn heartbeat(
         match node.store.heartbeat(&node.id(), ttl).await {
             Ok(Some(store_now)) => {
                 renewed = Instant::now();
-                stepped_down = false;
                 log_skew(store_now, skew_margin(ttl));
+                if stepped_down {
+                    // Still registered, but this node gave its sessions up: a new incarnation
+                    // frees them in the store, so the takeover scan finds the open ones.
+                    node.deregister().await;
+                    node.register_again(&cancel).await;
+                    stepped_down = false;
+                }
             }
             Ok(None) => {
                 tracing::warn!(

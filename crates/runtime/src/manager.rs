@@ -148,9 +148,14 @@ impl Runtime {
                     Err(e) => Err(e),
                 };
                 match taken {
-                    Ok(()) => tracing::info!(session_id = %id, "took over an orphaned session"),
-                    // Another node was quicker.
-                    Err(RuntimeError::OwnedElsewhere { .. }) => {}
+                    Ok(true) => {
+                        crate::metrics::global()
+                            .cluster_takeovers
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        tracing::info!(session_id = %id, "took over an orphaned session")
+                    }
+                    // Another node was quicker, or it is closed already.
+                    Ok(false) => {}
                     Err(e) => tracing::warn!(session_id = %id, "taking over failed: {e}"),
                 }
             }

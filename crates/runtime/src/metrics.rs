@@ -82,6 +82,11 @@ pub struct Metrics {
     pub resyncs: AtomicU64,
     /// Connections the egress proxies refused (as reported: repeats within the window once).
     pub egress_denied: AtomicU64,
+    /// On a node of several: open sessions taken over from a node that died, sessions given up
+    /// because the store fenced this node off, and commands forwarded to another node.
+    pub cluster_takeovers: AtomicU64,
+    pub cluster_step_downs: AtomicU64,
+    pub cluster_forwarded: AtomicU64,
 }
 
 /// The warm pool's figures, which its runtime keeps (`crate::pool`).
@@ -182,6 +187,24 @@ impl Metrics {
                 "counter",
                 "Connections the sandboxes' egress proxies refused.",
                 load(&self.egress_denied),
+            ),
+            (
+                "agent_runtime_cluster_takeovers_total",
+                "counter",
+                "Open sessions this node took over from a node that died.",
+                load(&self.cluster_takeovers),
+            ),
+            (
+                "agent_runtime_cluster_step_downs_total",
+                "counter",
+                "Sessions this node gave up because the store fenced it off.",
+                load(&self.cluster_step_downs),
+            ),
+            (
+                "agent_runtime_cluster_forwarded_total",
+                "counter",
+                "Commands forwarded to the node that owns their session.",
+                load(&self.cluster_forwarded),
             ),
         ];
         for (name, kind, help, value) in singles {

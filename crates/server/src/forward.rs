@@ -91,6 +91,9 @@ impl ClusterEdge {
                 request = request.header(name, value);
             }
         }
+        agent_runtime_core::metrics::global()
+            .cluster_forwarded
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let unreachable = |e: reqwest::Error| {
             ApiError::OwnerUnreachable(format!("node {} at {}: {e}", owner.node_id, owner.url))
         };

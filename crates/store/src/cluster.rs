@@ -107,6 +107,12 @@ pub trait ClusterStore: Send + Sync + 'static {
     /// `NotFound` for a missing session and `Fenced` when `node` itself is not live.
     async fn acquire(&self, session_id: &str, node: &NodeId) -> Result<Ownership>;
 
+    /// [`ClusterStore::acquire`], only if the session is still open and no live node owns it
+    /// (what [`ClusterStore::list_orphaned`] listed, checked again in the same statement):
+    /// `None` when another node took it over first or it is no longer open. Fails with `Fenced`
+    /// when `node` itself is not live.
+    async fn acquire_orphaned(&self, session_id: &str, node: &NodeId) -> Result<Option<Fence>>;
+
     /// The live node that owns the session; `None` when nobody does (or the owner expired).
     async fn owner(&self, session_id: &str) -> Result<Option<String>>;
 

@@ -172,6 +172,43 @@ impl ClusterStore for PostgresStore {
         }
     }
 
+    async fn acquire_orphaned(&self, session_id: &str, node: &NodeId) -> Result<Option<Fence>> {
+        let token: Option<i64> = sqlx::query_scalar(&format!(
+            "UPDATE sessions s SET owner_node = $2, owner_incarnation = $3, \
+             owner_fence = s.owner_fence + 1 \
+             WHERE s.session_id = $1 AND s.open AND {me_live} \
+                 AND (s.owner_node IS NULL OR NOT {owner_live}) \
+             RETURNING s.owner_fence",
+            me_live = live("$2", "$3"),
+            owner_live = live("s.owner_node", "s.owner_incarnation"),
+        ))
+        .bind(session_id)
+        .bind(&node.node_id)
+        .bind(node.incarnation)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(map_error)?;
+        if let Some(token) = token {
+            return Ok(Some(Fence {
+                node: node.clone(),
+                token,
+            }));
+        }
+        let me_live: Option<bool> = sqlx::query_scalar(
+            "SELECT expires_at > clock_timestamp() FROM nodes \
+             WHERE node_id = $1 AND incarnation = $2",
+        )
+        .bind(&node.node_id)
+        .bind(node.incarnation)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(map_error)?;
+        match me_live {
+            Some(true) => Ok(None),
+            _ => Err(not_live(node)),
+        }
+    }
+
     async fn owner(&self, session_id: &str) -> Result<Option<String>> {
         let owner: Option<Option<String>> = sqlx::query_scalar(&format!(
             "SELECT CASE WHEN {owner_live} THEN s.owner_node END FROM sessions s \

@@ -252,6 +252,10 @@ impl Actor {
     }
 
     async fn handle(&mut self, command: Command) {
+        if let Command::TakeOver { reply } = command {
+            let _ = reply.send(self.take_over().await);
+            return;
+        }
         if let Err(e) = self.ensure_owner().await {
             command.fail(e);
             return;
@@ -295,9 +299,9 @@ impl Actor {
             Command::Append { events, reply } => {
                 let _ = reply.send(self.log.append(events).await.map(|_| ()));
             }
-            // Owned now: `ensure_owner` did the work.
+            // Answered above.
             Command::TakeOver { reply } => {
-                let _ = reply.send(Ok(()));
+                let _ = reply.send(Ok(false));
             }
         }
     }

@@ -80,9 +80,11 @@ pub(crate) enum Command {
         events: Vec<agent_runtime_protocol::SessionEvent>,
         reply: oneshot::Sender<Result<()>>,
     },
-    /// Takes the session's lease if no live node holds it (a node of several taking over what a
-    /// dead one left).
-    TakeOver { reply: oneshot::Sender<Result<()>> },
+    /// Takes the session over if it is open and no live node holds it (a node of several taking
+    /// over what a dead one left); answers whether it did.
+    TakeOver {
+        reply: oneshot::Sender<Result<bool>>,
+    },
 }
 
 impl Command {

@@ -2,7 +2,7 @@
 //! given back when the session turns quiet, and given up at once when the store fences this
 //! node off. On a single node every function here is a no-op.
 
-use agent_runtime_store::Ownership;
+use agent_runtime_store::{Fence, Ownership};
 
 use super::actor::{close_abandoned_turn, Actor};
 use super::approvals::Asks;
@@ -20,18 +20,42 @@ impl Actor {
         if self.log.is_writer().await {
             return Ok(());
         }
-        let fence = match node.acquire(self.session_id()).await? {
-            Ownership::Owned(fence) => fence,
-            Ownership::OwnedBy { node_id, url } => {
-                return Err(RuntimeError::OwnedElsewhere {
-                    session_id: self.session_id().to_string(),
-                    node_id,
-                    url,
-                })
-            }
+        match node.acquire(self.session_id()).await? {
+            Ownership::Owned(fence) => self.adopt_lease(fence).await,
+            Ownership::OwnedBy { node_id, url } => Err(RuntimeError::OwnedElsewhere {
+                session_id: self.session_id().to_string(),
+                node_id,
+                url,
+            }),
+        }
+    }
+
+    /// Takes the session over if it is still open and no live node owns it (its owner died):
+    /// returns whether this node did. Another node may have been quicker.
+    pub(super) async fn take_over(&mut self) -> Result<bool> {
+        let Some(node) = self.deps.cluster.clone() else {
+            return Ok(false);
         };
+        if self.log.is_writer().await {
+            return Ok(false);
+        }
+        let taken = node
+            .store()
+            .acquire_orphaned(self.session_id(), &node.id())
+            .await?;
+        match taken {
+            Some(fence) => self.adopt_lease(fence).await.map(|()| true),
+            None => Ok(false),
+        }
+    }
+
+    /// Becomes the session's writer with `fence`: reads what the previous owner appended and
+    /// closes the turn it left running (it died with it).
+    async fn adopt_lease(&mut self, fence: Fence) -> Result<()> {
         if let Err(e) = self.log.own(fence.clone()).await {
-            node.release(self.session_id(), &fence).await;
+            if let Some(node) = &self.deps.cluster {
+                node.release(self.session_id(), &fence).await;
+            }
             return Err(e);
         }
         tracing::debug!(session_id = %self.session_id(), token = fence.token, "took the session's lease");
@@ -83,7 +107,14 @@ impl Actor {
             }
         }
         self.forget_sandbox();
-        self.turn = None;
+        let metrics = crate::metrics::global();
+        metrics
+            .cluster_step_downs
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if self.turn.take().is_some() {
+            // Ended here; the new owner writes how.
+            metrics.turn_ended(agent_runtime_protocol::TurnEndReason::Interrupted);
+        }
         self.queue.clear();
         self.asks = Asks::default();
         // The store's open mark is the new owner's to look after.

@@ -112,6 +112,14 @@ impl Node {
         Client::new(&self.url)
     }
 
+    /// A counter of the node's `/metrics`; a missing one fails the test.
+    async fn metric(&self, name: &str) -> f64 {
+        let samples = super::metrics::scrape_client(&self.client()).await;
+        *samples
+            .get(name)
+            .unwrap_or_else(|| panic!("{} has no {name}", self.id))
+    }
+
     fn pid(&self) -> i32 {
         self.child.id().expect("running") as i32
     }
@@ -440,6 +448,12 @@ async fn three_nodes_serve_one_session_and_survive_the_owner_killed_mid_turn() {
         killed.elapsed().as_millis()
     );
     assert_ne!(cluster.owner(id).await.as_deref(), Some("b"));
+    let takeovers = a.metric("agent_runtime_cluster_takeovers_total").await
+        + c.metric("agent_runtime_cluster_takeovers_total").await;
+    assert_eq!(takeovers, 1.0, "one of a and c took the session over");
+    // c forwarded the slow turn and the second message over its WebSocket, a the REST one.
+    assert_eq!(c.metric("agent_runtime_cluster_forwarded_total").await, 2.0);
+    assert_eq!(a.metric("agent_runtime_cluster_forwarded_total").await, 1.0);
 
     // The next message resumes the conversation in a fresh sandbox on a live node.
     let third = within(a.client().send_message(id, &send("hello again", None)))
@@ -536,6 +550,9 @@ async fn a_paused_owner_is_fenced_off_and_steps_down() {
             .map(|e| event_type(&e.event))
             .collect::<Vec<_>>()
     );
+
+    assert!(a.metric("agent_runtime_cluster_step_downs_total").await >= 1.0);
+    assert_eq!(b.metric("agent_runtime_cluster_takeovers_total").await, 1.0);
 
     // a registered again and serves the session like any node.
     let next = within(a.client().send_message(id, &send("hello again", None)))

@@ -12,7 +12,12 @@ use super::support::*;
 
 /// The samples of a scrape, by name with labels.
 pub async fn scrape(server: &TestServer) -> BTreeMap<String, f64> {
-    let response = within(server.client().request(Method::GET, "/metrics").send())
+    scrape_client(&server.client()).await
+}
+
+/// [`scrape`] of the server `client` talks to.
+pub async fn scrape_client(client: &agent_runtime_client::Client) -> BTreeMap<String, f64> {
+    let response = within(client.request(Method::GET, "/metrics").send())
         .await
         .expect("the server answers");
     assert_eq!(response.status(), 200);

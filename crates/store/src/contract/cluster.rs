@@ -230,6 +230,35 @@ pub async fn orphaned_sessions_are_open_and_unowned(t: TestStore) {
         Ok(vec!["s3".into()])
     );
     assert_eq!(cluster.list_orphaned(None, 1).await, Ok(vec!["s2".into()]));
+
+    // Taking an orphan checks again: the first node wins, a later one gets nothing, and
+    // neither a live owner's session nor a closed one is an orphan.
+    let other = register(cluster.as_ref(), "other", LONG).await;
+    let taken = cluster
+        .acquire_orphaned("s2", &live)
+        .await
+        .expect("take s2");
+    assert!(taken.is_some());
+    assert_eq!(cluster.acquire_orphaned("s2", &other).await, Ok(None));
+    assert_eq!(
+        cluster.acquire_orphaned("s1", &other).await,
+        Ok(None),
+        "live owner"
+    );
+    assert_eq!(
+        cluster.acquire_orphaned("s4", &other).await,
+        Ok(None),
+        "not open"
+    );
+    assert!(cluster
+        .acquire_orphaned("s3", &other)
+        .await
+        .expect("take s3")
+        .is_some());
+    assert!(matches!(
+        cluster.acquire_orphaned("s3", &dying).await,
+        Err(StoreError::Fenced(_))
+    ));
 }
 
 /// Every fenced append is announced, with the batch's last seq, to every listener.
