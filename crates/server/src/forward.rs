@@ -109,10 +109,13 @@ impl ClusterEdge {
     }
 }
 
-/// Headers that belong to one connection, or that the forwarding sets itself.
+/// Headers that belong to one connection, that the forwarding sets itself, or that the first
+/// node checked already: `Origin` (its edge let the request in; the owner, reached at its own
+/// address, would take the public origin for a foreign one).
 fn is_hop_by_hop(name: &HeaderName) -> bool {
     [
         header::HOST,
+        header::ORIGIN,
         header::CONNECTION,
         header::CONTENT_LENGTH,
         header::TRANSFER_ENCODING,
@@ -170,9 +173,11 @@ pub async fn forward_to_owner(
     {
         Ok((status, headers, body)) => {
             let mut response = (status, body).into_response();
+            let kept = response.headers_mut();
+            kept.clear();
             for (name, value) in &headers {
                 if !is_hop_by_hop(name) {
-                    response.headers_mut().insert(name, value.clone());
+                    kept.append(name, value.clone());
                 }
             }
             response

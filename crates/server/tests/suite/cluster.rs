@@ -404,17 +404,19 @@ async fn three_nodes_serve_one_session_and_survive_the_owner_killed_mid_turn() {
     let slow = within(ws_c.send_message(id, "slow please", None))
         .await
         .unwrap();
+    // As a browser on a's page sends it: a's edge checks the Origin, the owner does not see it.
     let busy = within(
-        a.client()
-            .send_message(id, &send("me too", Some(IfBusy::Reject))),
+        reqwest::Client::new()
+            .post(format!("{}/api/sessions/{id}/messages", a.url))
+            .header("origin", &a.url)
+            .json(&send("me too", Some(IfBusy::Reject)))
+            .send(),
     )
-    .await;
-    match busy {
-        Err(ClientError::Api { status, problem }) => {
-            assert_eq!((status, problem.code.as_str()), (409, "session_busy"))
-        }
-        other => panic!("expected 409 session_busy, got {other:?}"),
-    }
+    .await
+    .unwrap();
+    assert_eq!(busy.status(), 409);
+    let problem: agent_runtime_protocol::Problem = busy.json().await.unwrap();
+    assert_eq!(problem.code, "session_busy");
     match within(ws_c.send_message(id, "me three", Some(IfBusy::Reject))).await {
         Err(ClientError::Api { status, problem }) => {
             assert_eq!((status, problem.code.as_str()), (409, "session_busy"))
