@@ -397,6 +397,32 @@ async fn three_nodes_serve_one_session_and_survive_the_owner_killed_mid_turn() {
         "b keeps its sandbox"
     );
 
+    // Workspace files written and deleted through other nodes go to b (into its sandbox too).
+    within(
+        c.client()
+            .write_file(id, "notes/from-c.txt", "written through c"),
+    )
+    .await
+    .unwrap();
+    within(
+        c.client()
+            .write_file(id, "notes/gone.txt", "to be deleted through a"),
+    )
+    .await
+    .unwrap();
+    within(a.client().delete_file(id, "notes/gone.txt"))
+        .await
+        .unwrap();
+    let read = within(a.client().read_file(id, "notes/from-c.txt"))
+        .await
+        .unwrap();
+    assert_eq!(&read[..], b"written through c");
+    let listed = within(b.client().list_files(id)).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(),
+        ["notes/from-c.txt"]
+    );
+
     // A slow turn sent through c's WebSocket runs at b, the owner; a message through a's REST
     // API while it runs gets the one-node answer (409 session_busy), from the owner; so does a
     // second one over c's WebSocket.
@@ -453,9 +479,10 @@ async fn three_nodes_serve_one_session_and_survive_the_owner_killed_mid_turn() {
     let takeovers = a.metric("agent_runtime_cluster_takeovers_total").await
         + c.metric("agent_runtime_cluster_takeovers_total").await;
     assert_eq!(takeovers, 1.0, "one of a and c took the session over");
-    // c forwarded the slow turn and the second message over its WebSocket, a the REST one.
-    assert_eq!(c.metric("agent_runtime_cluster_forwarded_total").await, 2.0);
-    assert_eq!(a.metric("agent_runtime_cluster_forwarded_total").await, 1.0);
+    // c forwarded two file writes, the slow turn and the second message over its WebSocket;
+    // a the file delete and the REST message.
+    assert_eq!(c.metric("agent_runtime_cluster_forwarded_total").await, 4.0);
+    assert_eq!(a.metric("agent_runtime_cluster_forwarded_total").await, 2.0);
 
     // The next message resumes the conversation in a fresh sandbox on a live node.
     let third = within(a.client().send_message(id, &send("hello again", None)))
