@@ -7,12 +7,17 @@
 //!   workspace and transcript sync, `process.rs` the agent child process, `launch.rs` starting a
 //!   sandbox and an agent in it (shared with the warm pool), `network.rs` the sandbox's egress
 //!   proxy, model gateway and `network_denied` reports, `residency.rs` the open mark of the
-//!   recovery index and unloading a quiet session).
+//!   recovery index and unloading a quiet session, `ownership.rs` the session's lease on a node
+//!   of several).
+//! - `cluster`: this process as one node of several over PostgreSQL: registration and
+//!   heartbeat, following other nodes' appends, taking over a dead node's sessions
+//!   (`docs/scaling.md`).
 //! - `pool`: the warm pool, sandboxes with their agent started ahead of new sessions.
 //! - `registry`: the loaded sessions, one load slot per id (no lock held while loading), and
 //!   how a quiet session leaves memory.
 //! - [`log`]: the per-session event log: durable append with group commit of text deltas, fold,
-//!   ring, fan-out of events shared and encoded once, subscriptions (tests in `log_tests.rs`).
+//!   ring, fan-out of events shared and encoded once, subscriptions, fenced writes and following
+//!   the store on a node of several (tests in `log_tests.rs` and `log_cluster_tests.rs`).
 //! - [`metrics`]: the process's Prometheus metrics (turns, sandbox starts, first token, appends,
 //!   fan-out, refused egress, the warm pool) and their text exposition, served at `/metrics`.
 //! - [`installer`]: installs the pinned agent CLIs from npm.

@@ -7,7 +7,7 @@
 //! # Layout
 //! - [`config`]: [`ServerConfig`], merged from flags, environment and a TOML file (the only place
 //!   that reads the environment); [`config_sandbox`] its sandbox part (network policy, limits,
-//!   host uids).
+//!   host uids); [`config_cluster`] its node-of-several part.
 //! - [`server`]: [`start`] / [`serve`]: the startup sequence and graceful shutdown.
 //! - [`app`]: [`build_app`], the router, [`ROUTES`] and [`AppState`].
 //! - [`error`]: [`ApiError`], the one table from errors to status + problem+json.
@@ -15,6 +15,8 @@
 //! - [`edge`]: what every request passes first: the `Host` check (DNS rebinding), the `Origin`
 //!   check (cross-site requests and WebSockets), CORS for allowed origins, `nosniff`.
 //! - [`auth`]: API keys (constant-time) and the REST middleware.
+//! - [`forward`]: on a node of several, commands for a session another node owns are forwarded
+//!   to it (REST middleware and WebSocket commands), with the shared cluster secret.
 //! - [`rest`]: REST handlers: sessions and messages, files, transcripts, agent profiles, agents.
 //! - [`sse`]: `GET /api/sessions/{id}/events`, written from each event's shared encoding.
 //! - [`ws`]: `/api/ws`: connection (coalesced writes), commands, subscriptions.

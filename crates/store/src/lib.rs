@@ -16,6 +16,9 @@
 //! - [`sqlite`]: [`SqliteStore`], one SQLite file (WAL); migrations in `migrations/sqlite/`.
 //! - [`postgres`]: [`PostgresStore`], a PostgreSQL database several processes can share;
 //!   migrations in `migrations/postgres/`.
+//! - [`cluster`]: [`ClusterStore`], what several runtime nodes need (node liveness, one owner per
+//!   session with a fencing token, fenced appends, notifications); [`postgres_cluster`] its
+//!   PostgreSQL implementation. `contract::cluster` holds its contract cases.
 //! - [`factory`]: [`open_store`] from `memory`, `sqlite://PATH`, `postgres://...`.
 //! - `contract` (feature `contract-tests`): the test suite every backend must pass, and
 //!   `contract::postgres::TestDatabase`, a scratch PostgreSQL database per test.
