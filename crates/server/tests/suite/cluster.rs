@@ -46,11 +46,15 @@ struct Cluster {
 
 impl Cluster {
     async fn new() -> Self {
+        Cluster::with_scenario(slow_scenario()).await
+    }
+
+    async fn with_scenario(scenario: agent_runtime_testkit::Scenario) -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         Cluster {
             db: TestDatabase::create().await,
-            model: ScriptedModelServer::start(slow_scenario()).await.unwrap(),
+            model: ScriptedModelServer::start(scenario).await.unwrap(),
             root: dir.path().to_path_buf(),
             _dir: dir,
         }
@@ -599,6 +603,91 @@ async fn a_paused_owner_is_fenced_off_and_steps_down() {
     let seen = vec![watcher.finish().await];
     assert_same_gapless_log(&stored, &seen);
     store.close().await;
+    a.kill_9().await;
+    b.kill_9().await;
+}
+
+/// A permission request and a question of an agent running on a are answered through b, over
+/// REST and over b's WebSocket: the answers reach the agent on a, whose turns complete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_are_answered_through_any_node() {
+    use super::approvals::support::{approvals_scenario, asking, APPROVED_FILE};
+    use agent_runtime_protocol::{AnswerQuestionRequest, QuestionAnswer};
+
+    let cluster = Cluster::with_scenario(approvals_scenario()).await;
+    let mut a = cluster.node("a").await;
+    let mut b = cluster.node("b").await;
+    let session = within(a.client().create_session(&asking())).await.unwrap();
+    let id = session.session_id.as_str();
+    let watcher = Watcher::start("ws@b", Transport::WebSocket, vec![b.url.clone()], id);
+
+    let touch = within(a.client().send_message(id, &send("touch it please", None)))
+        .await
+        .unwrap();
+    let asked = watcher
+        .wait_for("the permission request", |e| {
+            matches!(e.event, SessionEvent::PermissionRequested(_))
+        })
+        .await;
+    let SessionEvent::PermissionRequested(permission) = asked.event else {
+        unreachable!()
+    };
+    assert_eq!(cluster.owner(id).await.as_deref(), Some("a"));
+    let answered = within(
+        reqwest::Client::new()
+            .post(format!(
+                "{}/api/sessions/{id}/permissions/{}",
+                b.url, permission.request_id
+            ))
+            .json(&serde_json::json!({"decision": "allow"}))
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(answered.status(), 200);
+    watcher
+        .wait_for(
+            "the allowed turn's end",
+            completes(&touch.turn_id, TurnEndReason::Completed),
+        )
+        .await;
+    // The agent on a ran the command: its file is in the workspace, read through b.
+    within(b.client().read_file(id, APPROVED_FILE))
+        .await
+        .expect("the allowed command ran");
+
+    // A question, the message and the answer both over b's WebSocket.
+    let mut ws_b = within(b.client().connect_ws(WsAuth::None)).await.unwrap();
+    let color = within(ws_b.send_message(id, "ask me for a color", None))
+        .await
+        .unwrap();
+    let asked = watcher
+        .wait_for("the question", |e| {
+            matches!(e.event, SessionEvent::QuestionRequested(_))
+        })
+        .await;
+    let SessionEvent::QuestionRequested(question) = asked.event else {
+        unreachable!()
+    };
+    let answer = AnswerQuestionRequest {
+        answers: std::collections::BTreeMap::from([(
+            "Which color?".to_string(),
+            QuestionAnswer::One("Blue".into()),
+        )]),
+    };
+    let resolution = within(ws_b.answer_question(id, &question.request_id, answer))
+        .await
+        .unwrap();
+    assert_eq!(resolution.request_id, question.request_id);
+    watcher
+        .wait_for(
+            "the question's turn end",
+            completes(&color.turn_id, TurnEndReason::Completed),
+        )
+        .await;
+    // b forwarded the REST answer, the WebSocket message and the WebSocket answer.
+    assert_eq!(b.metric("agent_runtime_cluster_forwarded_total").await, 3.0);
+    watcher.finish().await;
     a.kill_9().await;
     b.kill_9().await;
 }

@@ -15,4 +15,4 @@ mod answers;
 mod budgets;
 mod modes;
 mod restart;
-mod support;
+pub(super) mod support;

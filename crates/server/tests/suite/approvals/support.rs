@@ -18,7 +18,7 @@ use crate::suite::support::*;
 /// The command the scripted model runs.
 pub(super) const TOUCH: &str = "touch approved.txt";
 /// The file it creates.
-pub(super) const APPROVED_FILE: &str = "approved.txt";
+pub(crate) const APPROVED_FILE: &str = "approved.txt";
 /// The model's final text after a tool result that is not an error / is one.
 pub(super) const SAID_OK: &str = "RESULT-OK";
 pub(super) const SAID_ERROR: &str = "RESULT-ERROR";
@@ -29,7 +29,7 @@ const SLOW_TEXT: &str = "slow words streaming one chunk at a time, far longer th
 /// Bash `touch approved.txt` for a prompt that mentions "touch" (or the runtime's continuation
 /// after a restart), AskUserQuestion for one that mentions "color"; after a tool result, a text
 /// telling whether it was an error; plain text otherwise.
-pub(super) fn approvals_scenario() -> Scenario {
+pub(crate) fn approvals_scenario() -> Scenario {
     let touch = json!({
         "content": [{"type": "tool_use", "name": "Bash",
                      "input": {"command": TOUCH, "description": "Create approved.txt"}}]
@@ -98,7 +98,7 @@ pub(super) async fn spawn_binary(
 }
 
 /// A Claude Code session that asks before it runs anything.
-pub(super) fn asking() -> CreateSessionRequest {
+pub(crate) fn asking() -> CreateSessionRequest {
     CreateSessionRequest {
         agent: Some("claude-code".into()),
         permission_mode: Some(PermissionMode::Default),
