@@ -608,7 +608,8 @@ async fn a_paused_owner_is_fenced_off_and_steps_down() {
 }
 
 /// A permission request and a question of an agent running on a are answered through b, over
-/// REST and over b's WebSocket: the answers reach the agent on a, whose turns complete.
+/// REST and over b's WebSocket, and a turn running on a is interrupted through b: the answers
+/// reach the agent on a, whose turns end as they would on one node.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_are_answered_through_any_node() {
     use super::approvals::support::{approvals_scenario, asking, APPROVED_FILE};
@@ -685,8 +686,25 @@ async fn requests_are_answered_through_any_node() {
             completes(&color.turn_id, TurnEndReason::Completed),
         )
         .await;
-    // b forwarded the REST answer, the WebSocket message and the WebSocket answer.
-    assert_eq!(b.metric("agent_runtime_cluster_forwarded_total").await, 3.0);
+    // A turn streaming on a is interrupted over b's WebSocket.
+    let slow = within(a.client().send_message(id, &send("answer slowly", None)))
+        .await
+        .unwrap();
+    watcher
+        .wait_until("the slow turn streaming", |events| {
+            deltas_after(events, &slow.turn_id) >= 3
+        })
+        .await;
+    let interrupted = within(ws_b.interrupt(id)).await.unwrap();
+    assert_eq!(interrupted.turn_id.as_deref(), Some(slow.turn_id.as_str()));
+    watcher
+        .wait_for(
+            "the interrupted turn's end",
+            completes(&slow.turn_id, TurnEndReason::Interrupted),
+        )
+        .await;
+    // b forwarded the REST answer, the WebSocket message, answer and interrupt.
+    assert_eq!(b.metric("agent_runtime_cluster_forwarded_total").await, 4.0);
     watcher.finish().await;
     a.kill_9().await;
     b.kill_9().await;
