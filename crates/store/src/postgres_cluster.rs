@@ -25,6 +25,11 @@ fn live(node: &str, incarnation: &str) -> String {
     )
 }
 
+/// `true` while the session row `s`'s owner is live.
+fn owner_live() -> String {
+    live("s.owner_node", "s.owner_incarnation")
+}
+
 fn millis(ttl: Duration) -> i64 {
     to_i64(ttl.as_millis())
 }
@@ -128,22 +133,12 @@ impl ClusterStore for PostgresStore {
     }
 
     async fn acquire(&self, session_id: &str, node: &NodeId) -> Result<Ownership> {
-        let token: Option<i64> = sqlx::query_scalar(&format!(
-            "UPDATE sessions s SET owner_node = $2, owner_incarnation = $3, \
-             owner_fence = s.owner_fence + 1 \
-             WHERE s.session_id = $1 AND {me_live} AND (s.owner_node IS NULL \
-                 OR (s.owner_node = $2 AND s.owner_incarnation = $3) \
-                 OR NOT {owner_live}) \
-             RETURNING s.owner_fence",
-            me_live = live("$2", "$3"),
-            owner_live = live("s.owner_node", "s.owner_incarnation"),
-        ))
-        .bind(session_id)
-        .bind(&node.node_id)
-        .bind(node.incarnation)
-        .fetch_optional(self.pool())
-        .await
-        .map_err(map_error)?;
+        let mine = format!(
+            "(s.owner_node IS NULL OR (s.owner_node = $2 AND s.owner_incarnation = $3) \
+             OR NOT {})",
+            owner_live()
+        );
+        let token = self.take_lease(session_id, node, &mine).await?;
         if let Some(token) = token {
             return Ok(Ownership::Owned(Fence {
                 node: node.clone(),
@@ -173,21 +168,8 @@ impl ClusterStore for PostgresStore {
     }
 
     async fn acquire_orphaned(&self, session_id: &str, node: &NodeId) -> Result<Option<Fence>> {
-        let token: Option<i64> = sqlx::query_scalar(&format!(
-            "UPDATE sessions s SET owner_node = $2, owner_incarnation = $3, \
-             owner_fence = s.owner_fence + 1 \
-             WHERE s.session_id = $1 AND s.open AND {me_live} \
-                 AND (s.owner_node IS NULL OR NOT {owner_live}) \
-             RETURNING s.owner_fence",
-            me_live = live("$2", "$3"),
-            owner_live = live("s.owner_node", "s.owner_incarnation"),
-        ))
-        .bind(session_id)
-        .bind(&node.node_id)
-        .bind(node.incarnation)
-        .fetch_optional(self.pool())
-        .await
-        .map_err(map_error)?;
+        let orphaned = format!("s.open AND (s.owner_node IS NULL OR NOT {})", owner_live());
+        let token = self.take_lease(session_id, node, &orphaned).await?;
         if let Some(token) = token {
             return Ok(Some(Fence {
                 node: node.clone(),
@@ -213,7 +195,7 @@ impl ClusterStore for PostgresStore {
         let owner: Option<Option<String>> = sqlx::query_scalar(&format!(
             "SELECT CASE WHEN {owner_live} THEN s.owner_node END FROM sessions s \
              WHERE s.session_id = $1",
-            owner_live = live("s.owner_node", "s.owner_incarnation"),
+            owner_live = owner_live(),
         ))
         .bind(session_id)
         .fetch_optional(self.pool())
@@ -302,7 +284,7 @@ impl ClusterStore for PostgresStore {
         sqlx::query_scalar(&format!(
             "SELECT s.session_id FROM sessions s WHERE s.open AND s.session_id > $1 \
              AND (s.owner_node IS NULL OR NOT {owner_live}) ORDER BY s.session_id LIMIT $2",
-            owner_live = live("s.owner_node", "s.owner_incarnation"),
+            owner_live = owner_live(),
         ))
         .bind(after.unwrap_or(""))
         .bind(to_i64(limit))
@@ -317,6 +299,31 @@ impl ClusterStore for PostgresStore {
             .map_err(map_error)?;
         listener.listen(NOTIFY_CHANNEL).await.map_err(map_error)?;
         Ok(Box::new(PostgresListener { listener }))
+    }
+}
+
+impl PostgresStore {
+    /// Makes the live `node` the owner of the session where `condition` (SQL over the session
+    /// row `s`) holds; the new token, or `None` when nothing changed.
+    async fn take_lease(
+        &self,
+        session_id: &str,
+        node: &NodeId,
+        condition: &str,
+    ) -> Result<Option<i64>> {
+        sqlx::query_scalar(&format!(
+            "UPDATE sessions s SET owner_node = $2, owner_incarnation = $3, \
+             owner_fence = s.owner_fence + 1 \
+             WHERE s.session_id = $1 AND {me_live} AND {condition} \
+             RETURNING s.owner_fence",
+            me_live = live("$2", "$3"),
+        ))
+        .bind(session_id)
+        .bind(&node.node_id)
+        .bind(node.incarnation)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(map_error)
     }
 }
 
