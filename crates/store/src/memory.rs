@@ -178,16 +178,7 @@ impl SessionStore for MemoryStore {
         let mut state = self.open_state()?;
         let log = &mut state.session_mut(session_id)?.events;
         let first = log.len() as u64 + 1;
-        let appended: Vec<Envelope> = events
-            .iter()
-            .zip(first..)
-            .map(|((at, event), seq)| Envelope {
-                session_id: session_id.to_string(),
-                seq,
-                at: at.clone(),
-                event: event.clone(),
-            })
-            .collect();
+        let appended = crate::shared::numbered_envelopes(session_id, events, first);
         log.extend(appended.iter().cloned());
         Ok(appended)
     }

@@ -36,7 +36,9 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use crate::error::{Result, StoreError};
 use crate::record::{SessionPage, SessionRecord, TranscriptMeta};
-use crate::shared::{check_key, check_page_limit, describe_file, now_rfc3339, SessionCursor};
+use crate::shared::{
+    check_key, check_page_limit, describe_file, now_rfc3339, numbered_envelopes, SessionCursor,
+};
 use crate::sql::{
     decode_events, parse_profile, to_i64, to_u64, EventRow, SessionRow, SESSION_COLUMNS,
 };
@@ -111,36 +113,57 @@ pub(crate) fn map_error(e: sqlx::Error) -> StoreError {
     }
 }
 
-/// The bound arrays of an append statement: each event's `at`, each event as JSON, and how many.
-pub(crate) fn append_statement_inputs(
-    events: &[(String, SessionEvent)],
-) -> Result<(Vec<&str>, Vec<String>, i64)> {
-    let payloads = events
-        .iter()
-        .map(|(_, event)| serde_json::to_string(event))
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| StoreError::Invalid(format!("event does not serialize: {e}")))?;
-    let ats = events.iter().map(|(at, _)| at.as_str()).collect();
-    Ok((ats, payloads, to_i64(events.len())))
-}
-
-/// The envelopes of `events` appended as the batch ending at seq `last`.
-pub(crate) fn numbered(
-    session_id: &str,
-    events: &[(String, SessionEvent)],
-    last: i64,
-) -> Result<Vec<Envelope>> {
-    let first = to_u64(last - to_i64(events.len()) + 1, "seq")?;
-    Ok(events
-        .iter()
-        .zip(first..)
-        .map(|((at, event), seq)| Envelope {
-            session_id: session_id.to_string(),
-            seq,
-            at: at.clone(),
-            event: event.clone(),
-        })
-        .collect())
+impl PostgresStore {
+    /// Runs the append statement (see [`SessionStore::append_events`] here): one CTE reserves
+    /// the range with `UPDATE sessions SET last_seq = last_seq + n ... RETURNING`, whose row
+    /// lock serializes appenders of a session, and inserts the batch numbered from it; one
+    /// statement, so one implicit transaction (data-modifying CTEs run even when the outer query
+    /// does not read them). `also_where` narrows the `UPDATE` and `then` is the outer query,
+    /// reading `reserved(last_seq)`; a fence's node, incarnation and token are bound as `$5`,
+    /// `$6`, `$7` (`crate::postgres_cluster`). `None` when the `UPDATE` matched no row.
+    pub(crate) async fn append_statement(
+        &self,
+        session_id: &str,
+        events: &[(String, SessionEvent)],
+        also_where: &str,
+        then: &str,
+        fence: Option<&crate::cluster::Fence>,
+    ) -> Result<Option<Vec<Envelope>>> {
+        let payloads = events
+            .iter()
+            .map(|(_, event)| serde_json::to_string(event))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| StoreError::Invalid(format!("event does not serialize: {e}")))?;
+        let ats: Vec<&str> = events.iter().map(|(at, _)| at.as_str()).collect();
+        let count = to_i64(events.len());
+        let sql = format!(
+            "WITH reserved AS ( \
+                 UPDATE sessions SET last_seq = last_seq + $2 \
+                 WHERE session_id = $1 {also_where} RETURNING last_seq \
+             ), inserted AS ( \
+                 INSERT INTO events (session_id, seq, at, event) \
+                 SELECT $1, reserved.last_seq - $2 + batch.ord, batch.at, batch.event \
+                 FROM reserved, UNNEST($3::text[], $4::text[]) \
+                     WITH ORDINALITY AS batch (at, event, ord) \
+             ) {then}"
+        );
+        let mut query = sqlx::query_scalar::<_, i64>(&sql)
+            .bind(session_id)
+            .bind(count)
+            .bind(&ats)
+            .bind(&payloads);
+        if let Some(fence) = fence {
+            query = query
+                .bind(&fence.node.node_id)
+                .bind(fence.node.incarnation)
+                .bind(fence.token);
+        }
+        let Some(last) = query.fetch_optional(&self.pool).await.map_err(map_error)? else {
+            return Ok(None);
+        };
+        let first = to_u64(last - count + 1, "seq")?;
+        Ok(Some(numbered_envelopes(session_id, events, first)))
+    }
 }
 
 /// `FOREIGN KEY` failures mean the session is missing.
@@ -305,32 +328,15 @@ impl SessionStore for PostgresStore {
         session_id: &str,
         events: &[(String, SessionEvent)],
     ) -> Result<Vec<Envelope>> {
-        let (ats, payloads, count) = append_statement_inputs(events)?;
-
-        // One statement, so one implicit transaction: the range is reserved and the rows are
-        // inserted together or not at all. Data-modifying CTEs run even when the outer query
-        // does not read them.
-        let last: Option<i64> = sqlx::query_scalar(
-            "WITH reserved AS ( \
-                 UPDATE sessions SET last_seq = last_seq + $2 \
-                 WHERE session_id = $1 RETURNING last_seq \
-             ), inserted AS ( \
-                 INSERT INTO events (session_id, seq, at, event) \
-                 SELECT $1, reserved.last_seq - $2 + batch.ord, batch.at, batch.event \
-                 FROM reserved, UNNEST($3::text[], $4::text[]) \
-                     WITH ORDINALITY AS batch (at, event, ord) \
-             ) \
-             SELECT last_seq FROM reserved",
+        self.append_statement(
+            session_id,
+            events,
+            "",
+            "SELECT last_seq FROM reserved",
+            None,
         )
-        .bind(session_id)
-        .bind(count)
-        .bind(&ats)
-        .bind(&payloads)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(map_error)?;
-        let last = last.ok_or_else(|| StoreError::session_not_found(session_id))?;
-        numbered(session_id, events, last)
+        .await?
+        .ok_or_else(|| StoreError::session_not_found(session_id))
     }
 
     async fn read_events(

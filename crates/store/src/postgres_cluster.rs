@@ -11,7 +11,7 @@ use sqlx::postgres::PgListener;
 
 use crate::cluster::{ClusterListener, ClusterStore, Fence, Heard, NodeId, NodeInfo, Ownership};
 use crate::error::{Result, StoreError};
-use crate::postgres::{append_statement_inputs, map_error, numbered, PostgresStore};
+use crate::postgres::{map_error, PostgresStore};
 use crate::sql::to_i64;
 
 /// The channel fenced appends announce themselves on; the payload is `<session_id> <seq>`.
@@ -228,37 +228,21 @@ impl ClusterStore for PostgresStore {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        let (ats, payloads, count) = append_statement_inputs(events)?;
-        // As `append_events`, with the fence checked by the UPDATE that reserves the seqs (its
-        // row lock orders it against any takeover), and the notification sent on commit.
-        let last: Option<i64> = sqlx::query_scalar(&format!(
-            "WITH reserved AS ( \
-                 UPDATE sessions SET last_seq = last_seq + $2 \
-                 WHERE session_id = $1 AND owner_node = $5 AND owner_incarnation = $6 \
-                     AND owner_fence = $7 AND {me_live} \
-                 RETURNING last_seq \
-             ), inserted AS ( \
-                 INSERT INTO events (session_id, seq, at, event) \
-                 SELECT $1, reserved.last_seq - $2 + batch.ord, batch.at, batch.event \
-                 FROM reserved, UNNEST($3::text[], $4::text[]) \
-                     WITH ORDINALITY AS batch (at, event, ord) \
-             ) \
-             SELECT r.last_seq FROM reserved r, \
-                 LATERAL (SELECT pg_notify('{NOTIFY_CHANNEL}', $1 || ' ' || r.last_seq)) n",
-            me_live = live("$5", "$6"),
-        ))
-        .bind(session_id)
-        .bind(count)
-        .bind(&ats)
-        .bind(&payloads)
-        .bind(&fence.node.node_id)
-        .bind(fence.node.incarnation)
-        .bind(fence.token)
-        .fetch_optional(self.pool())
-        .await
-        .map_err(map_error)?;
-        match last {
-            Some(last) => numbered(session_id, events, last),
+        // The append statement, with the fence checked by the UPDATE that reserves the seqs
+        // (its row lock orders it against any takeover), and the notification sent on commit.
+        let fenced = format!(
+            "AND owner_node = $5 AND owner_incarnation = $6 AND owner_fence = $7 AND {}",
+            live("$5", "$6")
+        );
+        let notify = format!(
+            "SELECT r.last_seq FROM reserved r, \
+             LATERAL (SELECT pg_notify('{NOTIFY_CHANNEL}', $1 || ' ' || r.last_seq)) n"
+        );
+        let appended = self
+            .append_statement(session_id, events, &fenced, &notify, Some(fence))
+            .await?;
+        match appended {
+            Some(envelopes) => Ok(envelopes),
             None => {
                 let exists: bool = sqlx::query_scalar(
                     "SELECT EXISTS (SELECT 1 FROM sessions WHERE session_id = $1)",

@@ -70,6 +70,25 @@ pub fn check_key(kind: &str, key: &str) -> Result<()> {
     Ok(())
 }
 
+/// The envelopes of `events` appended to `session_id`'s log from seq `first` on, in order: what
+/// [`SessionStore::append_events`](crate::SessionStore::append_events) returns.
+pub fn numbered_envelopes(
+    session_id: &str,
+    events: &[(String, agent_runtime_protocol::SessionEvent)],
+    first: u64,
+) -> Vec<agent_runtime_protocol::Envelope> {
+    events
+        .iter()
+        .zip(first..)
+        .map(|((at, event), seq)| agent_runtime_protocol::Envelope {
+            session_id: session_id.to_string(),
+            seq,
+            at: at.clone(),
+            event: event.clone(),
+        })
+        .collect()
+}
+
 /// Refuses a zero page size for [`SessionStore::list_sessions`](crate::SessionStore::list_sessions).
 pub fn check_page_limit(limit: usize) -> Result<()> {
     if limit == 0 {
