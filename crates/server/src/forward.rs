@@ -198,14 +198,11 @@ where
     T: DeserializeOwned,
     B: Serialize,
 {
-    let owner = match (here, edge.as_ref()) {
-        (Err(RuntimeError::OwnedElsewhere { node_id, url, .. }), Some(_)) => {
-            OwnedBy { node_id, url }
+    let (owner, edge) = match (here, edge) {
+        (Err(RuntimeError::OwnedElsewhere { node_id, url, .. }), Some(edge)) => {
+            (OwnedBy { node_id, url }, edge)
         }
         (other, _) => return other.map_err(ApiError::from),
-    };
-    let Some(edge) = edge else {
-        unreachable!("matched above");
     };
     let body = serde_json::to_vec(body).map_err(|e| ApiError::Internal(e.to_string()))?;
     let mut headers = HeaderMap::new();

@@ -167,23 +167,20 @@ impl Connection {
                     if_busy,
                     client_message_id,
                 };
-                let runtime = self.state.runtime.clone();
-                let edge = self.state.cluster.clone();
-                self.spawn_command(id, async move {
-                    let here = runtime.send_message(&session_id, request.clone()).await;
-                    let path = format!("/api/sessions/{}/messages", path_segment(&session_id));
-                    forward_command(edge, here, path, &request).await
+                let route = format!("/api/sessions/{}/messages", path_segment(&session_id));
+                self.spawn_session_command(id, route, request.clone(), |runtime| async move {
+                    runtime.send_message(&session_id, request).await
                 })
                 .await;
             }
             ClientFrame::Interrupt { id, session_id } => {
-                let runtime = self.state.runtime.clone();
-                let edge = self.state.cluster.clone();
-                self.spawn_command(id, async move {
-                    let here = runtime.interrupt(&session_id).await;
-                    let path = format!("/api/sessions/{}/interrupt", path_segment(&session_id));
-                    forward_command(edge, here, path, &serde_json::json!({})).await
-                })
+                let route = format!("/api/sessions/{}/interrupt", path_segment(&session_id));
+                self.spawn_session_command(
+                    id,
+                    route,
+                    serde_json::json!({}),
+                    |runtime| async move { runtime.interrupt(&session_id).await },
+                )
                 .await;
             }
             ClientFrame::AnswerPermission {
@@ -203,18 +200,15 @@ impl Connection {
                     message,
                     option_id,
                 };
-                let runtime = self.state.runtime.clone();
-                let edge = self.state.cluster.clone();
-                self.spawn_command(id, async move {
-                    let here = runtime
-                        .answer_permission(&session_id, &request_id, answer.clone())
-                        .await;
-                    let path = format!(
-                        "/api/sessions/{}/permissions/{}",
-                        path_segment(&session_id),
-                        path_segment(&request_id)
-                    );
-                    forward_command(edge, here, path, &answer).await
+                let route = format!(
+                    "/api/sessions/{}/permissions/{}",
+                    path_segment(&session_id),
+                    path_segment(&request_id)
+                );
+                self.spawn_session_command(id, route, answer.clone(), |runtime| async move {
+                    runtime
+                        .answer_permission(&session_id, &request_id, answer)
+                        .await
                 })
                 .await;
             }
@@ -225,18 +219,15 @@ impl Connection {
                 answers,
             } => {
                 let answer = agent_runtime_protocol::AnswerQuestionRequest { answers };
-                let runtime = self.state.runtime.clone();
-                let edge = self.state.cluster.clone();
-                self.spawn_command(id, async move {
-                    let here = runtime
-                        .answer_question(&session_id, &request_id, answer.clone())
-                        .await;
-                    let path = format!(
-                        "/api/sessions/{}/questions/{}",
-                        path_segment(&session_id),
-                        path_segment(&request_id)
-                    );
-                    forward_command(edge, here, path, &answer).await
+                let route = format!(
+                    "/api/sessions/{}/questions/{}",
+                    path_segment(&session_id),
+                    path_segment(&request_id)
+                );
+                self.spawn_session_command(id, route, answer.clone(), |runtime| async move {
+                    runtime
+                        .answer_question(&session_id, &request_id, answer)
+                        .await
                 })
                 .await;
             }
@@ -260,6 +251,30 @@ impl Connection {
             session_id,
             result: Box::new(result),
             subscription: Box::new(subscription),
+        })
+        .await;
+    }
+
+    /// Runs a session command, `call`, like [`Self::spawn_command`]; on a node of several, when
+    /// another node owns the session, the owner runs it instead, at its REST `route` with `body`
+    /// (`crate::forward`).
+    async fn spawn_session_command<T, B, F, Fut>(
+        &mut self,
+        id: String,
+        route: String,
+        body: B,
+        call: F,
+    ) where
+        T: Serialize + serde::de::DeserializeOwned + Send + 'static,
+        B: Serialize + Send + Sync + 'static,
+        F: FnOnce(std::sync::Arc<agent_runtime_core::Runtime>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = agent_runtime_core::Result<T>> + Send,
+    {
+        let runtime = self.state.runtime.clone();
+        let edge = self.state.cluster.clone();
+        self.spawn_command(id, async move {
+            let here = call(runtime).await;
+            forward_command(edge, here, route, &body).await
         })
         .await;
     }
