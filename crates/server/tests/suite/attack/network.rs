@@ -7,6 +7,12 @@ use serde_json::json;
 
 use super::{denials, profile, LoopbackService, Probe, Target};
 
+/// The start of every probe that looks for the model key: `$k` is the key, assembled at run time
+/// so that no command line holds it, and `$p` the pattern `[R]EAL-KEY`, which matches the key
+/// but is not it. The probes of a turn run side by side, so one's `/proc` glob may catch
+/// another's grep: grepping for `$p`, never `$k`, keeps the key out of every command line.
+const NEEDLE: &str = "k=REAL; k=$k-KEY; p=\"[R]${k#R}\"";
+
 /// curl through the egress proxy explicitly (`NO_PROXY` covers loopback, where the model API
 /// is, so plain curl would go direct), printing the status the proxy answered and curl's exit.
 fn via_proxy(url: &str) -> String {
@@ -219,25 +225,22 @@ async fn a_host_off_the_allowlist_is_refused_and_reported() {
 async fn the_model_key_never_enters_the_sandbox() {
     let target = Target::start(|_| {}).await;
     let session = target.session_with(profile("keyless", json!({}))).await;
-    // The needle is assembled at run time, so no probe's own command line contains it.
-    let needle = "k=REAL; k=$k-KEY";
+    let needle = NEEDLE;
     let (out, _) = target
         .run(
             &session,
             &[
                 Probe::new(
                     "key in the environment",
-                    format!("{needle}; env | grep -c \"$k\"; printenv ANTHROPIC_API_KEY | cut -c1-26; printenv ANTHROPIC_BASE_URL"),
+                    format!("{needle}; env | grep -c \"$p\"; printenv ANTHROPIC_API_KEY | cut -c1-26; printenv ANTHROPIC_BASE_URL"),
                 ),
                 Probe::new(
                     "key in files",
-                    format!("{needle}; grep -rlsF \"$k\" /home /workspace /tmp /run /opt/agent-runtime /etc | head -3; echo searched"),
+                    format!("{needle}; grep -rls \"$p\" /home /workspace /tmp /run /opt/agent-runtime /etc | head -3; echo searched"),
                 ),
                 Probe::new(
                     "key in /proc",
-                    // `[R]EAL-KEY` matches the key but not grep's own arguments, which the
-                    // glob may catch while the pipeline runs.
-                    format!("{needle}; p=\"[R]${{k#R}}\"; cat /proc/[0-9]*/environ /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' '\\n' | grep -c \"$p\""),
+                    format!("{needle}; cat /proc/[0-9]*/environ /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' '\\n' | grep -c \"$p\""),
                 ),
             ],
         )
@@ -280,20 +283,18 @@ async fn acp_agents_never_see_the_model_key() {
     ] {
         let target = Target::start_agent(setup, |_| {}).await;
         let session = target.session_with(profile("keyless", json!({}))).await;
-        let needle = "k=REAL; k=$k-KEY";
+        let needle = NEEDLE;
         let (out, _) = target
             .run(
                 &session,
                 &[
                     Probe::new(
                         "key in the environment",
-                        format!("{needle}; env | grep -c \"$k\"; env | grep -c agent-runtime-placeholder-"),
+                        format!("{needle}; env | grep -c \"$p\"; env | grep -c agent-runtime-placeholder-"),
                     ),
                     Probe::new(
                         "key in files and /proc",
-                        // `REAL-KE[Y]`: the pattern is not the needle, so grep does not find its own
-                        // arguments in /proc.
-                        format!("{needle}; grep -rlsF \"$k\" /home /workspace /tmp /run /etc | head -3; cat /proc/[0-9]*/environ /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' '\\n' | grep -c \"${{k%Y}}[Y]\""),
+                        format!("{needle}; grep -rls \"$p\" /home /workspace /tmp /run /etc | head -3; cat /proc/[0-9]*/environ /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' '\\n' | grep -c \"$p\""),
                     ),
                 ],
             )
