@@ -56,8 +56,9 @@ pub use launch_spec::LaunchSpec;
 pub use limits::{Enforcement, SandboxLimits};
 pub use local::{HostUser, LocalBwrapProvider, LocalSandboxConfig};
 pub use provider::{
-    validate_sandbox_id, EgressHandler, ExitInfo, FileStat, LimitHit, ProcessHandle, Root, Sandbox,
-    SandboxProcess, SandboxProvider, SandboxRequest, SandboxStream,
+    labels_match, validate_labels, validate_sandbox_id, EgressHandler, ExitInfo, FileStat, Labels,
+    LimitHit, ProcessHandle, Root, Sandbox, SandboxListing, SandboxProcess, SandboxProvider,
+    SandboxRequest, SandboxStream, MAX_LABEL_LEN,
 };
 pub use redact::{contains_secret, is_secret_env_key, redact_env_value, redact_secrets, REDACTED};
 pub use seccomp::{seccomp_program, SeccompArch, SeccompOptions};

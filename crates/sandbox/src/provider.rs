@@ -30,6 +30,31 @@ pub trait SandboxProvider: Send + Sync {
 
     /// What enforces each protection of this provider's sandboxes on this host.
     fn enforcement(&self) -> Vec<crate::limits::Enforcement>;
+
+    /// Every sandbox this provider holds that carries all of `labels` (same key, same value)
+    /// and is not terminated, whoever created it: this process, or an earlier run that died
+    /// without destroying it. The runtime's reconciler finds orphans with it.
+    async fn list(&self, labels: &Labels) -> Result<Vec<SandboxListing>, SandboxError>;
+
+    /// Terminates a sandbox [`SandboxProvider::list`] found, by its
+    /// [`SandboxListing::provider_id`]: kills every process in it and deletes its state.
+    /// Idempotent: an unknown or already terminated sandbox is `Ok`.
+    async fn terminate(&self, provider_id: &str) -> Result<(), SandboxError>;
+}
+
+/// Key/value pairs a provider keeps with a sandbox ([`SandboxRequest::labels`]), so that a later
+/// run can tell whose it is ([`SandboxProvider::list`]).
+pub type Labels = BTreeMap<String, String>;
+
+/// A sandbox found by [`SandboxProvider::list`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SandboxListing {
+    /// The id it was created with ([`SandboxRequest::sandbox_id`]).
+    pub sandbox_id: String,
+    /// The provider's own id for it, which [`SandboxProvider::terminate`] takes (the same as
+    /// `sandbox_id` for the local provider; Modal's `sb-...` id for Modal).
+    pub provider_id: String,
+    pub labels: Labels,
 }
 
 /// One live sandbox. Paths given to [`Sandbox::spawn`] are as seen from inside; file operations
@@ -122,6 +147,9 @@ pub struct SandboxRequest {
     /// Serves the sandbox's egress proxy address ([`Sandbox::proxy_url`]); `None`: the sandbox
     /// reaches nothing outside itself.
     pub egress: Option<Arc<dyn EgressHandler>>,
+    /// Kept with the sandbox and returned by [`SandboxProvider::list`]. Keys and values are
+    /// checked by [`validate_labels`].
+    pub labels: Labels,
 }
 
 impl SandboxRequest {
@@ -132,6 +160,7 @@ impl SandboxRequest {
             extra_env: BTreeMap::new(),
             limits: SandboxLimits::default(),
             egress: None,
+            labels: Labels::new(),
         }
     }
 }
@@ -149,6 +178,7 @@ impl fmt::Debug for SandboxRequest {
             .field("extra_env", &env)
             .field("limits", &self.limits)
             .field("egress", &self.egress.is_some())
+            .field("labels", &self.labels)
             .finish()
     }
 }
@@ -246,10 +276,61 @@ pub fn validate_sandbox_id(id: &str) -> Result<(), SandboxError> {
     }
 }
 
+/// The longest label key or value: what Modal allows for a tag.
+pub const MAX_LABEL_LEN: usize = 63;
+
+/// Checks that every label key and value is 1 to [`MAX_LABEL_LEN`] ASCII letters, digits, `.`,
+/// `_` or `-`: what every provider can store (Modal's tags, Kubernetes' label values).
+pub fn validate_labels(labels: &Labels) -> Result<(), SandboxError> {
+    let valid = |s: &str| {
+        (1..=MAX_LABEL_LEN).contains(&s.len())
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    };
+    match labels.iter().find(|(k, v)| !valid(k) || !valid(v)) {
+        Some((k, v)) => Err(SandboxError::InvalidConfig(format!(
+            "sandbox label {k:?}={v:?}: keys and values are 1 to {MAX_LABEL_LEN} ASCII letters, \
+             digits, '.', '_' or '-'"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Whether `have` carries every label of `want`.
+pub fn labels_match(have: &Labels, want: &Labels) -> bool {
+    want.iter().all(|(k, v)| have.get(k) == Some(v))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use pretty_assertions::assert_eq;
+
+    #[test]
+    fn labels_are_checked_and_matched() {
+        let labels = |pairs: &[(&str, &str)]| -> Labels {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let ok = labels(&[("agent-runtime.install", "a1_b-2.c")]);
+        assert!(validate_labels(&ok).is_ok());
+        for bad in [
+            labels(&[("", "x")]),
+            labels(&[("k", "")]),
+            labels(&[("k", "a b")]),
+            labels(&[("k/x", "v")]),
+            labels(&[("k", &"x".repeat(64))]),
+        ] {
+            assert!(validate_labels(&bad).is_err(), "{bad:?}");
+        }
+        let have = labels(&[("a", "1"), ("b", "2")]);
+        assert!(labels_match(&have, &labels(&[("a", "1")])));
+        assert!(labels_match(&have, &Labels::new()));
+        assert!(!labels_match(&have, &labels(&[("a", "2")])));
+        assert!(!labels_match(&have, &labels(&[("c", "1")])));
+    }
 
     #[test]
     fn sandbox_ids() {

@@ -9,6 +9,7 @@ use super::SANDBOX_USER;
 use crate::bwrap::HOME_DIR;
 use crate::error::SandboxError;
 use crate::host_fs::remove_tree;
+use crate::provider::{labels_match, Labels, SandboxListing};
 
 /// Creates `path` (and parents) if missing and returns its canonical form, so bwrap resolves
 /// exactly the directories that were checked.
@@ -120,6 +121,45 @@ pub(super) fn create_host_dirs(
         std::fs::set_permissions(etc.join(file), std::fs::Permissions::from_mode(0o644))?;
     }
     Ok(())
+}
+
+/// The file in a sandbox's host directory that holds its labels.
+const LABELS_FILE: &str = "labels.json";
+
+/// Writes `labels` beside the sandbox's directories (root-only: nothing inside sees it).
+pub(super) fn write_labels(dir: &Path, labels: &Labels) -> std::io::Result<()> {
+    let path = dir.join(LABELS_FILE);
+    std::fs::write(
+        &path,
+        serde_json::to_vec(labels).map_err(std::io::Error::other)?,
+    )?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+}
+
+/// Every sandbox directory under `root` whose labels carry all of `want`. Directories without
+/// a readable labels file (made before labels existed) count as unlabelled.
+pub(super) fn read_leftovers(root: &Path, want: &Labels) -> std::io::Result<Vec<SandboxListing>> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(root)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || !entry.file_type()?.is_dir() {
+            continue;
+        }
+        let labels: Labels = std::fs::read(entry.path().join(LABELS_FILE))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default();
+        if labels_match(&labels, want) {
+            found.push(SandboxListing {
+                sandbox_id: name.clone(),
+                provider_id: name,
+                labels,
+            });
+        }
+    }
+    found.sort_by(|a, b| a.sandbox_id.cmp(&b.sandbox_id));
+    Ok(found)
 }
 
 fn passwd_file(uid: u32, gid: u32) -> String {

@@ -73,9 +73,14 @@ use crate::error::SandboxError;
 use crate::helper::{Bridge, HelperProgram};
 use crate::host_fs::HostDir;
 use crate::limits::Enforcement;
-use crate::provider::{validate_sandbox_id, Sandbox, SandboxProvider, SandboxRequest};
+use crate::provider::{
+    validate_labels, validate_sandbox_id, Labels, Sandbox, SandboxListing, SandboxProvider,
+    SandboxRequest,
+};
 use crate::seccomp::{seccomp_program, SeccompArch, SeccompOptions};
-use host_dirs::{copy_helper, create_host_dirs, ensure_traversable, prepare_dir};
+use host_dirs::{
+    copy_helper, create_host_dirs, ensure_traversable, prepare_dir, read_leftovers, write_labels,
+};
 use sandbox::LocalSandbox;
 use uids::UidPool;
 pub use uids::DEFAULT_LOCK_DIR as DEFAULT_UID_LOCK_DIR;
@@ -419,6 +424,18 @@ impl LocalBwrapProvider {
         report
     }
 
+    /// The live sandbox with this id, if any.
+    fn live(&self, id: &str) -> Option<Arc<LocalSandbox>> {
+        let slots = self
+            .slots
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match slots.get(id) {
+            Some(Slot::Live(weak)) => weak.upgrade().filter(|s| !s.is_destroyed()),
+            _ => None,
+        }
+    }
+
     /// Reserves `id`, or fails if a sandbox with it is being created or alive.
     fn reserve(&self, id: &str) -> Result<Reservation<'_>, SandboxError> {
         let mut slots = self
@@ -485,6 +502,7 @@ impl SandboxProvider for LocalBwrapProvider {
 
     async fn create(&self, req: SandboxRequest) -> Result<Arc<dyn Sandbox>, SandboxError> {
         validate_sandbox_id(&req.sandbox_id)?;
+        validate_labels(&req.labels)?;
         let reservation = self.reserve(&req.sandbox_id)?;
         let config = &self.config;
         let host_dir = config.root_dir.join(&req.sandbox_id);
@@ -495,10 +513,14 @@ impl SandboxProvider for LocalBwrapProvider {
         };
         let owner = lease.as_ref().map(|lease| (lease.uid, lease.uid));
         let (dir, uid, gid) = (host_dir.clone(), config.uid, config.gid);
-        tokio::task::spawn_blocking(move || create_host_dirs(&dir, owner, uid, gid))
-            .await
-            .map_err(|e| SandboxError::io("preparing the sandbox", std::io::Error::other(e)))?
-            .map_err(|e| SandboxError::io(format!("preparing {}", host_dir.display()), e))?;
+        let labels = req.labels.clone();
+        tokio::task::spawn_blocking(move || {
+            create_host_dirs(&dir, owner, uid, gid)?;
+            write_labels(&dir, &labels)
+        })
+        .await
+        .map_err(|e| SandboxError::io("preparing the sandbox", std::io::Error::other(e)))?
+        .map_err(|e| SandboxError::io(format!("preparing {}", host_dir.display()), e))?;
 
         let cgroup = match &self.cgroups {
             Some(cgroups) => {
@@ -590,6 +612,49 @@ impl SandboxProvider for LocalBwrapProvider {
         reservation.complete(&sandbox);
         tracing::info!(sandbox_id = %sandbox.id, host_uid = ?owner.map(|(uid, _)| uid), "sandbox created");
         Ok(sandbox)
+    }
+
+    /// The sandbox directories under `root_dir` with matching labels: live ones and those an
+    /// earlier run left (its processes died with it, `--die-with-parent`; its directories and
+    /// cgroup stay until created again or terminated).
+    async fn list(&self, labels: &Labels) -> Result<Vec<SandboxListing>, SandboxError> {
+        let (root, want) = (self.config.root_dir.clone(), labels.clone());
+        tokio::task::spawn_blocking(move || read_leftovers(&root, &want))
+            .await
+            .map_err(|e| SandboxError::io("listing sandboxes", std::io::Error::other(e)))?
+            .map_err(|e| SandboxError::io("listing sandboxes", e))
+    }
+
+    async fn terminate(&self, provider_id: &str) -> Result<(), SandboxError> {
+        validate_sandbox_id(provider_id)?;
+        if let Some(live) = self.live(provider_id) {
+            return live.destroy().await;
+        }
+        // A leftover: its processes are gone; its cgroup and directories are not.
+        if let Some(cgroups) = self.cgroups.clone() {
+            let name = provider_id.to_owned();
+            let removed = tokio::task::spawn_blocking(move || {
+                let cgroup = cgroups.create(&name, &CgroupLimits::default())?;
+                cgroup.kill_all()?;
+                cgroup.remove()
+            })
+            .await
+            .map_err(|e| SandboxError::io("removing a cgroup", std::io::Error::other(e)))?;
+            if let Err(e) = removed {
+                tracing::warn!(sandbox_id = %provider_id, "removing a leftover cgroup: {e}");
+            }
+        }
+        let dir = self.config.root_dir.join(provider_id);
+        tokio::task::spawn_blocking(move || match std::fs::symlink_metadata(&dir) {
+            Ok(_) => crate::host_fs::remove_tree(&dir),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        })
+        .await
+        .map_err(|e| SandboxError::io("removing a sandbox", std::io::Error::other(e)))?
+        .map_err(|e| SandboxError::io(format!("removing sandbox {provider_id}"), e))?;
+        tracing::info!(sandbox_id = %provider_id, "leftover sandbox terminated");
+        Ok(())
     }
 }
 

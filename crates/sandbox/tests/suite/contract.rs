@@ -364,3 +364,77 @@ async fn no_network_means_loopback_only() {
     }))
     .await;
 }
+
+#[tokio::test]
+async fn sandboxes_are_listed_by_label_and_terminated_by_anyone() {
+    timed(for_each_provider(|provider| async move {
+        let labels = |pairs: &[(&str, &str)]| -> agent_runtime_sandbox::Labels {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let mut req = SandboxRequest::new("labelled-a");
+        req.labels = labels(&[("install", "i1"), ("session", "a")]);
+        let a = provider.create(req).await.unwrap();
+        let mut req = SandboxRequest::new("labelled-b");
+        req.labels = labels(&[("install", "i1"), ("session", "b")]);
+        let b = provider.create(req).await.unwrap();
+        let mut req = SandboxRequest::new("labelled-other");
+        req.labels = labels(&[("install", "i2")]);
+        let other = provider.create(req).await.unwrap();
+        let mut bad = SandboxRequest::new("labelled-bad");
+        bad.labels = labels(&[("install", "has space")]);
+        assert!(matches!(
+            provider.create(bad).await.map(|_| ()),
+            Err(SandboxError::InvalidConfig(_))
+        ));
+
+        let ids = |found: Vec<agent_runtime_sandbox::SandboxListing>| -> Vec<String> {
+            found.into_iter().map(|l| l.sandbox_id).collect()
+        };
+        let install = labels(&[("install", "i1")]);
+        let found = provider.list(&install).await.unwrap();
+        assert_eq!(
+            found
+                .iter()
+                .find(|l| l.sandbox_id == "labelled-a")
+                .map(|l| &l.labels),
+            Some(&labels(&[("install", "i1"), ("session", "a")]))
+        );
+        let mut found = ids(found);
+        found.sort();
+        assert_eq!(found, ["labelled-a", "labelled-b"]);
+        assert_eq!(
+            ids(provider.list(&labels(&[("session", "b")])).await.unwrap()),
+            ["labelled-b"]
+        );
+
+        // Terminated through the provider (as a reconciler does), not through its handle.
+        let listing = provider
+            .list(&labels(&[("session", "a")]))
+            .await
+            .unwrap()
+            .remove(0);
+        provider.terminate(&listing.provider_id).await.unwrap();
+        provider.terminate(&listing.provider_id).await.unwrap();
+        assert_eq!(ids(provider.list(&install).await.unwrap()), ["labelled-b"]);
+        assert!(
+            run_spec_fails(&*a).await,
+            "a terminated sandbox runs nothing"
+        );
+        assert_eq!(run(&*b, "echo alive").await.ok(), "alive\n");
+
+        b.destroy().await.unwrap();
+        other.destroy().await.unwrap();
+        assert_eq!(
+            ids(provider.list(&install).await.unwrap()),
+            Vec::<String>::new()
+        );
+    }))
+    .await;
+}
+
+async fn run_spec_fails(sandbox: &dyn agent_runtime_sandbox::Sandbox) -> bool {
+    sandbox.spawn(LaunchSpec::new("true")).await.is_err()
+}

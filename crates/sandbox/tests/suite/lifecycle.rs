@@ -335,3 +335,36 @@ async fn an_unreachable_helper_is_copied_where_sandbox_users_reach_it() {
     })
     .await;
 }
+
+/// A runtime killed with its sandboxes alive leaves their directories (and cgroups); a new
+/// provider on the same root lists them by label and terminates them.
+#[tokio::test]
+async fn leftovers_of_a_dead_provider_are_listed_and_terminated() {
+    timed(async {
+        let harness = Harness::new(HostUser::recommended()).await;
+        let mut req = SandboxRequest::new("leftover");
+        req.labels.insert("install".into(), "i1".into());
+        let sandbox = harness.create_with(req).await;
+        assert_eq!(
+            run(&*sandbox, "echo hi > file; cat file").await.ok(),
+            "hi\n"
+        );
+        // What a kill -9 leaves: nothing destroyed; a second provider on the same root.
+        std::mem::forget(sandbox);
+        let config = harness.provider.config().clone();
+        let second = agent_runtime_sandbox::LocalBwrapProvider::new(config).unwrap();
+        let found = second.list(&harness_labels()).await.unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].sandbox_id, "leftover");
+        second.terminate(&found[0].provider_id).await.unwrap();
+        assert!(!harness.host_dir("leftover").exists());
+        assert!(second.list(&harness_labels()).await.unwrap().is_empty());
+    })
+    .await;
+}
+
+fn harness_labels() -> agent_runtime_sandbox::Labels {
+    [("install".to_string(), "i1".to_string())]
+        .into_iter()
+        .collect()
+}
