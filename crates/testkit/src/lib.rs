@@ -41,6 +41,8 @@
 //! * [`server`]: [`ScriptedModelServer`], the running server handle.
 //! * [`demo`]: the built-in demo scenario.
 //! * [`sandbox_helper`]: the sandbox helper binary for tests that run sandboxes.
+//! * [`modal`]: a stand-in for Modal's API (control plane and task command router), with
+//!   sandboxes as local bubblewrap containers.
 //! * [`error`]: the crate's error type, [`TestkitError`].
 
 pub mod api;
@@ -50,6 +52,7 @@ pub mod error;
 pub mod gemini;
 mod http_reply;
 pub mod matching;
+pub mod modal;
 pub mod model_request;
 pub mod openai;
 pub mod openai_sse;
