@@ -92,6 +92,48 @@ impl Harness {
     }
 }
 
+/// The Modal provider against testkit's Modal stand-in (real gRPC; its containers are local
+/// bubblewrap sandboxes with the tools dir of `Harness`).
+pub struct ModalHarness {
+    pub server: agent_runtime_testkit::modal::ModalStandIn,
+    pub provider: Arc<agent_runtime_modal::ModalProvider>,
+    _data_dir: tempfile::TempDir,
+}
+
+impl ModalHarness {
+    pub async fn start() -> Self {
+        use agent_runtime_testkit::modal::{
+            local_sandbox_config, modal_container_binary, ModalStandIn, ModalStandInConfig,
+        };
+        let data_dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(data_dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+        let tools = data_dir.path().join("tools");
+        std::fs::create_dir_all(&tools).unwrap();
+        let sandbox = local_sandbox_config(&data_dir.path().join("sandboxes"), &tools)
+            .await
+            .unwrap();
+        let binary = tokio::task::spawn_blocking(modal_container_binary)
+            .await
+            .unwrap();
+        let server = ModalStandIn::start(ModalStandInConfig::new(sandbox, binary))
+            .await
+            .unwrap();
+        let mut config =
+            agent_runtime_modal::ModalConfig::new(server.token_id(), server.token_secret());
+        config.server_url = server.url();
+        let provider = Arc::new(agent_runtime_modal::ModalProvider::new(config).unwrap());
+        Self {
+            server,
+            provider,
+            _data_dir: data_dir,
+        }
+    }
+
+    pub fn provider(&self) -> Arc<dyn SandboxProvider> {
+        self.provider.clone()
+    }
+}
+
 /// This crate's own helper binary, which cargo builds for these tests.
 pub fn helper() -> HelperProgram {
     HelperProgram::standalone(env!("CARGO_BIN_EXE_agent-runtime-sandbox-helper"))

@@ -1,6 +1,6 @@
 //! The `SandboxProvider`/`Sandbox` contract. Bodies see only `dyn SandboxProvider`, so any
-//! provider that can run here gets the same checks; today that is the local bubblewrap
-//! provider in each host-user configuration.
+//! provider that can run here gets the same checks: the local bubblewrap provider in each
+//! host-user configuration, and the Modal provider against testkit's Modal stand-in.
 
 use std::collections::BTreeMap;
 
@@ -11,10 +11,23 @@ use pretty_assertions::assert_eq;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::common::{host_users, parse_env, run, run_spec, timed, Harness};
+use super::common::{host_users, parse_env, run, run_spec, timed, Harness, ModalHarness};
 
 /// Runs `body` against every provider configuration.
 async fn for_each_provider<F, Fut>(body: F)
+where
+    F: Fn(std::sync::Arc<dyn SandboxProvider>) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for_each_local_provider(&body).await;
+    let modal = ModalHarness::start().await;
+    eprintln!("provider {} against the Modal stand-in", modal.provider().name());
+    body(modal.provider()).await;
+    modal.server.shutdown().await;
+}
+
+/// Runs `body` against the local provider only, for checks that are about this host.
+async fn for_each_local_provider<F, Fut>(body: &F)
 where
     F: Fn(std::sync::Arc<dyn SandboxProvider>) -> Fut,
     Fut: std::future::Future<Output = ()>,
