@@ -231,6 +231,7 @@ fn network_denied_events() -> Vec<SessionEvent> {
     let mut events = vec![
         SessionEvent::Status {
             sandbox: SandboxState::Ready,
+            provider: None,
         },
         denied("api.evil.example", 443, "not_allowlisted"),
         denied("169.254.169.254", 80, "metadata"),
@@ -303,9 +304,11 @@ fn synthetic_events() -> Vec<SessionEvent> {
         },
         SessionEvent::Status {
             sandbox: SandboxState::Starting,
+            provider: None,
         },
         SessionEvent::Status {
             sandbox: SandboxState::Ready,
+            provider: None,
         },
         SessionEvent::TurnStarted {
             turn_id: "t1".into(),
@@ -508,6 +511,7 @@ fn synthetic_events() -> Vec<SessionEvent> {
         },
         SessionEvent::Status {
             sandbox: SandboxState::Stopped,
+            provider: None,
         },
         SessionEvent::MetadataUpdate {
             metadata: MetadataPatch {

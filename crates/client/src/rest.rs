@@ -319,10 +319,14 @@ impl Client {
         empty(self.request(Method::DELETE, &path).send().await?).await
     }
 
-    /// `GET /api/agents`.
+    /// `GET /api/agents`: the agents.
     pub async fn list_agents(&self) -> Result<Vec<AgentInfo>, ClientError> {
-        let list: AgentList = json(self.request(Method::GET, "/api/agents").send().await?).await?;
-        Ok(list.agents)
+        Ok(self.agents_and_sandboxes().await?.agents)
+    }
+
+    /// `GET /api/agents` whole: the agents, and where sessions' sandboxes can run.
+    pub async fn agents_and_sandboxes(&self) -> Result<AgentList, ClientError> {
+        json(self.request(Method::GET, "/api/agents").send().await?).await
     }
 
     /// `GET /api/sessions/{id}/events`: server-sent events after `since` (sent as

@@ -214,6 +214,19 @@ pub struct AgentCapabilities {
 #[serde(rename_all = "camelCase")]
 pub struct AgentList {
     pub agents: Vec<AgentInfo>,
+    /// Where sessions' sandboxes can run on this server; the default one first.
+    pub sandboxes: Vec<SandboxProviderInfo>,
+}
+
+/// A sandbox provider the server is configured with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SandboxProviderInfo {
+    pub kind: crate::SandboxProviderKind,
+    /// New sessions run here unless their profile names another provider.
+    pub default: bool,
+    /// Where that is, for people: e.g. `bubblewrap on this host`, `Modal app agent-runtime`.
+    pub description: String,
 }
 
 /// `GET /healthz`.

@@ -101,7 +101,13 @@ pub enum SessionEvent {
     /// A workspace file was removed.
     FileDeleted { path: String },
     /// The session's sandbox changed state. (Whether a turn runs follows from the turn events.)
-    Status { sandbox: SandboxState },
+    Status {
+        sandbox: SandboxState,
+        /// Where the sandbox runs, on the way up (`starting`, `ready`); absent otherwise.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        provider: Option<SandboxProviderKind>,
+    },
     /// The sandbox's egress proxy refused a connection. Repeats of the same refusal within a
     /// short window are reported once.
     NetworkDenied {
@@ -290,11 +296,50 @@ pub enum SandboxState {
     Stopped,
 }
 
+/// Where sandboxes run: a sandbox provider the server can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum SandboxProviderKind {
+    /// bubblewrap on the server's own host.
+    Local,
+    /// A Modal sandbox (modal.com), reached over Modal's API.
+    Modal,
+}
+
+impl SandboxProviderKind {
+    /// Every kind, in a stable order.
+    pub const ALL: [SandboxProviderKind; 2] =
+        [SandboxProviderKind::Local, SandboxProviderKind::Modal];
+
+    /// Its wire name: `local`, `modal`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SandboxProviderKind::Local => "local",
+            SandboxProviderKind::Modal => "modal",
+        }
+    }
+}
+
+impl std::str::FromStr for SandboxProviderKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == s)
+            .ok_or_else(|| format!("unknown sandbox provider {s:?} (expected local or modal)"))
+    }
+}
+
 /// The live state of a session's runtime.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct RuntimeState {
     pub sandbox: SandboxState,
+    /// Where the session's sandbox runs (or last ran, this load).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub sandbox_provider: Option<SandboxProviderKind>,
     /// The turn that is running, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]

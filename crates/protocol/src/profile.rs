@@ -85,6 +85,10 @@ pub struct SandboxSettings {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[ts(as = "Option<Vec<ProfileSecret>>", optional)]
     pub secrets: Vec<ProfileSecret>,
+    /// Where this profile's sandboxes run, instead of the server's default (`--sandbox`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub provider: Option<crate::SandboxProviderKind>,
 }
 
 impl SandboxSettings {

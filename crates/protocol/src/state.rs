@@ -272,7 +272,12 @@ fn apply(state: &mut SessionState, event: &SessionEvent, at: &str) {
                 state.files.remove(i);
             }
         }
-        SessionEvent::Status { sandbox } => state.runtime.sandbox = *sandbox,
+        SessionEvent::Status { sandbox, provider } => {
+            state.runtime.sandbox = *sandbox;
+            if provider.is_some() {
+                state.runtime.sandbox_provider = *provider;
+            }
+        }
         SessionEvent::NetworkDenied { host, port, reason } => {
             note_denial(&mut state.network_denied, host, *port, reason, at);
         }

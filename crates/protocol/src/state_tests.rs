@@ -131,6 +131,7 @@ fn tool_updates_turns_files_and_status() {
             1,
             SessionEvent::Status {
                 sandbox: SandboxState::Ready,
+                provider: None,
             },
         ),
         env(
@@ -330,5 +331,34 @@ fn plan_wire_shape_is_stable() {
     assert_eq!(
         serde_json::to_value(BlockUpdates::default()).unwrap(),
         json!({})
+    );
+}
+
+#[test]
+fn status_records_where_the_sandbox_runs_and_keeps_it_when_a_later_one_does_not_say() {
+    use crate::SandboxProviderKind;
+    let events = [
+        SessionEvent::Status {
+            sandbox: SandboxState::Ready,
+            provider: Some(SandboxProviderKind::Modal),
+        },
+        SessionEvent::Status {
+            sandbox: SandboxState::Stopped,
+            provider: None,
+        },
+    ];
+    let mut state = SessionState::default();
+    for (i, event) in events.iter().enumerate() {
+        fold(&mut state, &env(i as u64 + 1, event.clone()));
+    }
+    assert_eq!(state.runtime.sandbox, SandboxState::Stopped);
+    assert_eq!(
+        state.runtime.sandbox_provider,
+        Some(SandboxProviderKind::Modal)
+    );
+    let json = serde_json::to_value(&state.runtime).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({"sandbox": "stopped", "sandboxProvider": "modal"})
     );
 }

@@ -258,8 +258,8 @@ export class AgentClient {
    * do (`capabilities`). */
   async loadAgents(): Promise<void> {
     try {
-      const { agents } = await this.rest.listAgents();
-      this.store.update((s) => ({ ...s, agents, agentsError: null }));
+      const { agents, sandboxes } = await this.rest.listAgents();
+      this.store.update((s) => ({ ...s, agents, sandboxProviders: sandboxes, agentsError: null }));
     } catch (error) {
       const err = this.report(error, { operation: 'listAgents' });
       this.store.update((s) => ({ ...s, agentsError: err }));

@@ -121,7 +121,14 @@ function apply(state: SessionState, event: SessionEvent, at: string): SessionSta
       return { ...state, files };
     }
     case 'status':
-      return { ...state, runtime: { ...state.runtime, sandbox: event.sandbox } };
+      return {
+        ...state,
+        runtime: {
+          ...state.runtime,
+          sandbox: event.sandbox,
+          ...(event.provider ? { sandboxProvider: event.provider } : {}),
+        },
+      };
     case 'network_denied':
       return { ...state, networkDenied: noteDenial(state.networkDenied ?? [], event, at) };
     case 'permission_requested':

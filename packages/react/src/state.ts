@@ -13,6 +13,7 @@ import type {
   Health,
   PermissionResolution,
   QuestionResolution,
+  SandboxProviderInfo,
   SessionInfo,
   SessionState,
   TurnEndReason,
@@ -111,6 +112,8 @@ export interface ClientState {
   files: Readonly<Record<string, FileContentView>>;
   /** `GET /api/agents`, once loaded. */
   agents: readonly AgentInfo[] | null;
+  /** Where sessions' sandboxes can run (`GET /api/agents`), the default first; once loaded. */
+  sandboxProviders: readonly SandboxProviderInfo[] | null;
   agentsError: AgentRuntimeError | null;
 }
 
@@ -123,6 +126,7 @@ export function initialClientState(): ClientState {
     healthError: null,
     files: {},
     agents: null,
+    sandboxProviders: null,
     agentsError: null,
   };
 }

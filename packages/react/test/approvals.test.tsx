@@ -242,6 +242,10 @@ describe('useAgents', () => {
       plan: false,
     });
     expect(result.current.getAgent('claude-code')?.name).toBe('Claude Code');
+    expect(result.current.sandboxProviders.map((p) => [p.kind, p.default])).toStrictEqual([
+      ['modal', true],
+      ['local', false],
+    ]);
   });
 });
 

@@ -241,6 +241,10 @@ export class FakeServer {
         },
       },
     ],
+    sandboxes: [
+      { kind: 'modal', default: true, description: 'Modal app agent-runtime' },
+      { kind: 'local', default: false, description: 'bubblewrap on this host' },
+    ],
   };
 
   // ---- answers (shared by REST and WebSocket) ---------------------------------------------------

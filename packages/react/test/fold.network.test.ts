@@ -114,3 +114,17 @@ describe('network_denied', () => {
     expect('networkDenied' in withoutDenials).toBe(false);
   });
 });
+
+describe('status', () => {
+  it('records where the sandbox runs, and keeps it when a later status does not say', () => {
+    const state = foldAll(
+      envelopes([
+        { type: 'status', sandbox: 'starting' },
+        { type: 'status', sandbox: 'ready', provider: 'modal' },
+        { type: 'status', sandbox: 'stopped' },
+      ]),
+    );
+    expect(state.runtime).toStrictEqual({ sandbox: 'stopped', sandboxProvider: 'modal' });
+    expect('sandboxProvider' in foldAll(envelopes([{ type: 'status', sandbox: 'ready' }])).runtime).toBe(false);
+  });
+});

@@ -199,6 +199,7 @@ pub(crate) fn full_profile(id: &str) -> AgentProfile {
                 format: Some("token {value}".into()),
                 env: false,
             }],
+            provider: Some(agent_runtime_protocol::SandboxProviderKind::Modal),
         },
         permission_mode: Some(PermissionMode::AcceptEdits),
         permissions: PermissionRules {

@@ -69,7 +69,11 @@ export type SessionEvent = { "type": "block_start", conversationId: string, bloc
 /**
  * The thread holding the `subagent` block that links to it.
  */
-parentConversationId: string, subagentType?: string, description?: string, } | { "type": "subagent_completed", subagentId: string, status: SubagentStatus, } | { "type": "file_created" } & FileInfo | { "type": "file_modified" } & FileInfo | { "type": "file_deleted", path: string, } | { "type": "status", sandbox: SandboxState, } | { "type": "network_denied", host: string, port: number, 
+parentConversationId: string, subagentType?: string, description?: string, } | { "type": "subagent_completed", subagentId: string, status: SubagentStatus, } | { "type": "file_created" } & FileInfo | { "type": "file_modified" } & FileInfo | { "type": "file_deleted", path: string, } | { "type": "status", sandbox: SandboxState, 
+/**
+ * Where the sandbox runs, on the way up (`starting`, `ready`); absent otherwise.
+ */
+provider?: SandboxProviderKind, } | { "type": "network_denied", host: string, port: number, 
 /**
  * Stable code: `policy_none`, `not_allowlisted`, `loopback`, `private`, `link_local`,
  * `metadata`, `runtime_address`, `reserved`, `resolve_failed`, ...
@@ -130,7 +134,13 @@ sha256: string, };
 
 export type SandboxState = "none" | "starting" | "ready" | "unhealthy" | "stopped";
 
+export type SandboxProviderKind = "local" | "modal";
+
 export type RuntimeState = { sandbox: SandboxState, 
+/**
+ * Where the session's sandbox runs (or last ran, this load).
+ */
+sandboxProvider?: SandboxProviderKind, 
 /**
  * The turn that is running, if any.
  */
@@ -378,7 +388,21 @@ version: string,
  */
 installed: boolean, capabilities: AgentCapabilities, };
 
-export type AgentList = { agents: Array<AgentInfo>, };
+export type AgentList = { agents: Array<AgentInfo>, 
+/**
+ * Where sessions' sandboxes can run on this server; the default one first.
+ */
+sandboxes: Array<SandboxProviderInfo>, };
+
+export type SandboxProviderInfo = { kind: SandboxProviderKind, 
+/**
+ * New sessions run here unless their profile names another provider.
+ */
+default: boolean, 
+/**
+ * Where that is, for people: e.g. `bubblewrap on this host`, `Modal app agent-runtime`.
+ */
+description: string, };
 
 export type Health = { 
 /**
@@ -531,7 +555,11 @@ export type SandboxSettings = { network?: NetworkSettings, limits?: LimitSetting
 /**
  * Values the egress proxy adds to requests for named hosts, so they never enter the sandbox.
  */
-secrets?: Array<ProfileSecret>, };
+secrets?: Array<ProfileSecret>, 
+/**
+ * Where this profile's sandboxes run, instead of the server's default (`--sandbox`).
+ */
+provider?: SandboxProviderKind, };
 
 export type NetworkPolicy = "none" | "allowlist" | "open";
 

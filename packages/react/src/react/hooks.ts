@@ -17,6 +17,8 @@ import type {
   Health,
   InterruptResponse,
   NetworkDenial,
+  SandboxProviderInfo,
+  SandboxProviderKind,
   SandboxState,
   SendMessageResponse,
   SessionInfo,
@@ -104,6 +106,8 @@ export interface UseAgentsResult {
   /** The agents this server runs (`GET /api/agents`), with their `capabilities`; empty until
    * loaded. */
   agents: readonly AgentInfo[];
+  /** Where sessions' sandboxes can run on this server, the default first; empty until loaded. */
+  sandboxProviders: readonly SandboxProviderInfo[];
   isLoading: boolean;
   error: AgentRuntimeError | null;
   getAgent: (id: string) => AgentInfo | undefined;
@@ -115,6 +119,7 @@ export interface UseAgentsResult {
 export function useAgents(): UseAgentsResult {
   const client = useAgentClient();
   const agents = useAgentSelector((s) => s.agents);
+  const sandboxProviders = useAgentSelector((s) => s.sandboxProviders);
   const error = useAgentSelector((s) => s.agentsError);
   useEffect(() => {
     if (!client.store.getState().agents) void client.loadAgents();
@@ -122,16 +127,18 @@ export function useAgents(): UseAgentsResult {
   return useMemo(
     () => ({
       agents: agents ?? NO_AGENTS,
+      sandboxProviders: sandboxProviders ?? NO_PROVIDERS,
       isLoading: agents === null && error === null,
       error,
       getAgent: (id: string) => agents?.find((a) => a.id === id),
       refresh: () => client.loadAgents(),
     }),
-    [client, agents, error],
+    [client, agents, sandboxProviders, error],
   );
 }
 
 const NO_AGENTS: readonly AgentInfo[] = Object.freeze([]);
+const NO_PROVIDERS: readonly SandboxProviderInfo[] = Object.freeze([]);
 
 // ---- useAgentSession --------------------------------------------------------------------------
 
@@ -155,6 +162,8 @@ export interface UseAgentSessionResult {
   demo: boolean;
   model: string | null;
   sandbox: SandboxState;
+  /** Where the session's sandbox runs (`local`, `modal`), once one has started. */
+  sandboxProvider: SandboxProviderKind | null;
   usage: Usage | null;
   costUsd: number;
   /** Sends a message (with an optimistic copy). Resolves to undefined when it fails: the error is
@@ -187,6 +196,7 @@ interface SessionSummary {
   demo: boolean;
   model: string | null;
   sandbox: SandboxState;
+  sandboxProvider: SandboxProviderKind | null;
   usage: Usage | null;
   costUsd: number;
 }
@@ -205,6 +215,7 @@ function summarize(view: SessionView | undefined): SessionSummary {
     demo: state?.demo ?? false,
     model: state?.model ?? null,
     sandbox: state?.runtime.sandbox ?? 'none',
+    sandboxProvider: state?.runtime.sandboxProvider ?? null,
     usage: state?.usage ?? null,
     costUsd: state?.costUsd ?? 0,
   };
