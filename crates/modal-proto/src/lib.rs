@@ -8,11 +8,13 @@
 //! `scripts/modal-proto` regenerates `proto/*.fds` from the pinned package and checks it.
 
 /// `modal_proto/api.proto`.
+#[allow(clippy::large_enum_variant, clippy::doc_lazy_continuation, clippy::all)]
 pub mod client {
     tonic::include_proto!("modal.client");
 }
 
 /// `modal_proto/task_command_router.proto`.
+#[allow(clippy::large_enum_variant, clippy::doc_lazy_continuation, clippy::all)]
 pub mod task_command_router {
     tonic::include_proto!("modal.task_command_router");
 }

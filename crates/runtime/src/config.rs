@@ -66,7 +66,16 @@ pub struct RuntimeConfig {
     /// This process is one node of several sharing the store (`crate::cluster`); `None`: the
     /// only one.
     pub cluster: Option<ClusterConfig>,
+    /// Names this installation's sandboxes at their providers (a label), so that a later run,
+    /// or another node, finds the ones a dead run left (`crate::sandboxes`). Nodes of one
+    /// cluster share it.
+    pub install_id: String,
+    /// How often the providers' sandboxes are reconciled with what the runtime holds.
+    pub reconcile_interval: Duration,
 }
+
+/// The default of [`RuntimeConfig::reconcile_interval`].
+pub const DEFAULT_RECONCILE_INTERVAL: Duration = Duration::from_secs(60);
 
 /// How a node of several identifies itself and holds its sessions.
 #[derive(Debug, Clone)]
@@ -153,6 +162,8 @@ impl RuntimeConfig {
             egress: EgressSettings::default(),
             warm_pool_size: 0,
             cluster: None,
+            install_id: "default".to_owned(),
+            reconcile_interval: DEFAULT_RECONCILE_INTERVAL,
         }
     }
 

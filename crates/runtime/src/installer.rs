@@ -160,6 +160,25 @@ impl Installer {
     }
 }
 
+/// The shell commands that install `agents` into `tools_dir` of an image (e.g. a Modal image's
+/// `RUN` lines), laid out exactly as [`Installer::ensure`] lays out the host's tools dir, so the
+/// launch specs made from the host's install find the same binaries inside.
+pub fn image_install_commands(agents: &[AgentKind], tools_dir: &str) -> Vec<String> {
+    agents
+        .iter()
+        .map(|agent| {
+            let spec = agent.install_spec();
+            let mut packages = vec![format!("{}@{}", spec.npm_package, spec.version)];
+            packages.extend(spec.extra_packages.iter().cloned());
+            format!(
+                "npm install --prefix {tools_dir}/{} --no-audit --no-fund --no-save {}",
+                install_dir_name(&spec),
+                packages.join(" ")
+            )
+        })
+        .collect()
+}
+
 type ProgressStream = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
 
 /// `<package>@<version>`, plus `+<package>@<version>` per extra package, with every character of
@@ -198,6 +217,23 @@ fn find_bin(tools_dir: &Path, dir_name: &str, spec: &InstallSpec) -> Option<Inst
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn image_commands_lay_agents_out_like_the_tools_dir() {
+        let commands = super::image_install_commands(
+            &[agent_runtime_agents::AgentKind::ClaudeCode],
+            "/opt/agent-tools",
+        );
+        let spec = agent_runtime_agents::AgentKind::ClaudeCode.install_spec();
+        assert_eq!(
+            commands,
+            [format!(
+                "npm install --prefix /opt/agent-tools/_anthropic-ai_claude-code@{v} --no-audit \
+                 --no-fund --no-save @anthropic-ai/claude-code@{v}",
+                v = spec.version
+            )]
+        );
+    }
+
     use super::*;
 
     #[test]

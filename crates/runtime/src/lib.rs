@@ -46,6 +46,7 @@ pub mod profile_sandbox;
 mod protections;
 mod registry;
 pub mod rules;
+pub mod sandboxes;
 mod session;
 mod time;
 
@@ -57,3 +58,4 @@ pub use error::{Result, RuntimeError};
 pub use limits::Limits;
 pub use log::{Encoding, SharedEvent, Subscription, SubscriptionItem};
 pub use manager::Runtime;
+pub use sandboxes::{Reconciled, SandboxProviders};

@@ -19,7 +19,6 @@ use agent_runtime_protocol::{
     SendMessageResponse, SessionEvent, SessionInfo, SessionList, SessionSettings, SessionSnapshot,
     SessionStatus, SystemBlock, TranscriptInfo, MAIN_CONVERSATION,
 };
-use agent_runtime_sandbox::SandboxProvider;
 use agent_runtime_store::{SessionRecord, SessionStore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -33,6 +32,7 @@ use crate::paths::validate_workspace_path;
 use crate::pool::{PoolKey, WarmPool};
 use crate::profile_sandbox::{keep_stored_secrets, redact_secrets, validate_sandbox_settings};
 use crate::registry::Registry;
+use crate::sandboxes::{HeldSandboxes, Identity, SandboxProviders};
 use crate::session::{close_abandoned_turn, validate_budget, Command, SessionHandle};
 use crate::time::{new_id, now_rfc3339};
 
@@ -45,7 +45,11 @@ pub const STORE_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_s
 /// What every session actor shares.
 pub(crate) struct Deps {
     pub(crate) store: Arc<dyn SessionStore>,
-    pub(crate) sandbox: Arc<dyn SandboxProvider>,
+    /// Where sandboxes run ([`crate::sandboxes`]).
+    pub(crate) sandboxes: SandboxProviders,
+    /// The sandboxes this process holds, and what labels them as its own.
+    pub(crate) held: Arc<HeldSandboxes>,
+    pub(crate) identity: Identity,
     pub(crate) installer: Installer,
     pub(crate) config: RuntimeConfig,
     pub(crate) pool: WarmPool,
@@ -80,7 +84,7 @@ impl Runtime {
     pub async fn start(
         config: RuntimeConfig,
         store: Arc<dyn SessionStore>,
-        sandbox: Arc<dyn SandboxProvider>,
+        sandboxes: SandboxProviders,
     ) -> Result<Arc<Self>> {
         let installer = Installer::new(config.tools_dir.clone());
         let pool = WarmPool::new(config.warm_pool_size);
@@ -102,7 +106,9 @@ impl Runtime {
         let runtime = Arc::new(Runtime {
             deps: Arc::new(Deps {
                 store,
-                sandbox,
+                sandboxes,
+                held: Arc::default(),
+                identity: Identity::new(&config),
                 installer,
                 config,
                 pool,
@@ -126,6 +132,8 @@ impl Runtime {
                 );
             }
         }
+        runtime.reconcile_sandboxes().await;
+        runtime.start_reconciler();
         Ok(runtime)
     }
 
@@ -190,7 +198,10 @@ impl Runtime {
 
     /// What confines a sandbox on this host and what does not, with the server's defaults.
     pub fn protections(&self) -> Vec<agent_runtime_protocol::Protection> {
-        crate::protections::protections(&self.deps.config, self.deps.sandbox.enforcement())
+        crate::protections::protections(
+            &self.deps.config,
+            self.deps.sandboxes.default_provider().enforcement(),
+        )
     }
 
     /// Installs every agent CLI the runtime can run, so the first turn does not wait for npm.
@@ -639,6 +650,73 @@ impl Runtime {
                 }
             })
             .collect()
+    }
+
+    /// Where sandboxes can run on this server, the default first.
+    pub fn sandbox_providers(&self) -> Vec<agent_runtime_protocol::SandboxProviderInfo> {
+        self.deps.sandboxes.infos()
+    }
+
+    /// Reconciles the providers' sandboxes with what this runtime holds: orphans (of a run that
+    /// died, or leaked) are terminated; see [`crate::sandboxes`].
+    pub async fn reconcile_sandboxes(&self) -> crate::Reconciled {
+        let live_nodes = match &self.deps.cluster {
+            None => None,
+            Some(node) => match node.store().list_nodes().await {
+                Ok(nodes) => Some(
+                    nodes
+                        .into_iter()
+                        .filter(|n| n.live)
+                        .map(|n| crate::sandboxes::node_label(&n.node_id))
+                        .collect(),
+                ),
+                Err(e) => {
+                    // Without knowing who is live, nothing of another node is touched.
+                    tracing::warn!("listing nodes for the sandbox reconciler failed: {e}");
+                    return crate::Reconciled::default();
+                }
+            },
+        };
+        let done = crate::sandboxes::reconcile(
+            &self.deps.sandboxes,
+            &self.deps.held,
+            &self.deps.identity,
+            live_nodes.as_ref(),
+        )
+        .await;
+        if done != crate::Reconciled::default() {
+            tracing::info!(
+                adopted = done.adopted,
+                terminated = done.terminated,
+                failed = done.failed,
+                "sandboxes reconciled"
+            );
+        }
+        done
+    }
+
+    /// Reconciles every [`RuntimeConfig::reconcile_interval`] until shutdown.
+    fn start_reconciler(self: &Arc<Self>) {
+        let runtime = Arc::downgrade(self);
+        let (cancel, every) = (self.cancel.clone(), self.deps.config.reconcile_interval);
+        self.tracker.spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticks.tick().await;
+            loop {
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    _ = ticks.tick() => {}
+                }
+                let Some(runtime) = runtime.upgrade() else {
+                    return;
+                };
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    _ = runtime.reconcile_sandboxes() => {}
+                }
+            }
+        });
     }
 
     /// The Prometheus exposition of the process's metrics (`crate::metrics`), with the number

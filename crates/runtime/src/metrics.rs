@@ -87,6 +87,11 @@ pub struct Metrics {
     pub cluster_takeovers: AtomicU64,
     pub cluster_step_downs: AtomicU64,
     pub cluster_forwarded: AtomicU64,
+    /// The sandbox reconciler: sandboxes found held (by this process or a live node), orphans
+    /// terminated, and listings or terminations that failed.
+    pub sandboxes_adopted: AtomicU64,
+    pub sandbox_orphans_terminated: AtomicU64,
+    pub sandbox_reconcile_failures: AtomicU64,
 }
 
 /// The warm pool's figures, which its runtime keeps (`crate::pool`).
@@ -205,6 +210,24 @@ impl Metrics {
                 "counter",
                 "Commands forwarded to the node that owns their session.",
                 load(&self.cluster_forwarded),
+            ),
+            (
+                "agent_runtime_sandboxes_adopted_total",
+                "counter",
+                "Sandboxes the reconciler found held by this process or a live node.",
+                load(&self.sandboxes_adopted),
+            ),
+            (
+                "agent_runtime_sandbox_orphans_terminated_total",
+                "counter",
+                "Orphaned sandboxes (of a run that died, or leaked) the reconciler terminated.",
+                load(&self.sandbox_orphans_terminated),
+            ),
+            (
+                "agent_runtime_sandbox_reconcile_failures_total",
+                "counter",
+                "Sandbox listings or terminations of the reconciler that failed.",
+                load(&self.sandbox_reconcile_failures),
             ),
         ];
         for (name, kind, help, value) in singles {

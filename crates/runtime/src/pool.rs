@@ -300,7 +300,7 @@ async fn make(deps: &Deps, key: &PoolKey, cancel: &CancellationToken) -> Result<
     };
     let id = format!("pool-{}", uuid::Uuid::new_v4());
     let starting = std::time::Instant::now();
-    let started = start_sandbox(deps, &agent, &profile, id.clone()).await?;
+    let started = start_sandbox(deps, &agent, &profile, id.clone(), "pool").await?;
     let metrics = crate::metrics::global();
     metrics.sandbox_starts.fetch_add(1, Ordering::Relaxed);
     metrics.sandbox_start_seconds.observe(starting.elapsed());

@@ -118,6 +118,8 @@ pub(crate) struct Actor {
     model_access: Option<ModelAccess>,
     /// Refusals of the running sandbox's egress proxy.
     denials: Option<mpsc::Receiver<Denial>>,
+    /// Where the running sandbox runs.
+    sandbox_provider: Option<agent_runtime_protocol::SandboxProviderKind>,
     denial_reports: DenialReports,
     /// Permission requests and questions waiting for an answer.
     pub(super) asks: Asks,
@@ -159,6 +161,7 @@ impl Actor {
             saved_transcripts: HashMap::new(),
             idle_since: Instant::now(),
             limits: deps_limits,
+            sandbox_provider: None,
             model_access: None,
             denials: None,
             denial_reports: DenialReports::default(),
@@ -371,6 +374,7 @@ impl Actor {
         }
         self.emit(vec![SessionEvent::Status {
             sandbox: SandboxState::Starting,
+            provider: None,
         }])
         .await;
         let starting = Instant::now();
@@ -384,6 +388,7 @@ impl Actor {
                 self.sandbox = Some(sandbox.clone());
                 self.emit(vec![SessionEvent::Status {
                     sandbox: SandboxState::Ready,
+                    provider: self.sandbox_provider,
                 }])
                 .await;
                 Ok(sandbox)
@@ -391,6 +396,7 @@ impl Actor {
             Err(e) => {
                 self.emit(vec![SessionEvent::Status {
                     sandbox: SandboxState::Unhealthy,
+                    provider: None,
                 }])
                 .await;
                 Err(e)
@@ -402,7 +408,14 @@ impl Actor {
         let session_id = self.session_id().to_string();
         let profile = self.profile().await?;
         self.limits = limits_of(&self.deps, &profile);
-        let started = start_sandbox(&self.deps, &self.agent, &profile, session_id.clone()).await?;
+        let started = start_sandbox(
+            &self.deps,
+            &self.agent,
+            &profile,
+            session_id.clone(),
+            &session_id,
+        )
+        .await?;
         let sandbox = started.sandbox.clone();
         self.adopt(started);
         if let Err(e) = self.restore_into(sandbox.as_ref(), &profile).await {
@@ -424,6 +437,7 @@ impl Actor {
     /// Takes over a started sandbox's network (its model access and refusals) and limits.
     fn adopt(&mut self, started: StartedSandbox) {
         self.limits = started.limits;
+        self.sandbox_provider = Some(started.provider);
         self.model_access = Some(started.access);
         self.denials = Some(started.denials);
     }
@@ -516,6 +530,23 @@ impl Actor {
         if stdin.is_none() && self.sandbox.is_none() && self.claim_warm().await? {
             return Ok(());
         }
+        if self.sandbox.is_none() {
+            return self.start_process(stdin).await;
+        }
+        // The running sandbox may have ended since the last turn (a remote one can die between
+        // turns, silently): when the agent cannot start in it, it starts in a fresh one.
+        match self.start_process(stdin.clone()).await {
+            Err(e) if self.process.is_none() => {
+                tracing::warn!(session_id = %self.session_id(), "the agent could not start in the running sandbox ({e}); starting a fresh one");
+                self.stop_sandbox("the agent could not start in it").await;
+                self.start_process(stdin).await
+            }
+            started => started,
+        }
+    }
+
+    /// Starts the agent process, in the running sandbox or a new one.
+    async fn start_process(&mut self, stdin: Option<String>) -> Result<()> {
         let sandbox = self.ensure_sandbox().await?;
         let agent_session_id = self.agent_session_id();
         let resume = self
@@ -573,6 +604,7 @@ impl Actor {
         };
         self.emit(vec![SessionEvent::Status {
             sandbox: SandboxState::Starting,
+            provider: None,
         }])
         .await;
         let sandbox = warm.started.sandbox.clone();
@@ -592,6 +624,7 @@ impl Actor {
         self.process = Some(warm.process);
         self.emit(vec![SessionEvent::Status {
             sandbox: SandboxState::Ready,
+            provider: self.sandbox_provider,
         }])
         .await;
         Ok(true)
@@ -682,6 +715,7 @@ impl Actor {
         tracing::info!(session_id = %self.session_id(), "sandbox stopped ({why})");
         self.emit(vec![SessionEvent::Status {
             sandbox: SandboxState::Stopped,
+            provider: None,
         }])
         .await;
     }
@@ -871,6 +905,7 @@ pub(crate) async fn close_abandoned_turn(log: &EventLog) -> Result<()> {
     ) {
         events.push(SessionEvent::Status {
             sandbox: SandboxState::Stopped,
+            provider: None,
         });
     }
     if !events.is_empty() {

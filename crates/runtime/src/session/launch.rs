@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use agent_runtime_agents::{AgentKind, LaunchContext, TranslatorContext};
 use agent_runtime_egress::Denial;
-use agent_runtime_protocol::{AgentProfile, PermissionMode};
+use agent_runtime_protocol::{AgentProfile, PermissionMode, SandboxProviderKind};
 use agent_runtime_sandbox::{Root, Sandbox, SandboxRequest};
 use tokio::sync::mpsc;
 
@@ -16,6 +16,7 @@ use super::process::AgentProcess;
 use crate::error::{Result, RuntimeError};
 use crate::limits::Limits;
 use crate::manager::Deps;
+use crate::sandboxes::{create_held, sandbox_labels};
 
 /// The model API as the agent in a sandbox sees it: the egress proxy inside, and a placeholder
 /// key; plus the secret values its tool output is redacted of.
@@ -33,6 +34,8 @@ pub(crate) struct StartedSandbox {
     pub(crate) denials: mpsc::Receiver<Denial>,
     /// The limits it was started with.
     pub(crate) limits: Limits,
+    /// Where it runs.
+    pub(crate) provider: SandboxProviderKind,
 }
 
 /// The server's limits with `profile`'s overrides.
@@ -50,7 +53,10 @@ pub(crate) async fn start_sandbox(
     agent: &AgentKind,
     profile: &AgentProfile,
     sandbox_id: String,
+    purpose: &str,
 ) -> Result<StartedSandbox> {
+    let kind = deps.sandboxes.resolve(profile.sandbox.provider);
+    let provider = deps.sandboxes.get(kind)?;
     let limits = limits_of(deps, profile);
     let network = sandbox_network(
         &deps.config,
@@ -62,14 +68,15 @@ pub(crate) async fn start_sandbox(
     request.limits = limits.sandbox();
     request.extra_env = network.extra_env;
     request.egress = Some(network.handler);
-    let sandbox = deps.sandbox.create(request).await?;
+    request.labels = sandbox_labels(&deps.identity, purpose);
+    let sandbox = create_held(&deps.held, kind, &provider, request).await?;
     // Without the proxy inside, the agent could reach the model API only with the real key in
     // its environment, and that never happens.
     let Some(base_url) = sandbox.proxy_url() else {
         let _ = sandbox.destroy().await;
         return Err(RuntimeError::Internal(format!(
             "the {} provider gave the sandbox no egress proxy",
-            deps.sandbox.name()
+            provider.name()
         )));
     };
     if let Some(bundle) = &network.ca_bundle {
@@ -92,6 +99,7 @@ pub(crate) async fn start_sandbox(
         },
         denials: network.denials,
         limits,
+        provider: kind,
     })
 }
 

@@ -174,8 +174,8 @@ impl AgentProcess {
     }
 
     /// Waits for the process to exit (after stdout closed).
-    pub(crate) async fn wait(&mut self) -> Option<ExitInfo> {
-        self.handle.wait().await.ok()
+    pub(crate) async fn wait(&mut self) -> Result<ExitInfo, agent_runtime_sandbox::SandboxError> {
+        self.handle.wait().await
     }
 
     /// Kills the process and waits for it.

@@ -315,7 +315,12 @@ impl Actor {
         let Some(mut process) = self.process.take() else {
             return;
         };
-        let exit = process.wait().await;
+        // An error here: the process's sandbox ended under it (a remote sandbox died or was
+        // terminated), so its exit is unknown.
+        let (exit, lost) = match process.wait().await {
+            Ok(exit) => (Some(exit), None),
+            Err(e) => (None, Some(e)),
+        };
         let stderr_tail = process.stderr_tail();
         let closing = process.translator.close_open_blocks(&now_rfc3339());
         let exit_code = exit.as_ref().and_then(|e| e.code);
@@ -332,10 +337,20 @@ impl Actor {
             }
             return self.finish_turn(outcome).await;
         }
-        tracing::warn!(session_id = %self.session_id(), ?exit, "agent process exited");
-        if self.turn.is_some() {
+        tracing::warn!(session_id = %self.session_id(), ?exit, lost = ?lost.as_ref().map(ToString::to_string), "agent process exited");
+        if let Some(lost) = &lost {
+            error.message = format!("the agent's sandbox ended during the turn: {lost}");
+            error.code = Some("sandbox_lost".into());
+        }
+        let during_turn = self.turn.is_some();
+        if during_turn {
             error.stderr_tail = stderr_tail;
             self.abandon_turn(TurnEndReason::Error, error).await;
+        }
+        if during_turn || lost.is_some() {
+            // Whatever killed the agent may have taken its sandbox (a remote one can die with
+            // it): the next turn starts from a fresh one, restored from the store.
+            self.stop_sandbox("its agent exited unexpectedly").await;
         }
     }
 

@@ -384,7 +384,8 @@ async fn after_unloading_the_conversation_goes_on() {
         matches!(
             e.event,
             SessionEvent::Status {
-                sandbox: SandboxState::Stopped
+                sandbox: SandboxState::Stopped,
+                provider: None,
             }
         )
     })

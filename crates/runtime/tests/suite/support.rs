@@ -97,7 +97,12 @@ pub async fn start_runtime_on(
         config.model_endpoints.insert(*api, endpoint);
     }
     tune(&mut config);
-    let runtime = Runtime::start(config, store, Arc::new(provider))
+    let sandboxes = agent_runtime_core::SandboxProviders::single(
+        agent_runtime_protocol::SandboxProviderKind::Local,
+        Arc::new(provider),
+        "bubblewrap on this host",
+    );
+    let runtime = Runtime::start(config, store, sandboxes)
         .await
         .expect("runtime starts");
     runtime.install_agents().await.expect("agent CLIs install");

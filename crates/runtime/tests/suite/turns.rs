@@ -188,7 +188,8 @@ async fn an_idle_sandbox_stops_and_the_next_turn_restores_files_and_conversation
         matches!(
             e.event,
             SessionEvent::Status {
-                sandbox: SandboxState::Stopped
+                sandbox: SandboxState::Stopped,
+                provider: None,
             }
         )
     })
