@@ -22,6 +22,9 @@ const KILL_WAIT: Duration = Duration::from_secs(15);
 /// SIGKILL, reported for processes killed by the sandbox's destruction.
 const SIGKILL: i32 = 9;
 
+/// How long a process killed by a signal waits to learn whether its sandbox ended under it.
+const ENDED_GRACE: Duration = Duration::from_secs(2);
+
 type Exit = Option<Result<ExitInfo, String>>;
 
 /// Starts the owner task of exec `exec_id` and returns its handle.
@@ -75,7 +78,17 @@ async fn owner(
         () = kill.cancelled() => None,
     };
     if let Some(exit) = outcome {
-        return finish(shared, exit);
+        let exit = finish(shared, exit);
+        // Killed by a signal nobody here sent: when its sandbox ended under it, that is the
+        // cause to report, not the signal. The end watch hears of it within moments.
+        if matches!(&exit, Ok(info) if info.signal.is_some())
+            && tokio::time::timeout(ENDED_GRACE, shared.ended.cancelled())
+                .await
+                .is_ok()
+        {
+            return Err(shared.ended_error().to_string());
+        }
+        return exit;
     }
     if let Err(e) = exec::run(shared, kill_argv(pid_file), b"").await {
         tracing::warn!(sandbox_id = %shared.id, exec_id, "killing a sandbox process: {e}");

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use agent_runtime_modal_proto::client::generic_result::GenericStatus;
 use agent_runtime_modal_proto::client::{SandboxTerminateRequest, SandboxWaitRequest};
 use agent_runtime_sandbox::local::egress_url;
 use agent_runtime_sandbox::{
@@ -163,13 +164,17 @@ pub(crate) async fn watch_end(shared: Arc<Shared>) {
         match result {
             Ok(resp) => {
                 if let Some(result) = resp.result.filter(|r| r.status != 0) {
+                    let status = GenericStatus::try_from(result.status)
+                        .map(|s| {
+                            s.as_str_name()
+                                .trim_start_matches("GENERIC_STATUS_")
+                                .to_owned()
+                        })
+                        .unwrap_or_else(|_| result.status.to_string());
                     let reason = if result.exception.is_empty() {
-                        format!("finished with status {}", result.status)
+                        format!("finished with status {status}")
                     } else {
-                        format!(
-                            "finished with status {}: {}",
-                            result.status, result.exception
-                        )
+                        format!("finished with status {status}: {}", result.exception)
                     };
                     tracing::warn!(sandbox_id = %shared.id, modal_id = %shared.modal_id, "the Modal sandbox {reason}");
                     shared.mark_ended(reason);

@@ -21,7 +21,10 @@ where
 {
     for_each_local_provider(&body).await;
     let modal = ModalHarness::start().await;
-    eprintln!("provider {} against the Modal stand-in", modal.provider().name());
+    eprintln!(
+        "provider {} against the Modal stand-in",
+        modal.provider().name()
+    );
     body(modal.provider()).await;
     modal.server.shutdown().await;
 }

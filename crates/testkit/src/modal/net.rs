@@ -50,6 +50,11 @@ impl Faults {
         });
     }
 
+    /// Forgets every scripted failure.
+    pub fn clear(&self) {
+        lock(&self.rules).clear();
+    }
+
     /// The failure scripted for this call, if any (counted down).
     fn take(&self, method: &str) -> Option<tonic::Code> {
         let mut rules = lock(&self.rules);

@@ -207,6 +207,11 @@ impl ModalStandIn {
             .fail_next(Some(method.to_owned()), n, code);
     }
 
+    /// Ends every failure scripted by [`ModalStandIn::fail_next_calls`] and `_to`: Modal is back.
+    pub fn clear_faults(&self) {
+        self.state.faults.clear();
+    }
+
     /// Cuts every open connection (reads and writes fail with a reset).
     pub fn drop_connections(&self) {
         self.state.faults.drop_connections();
