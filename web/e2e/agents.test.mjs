@@ -59,6 +59,9 @@ test('the New session dialog lists every agent the server runs; an OpenCode sess
     assert.equal(text.includes('first message installs it'), !agent.installed, `${agent.id}: ${text}`);
     assert.equal(await option.getAttribute('aria-checked'), index === 0 ? 'true' : 'false', agent.id);
   }
+  // Where the session will run, as `GET /api/agents` says (`sandboxes`, the default first).
+  const placement = await page.getByTestId('sandbox-placement').textContent();
+  assert.ok(placement.includes('bubblewrap on this host'), placement);
   await screenshot(page, '40-new-session-agents');
 
   const opencode = agents.find((a) => a.id === 'opencode');

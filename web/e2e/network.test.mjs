@@ -102,6 +102,8 @@ test('a connection the egress proxy refuses shows as a notice, live and after a 
   const protections = page.getByTestId('sandbox-protections');
   await protections.waitFor();
   assert.equal(await protections.locator('[data-name="network"]').getAttribute('data-enforced'), 'true');
+  // It says where the session's sandbox runs (the `status` event's provider).
+  assert.equal(await page.locator('[data-detail="Runs on"] dd').textContent(), 'this host (bubblewrap)');
   await screenshot(page, '22-network-denied-after-reload');
 
   assert.deepEqual(errors, []);

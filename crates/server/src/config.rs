@@ -33,7 +33,8 @@
 //! | `--file-body-limit` | `AGENT_RUNTIME_FILE_BODY_LIMIT` | `file_body_limit` | 32 MiB |
 //!
 //! Sandbox settings (network policy, limits, host uids) are listed in [`crate::config_sandbox`],
-//! the settings of a node of several in [`crate::config_cluster`].
+//! the settings of a node of several in [`crate::config_cluster`], where sandboxes run (local or
+//! Modal) in [`crate::config_placement`].
 //!
 //! Durations are seconds (`900`) or units (`15m`, `1h30m`, `90s`, `500ms`); sizes are bytes or
 //! `KiB`/`MiB` suffixed. `RUST_LOG` sets the log filter (default `info`).
@@ -51,6 +52,9 @@ use agent_runtime_sandbox::HelperProgram;
 
 use crate::app::BodyLimits;
 use crate::config_cluster::{merge_cluster, ClusterArgs, ClusterFileConfig, ClusterSettings};
+use crate::config_placement::{
+    merge_placement, ModalFileConfig, PlacementArgs, PlacementConfig, PlacementFileKeys,
+};
 use crate::config_sandbox::merge_sandbox;
 pub use crate::config_sandbox::{SandboxArgs, SandboxConfig, SandboxFileConfig};
 use crate::edge::Origin;
@@ -127,6 +131,8 @@ pub struct ServerConfig {
     pub sandbox_helper: Option<HelperProgram>,
     /// This server is one node of several (`None`: the only one).
     pub cluster: Option<ClusterSettings>,
+    /// Where sandboxes run (local, Modal) and how their leftovers are found.
+    pub placement: PlacementConfig,
 }
 
 impl ServerConfig {
@@ -163,6 +169,7 @@ impl ServerConfig {
             sandbox: SandboxConfig::default(),
             sandbox_helper: None,
             cluster: None,
+            placement: PlacementConfig::default(),
         }
     }
 
@@ -235,6 +242,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("sandbox", &self.sandbox)
             .field("sandbox_helper", &self.sandbox_helper)
             .field("cluster", &self.cluster)
+            .field("placement", &self.placement)
             .finish_non_exhaustive()
     }
 }
@@ -373,6 +381,8 @@ pub struct ServeArgs {
     pub sandbox: SandboxArgs,
     #[command(flatten)]
     pub cluster: ClusterArgs,
+    #[command(flatten)]
+    pub placement: PlacementArgs,
 }
 
 /// The config file: the same settings as the flags, snake_case keys.
@@ -407,6 +417,8 @@ pub struct FileConfig {
     pub sandbox: Option<SandboxFileConfig>,
     /// The `[cluster]` table, see [`crate::config_cluster`].
     pub cluster: Option<ClusterFileConfig>,
+    /// The `[modal]` table, see [`crate::config_placement`].
+    pub modal: Option<ModalFileConfig>,
 }
 
 /// A string or a list of strings.
@@ -657,7 +669,19 @@ pub fn merge(
         config.limits.file = parse_size(&text)
             .ok_or_else(|| ConfigError::invalid("file body limit", &text, "expected e.g. 32MiB"))?;
     }
-    config.sandbox = merge_sandbox(&args.sandbox, env, file.sandbox.unwrap_or_default())?;
+    let mut sandbox_file = file.sandbox.unwrap_or_default();
+    let placement_keys = PlacementFileKeys {
+        provider: sandbox_file.provider.take(),
+        install_id: sandbox_file.install_id.take(),
+        reconcile_interval: sandbox_file.reconcile_interval.take(),
+    };
+    config.sandbox = merge_sandbox(&args.sandbox, env, sandbox_file)?;
+    config.placement = merge_placement(
+        &args.placement,
+        env,
+        placement_keys,
+        file.modal.unwrap_or_default(),
+    )?;
     config.cluster = merge_cluster(
         &args.cluster,
         env,

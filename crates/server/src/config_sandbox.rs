@@ -91,6 +91,10 @@ pub struct SandboxFileConfig {
     pub file_size: Option<NumberOrText>,
     pub turn_timeout: Option<NumberOrText>,
     pub uids: Option<String>,
+    /// Where sandboxes run, see [`crate::config_placement`].
+    pub provider: Option<String>,
+    pub install_id: Option<String>,
+    pub reconcile_interval: Option<NumberOrText>,
 }
 
 /// CPUs as a TOML number (`2`, `1.5`) or text.

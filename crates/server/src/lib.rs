@@ -7,7 +7,8 @@
 //! # Layout
 //! - [`config`]: [`ServerConfig`], merged from flags, environment and a TOML file (the only place
 //!   that reads the environment); [`config_sandbox`] its sandbox part (network policy, limits,
-//!   host uids); [`config_cluster`] its node-of-several part.
+//!   host uids); [`config_cluster`] its node-of-several part; [`config_placement`] where
+//!   sandboxes run (local or Modal) and the installation id that labels them.
 //! - [`server`]: [`start`] / [`serve`]: the startup sequence and graceful shutdown.
 //! - [`app`]: [`build_app`], the router, [`ROUTES`] and [`AppState`].
 //! - [`error`]: [`ApiError`], the one table from errors to status + problem+json.
@@ -30,11 +31,13 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod config_cluster;
+pub mod config_placement;
 pub mod config_sandbox;
 pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod forward;
+mod modal;
 pub mod openapi;
 pub mod otlp;
 pub mod rest;

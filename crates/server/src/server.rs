@@ -16,8 +16,9 @@ use std::sync::Arc;
 
 use agent_runtime_core::{
     AgentRegistry, EgressSettings, ModelApi, ModelEndpoint, Runtime, RuntimeConfig, RuntimeError,
-    SandboxDefaults,
+    SandboxDefaults, SandboxProviders,
 };
+use agent_runtime_protocol::SandboxProviderKind;
 use agent_runtime_sandbox::{
     ensure_bwrap, BwrapProbe, HelperProgram, HostLayout, HostUser, LocalBwrapProvider,
     LocalSandboxConfig, SandboxError,
@@ -32,6 +33,7 @@ use tokio_util::task::TaskTracker;
 use crate::app::{build_app, AppState};
 use crate::auth::ApiKeys;
 use crate::config::{ConfigError, ServerConfig};
+use crate::config_placement::install_id;
 use crate::edge::EdgePolicy;
 
 /// API key handed to agents in demo mode when none is configured (the demo model ignores it).
@@ -212,7 +214,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
     };
 
     let host_layout = HostLayout::discover();
-    let sandbox = start_sandbox_provider(&config, host_layout.clone()).await?;
+    let sandboxes = sandbox_providers(&config, host_layout.clone()).await?;
     let store = open_store(&config.store_url).await?;
     tracing::info!(backend = store.backend(), "store open");
 
@@ -254,7 +256,18 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
             lease_ttl: cluster.lease_ttl,
         }),
     };
-    let runtime = match Runtime::start(runtime_config, store.clone(), sandbox).await {
+    runtime_config.install_id =
+        install_id(config.placement.install_id.as_deref(), &config.data_dir).map_err(|source| {
+            ServeError::Io {
+                context: format!(
+                    "reading or making the install id in {}",
+                    config.data_dir.display()
+                ),
+                source,
+            }
+        })?;
+    runtime_config.reconcile_interval = config.placement.reconcile_interval;
+    let runtime = match Runtime::start(runtime_config, store.clone(), sandboxes).await {
         Ok(runtime) => runtime,
         Err(e) => {
             store.close().await;
@@ -402,6 +415,26 @@ fn egress_settings(config: &ServerConfig, ca_bundle: Option<std::path::PathBuf>)
     }
 }
 
+/// The local provider, Modal's when it is configured, and the default among them.
+async fn sandbox_providers(
+    config: &ServerConfig,
+    host_layout: HostLayout,
+) -> Result<SandboxProviders, ServeError> {
+    let local = start_sandbox_provider(config, host_layout).await?;
+    let mut providers =
+        SandboxProviders::single(SandboxProviderKind::Local, local, "bubblewrap on this host");
+    if let Some(modal) = &config.placement.modal {
+        let (provider, description) = crate::modal::start_modal_provider(config, modal).await?;
+        providers.add(SandboxProviderKind::Modal, provider, description);
+    }
+    providers.set_default(config.placement.default)?;
+    tracing::info!(
+        default = config.placement.default.as_str(),
+        "sandboxes run here by default"
+    );
+    Ok(providers)
+}
+
 async fn start_sandbox_provider(
     config: &ServerConfig,
     host_layout: HostLayout,
@@ -445,7 +478,7 @@ async fn create_dir(dir: &std::path::Path) -> Result<(), ServeError> {
 }
 
 /// The built-in agents and the config file's.
-fn agent_registry(config: &ServerConfig) -> Result<AgentRegistry, ServeError> {
+pub(crate) fn agent_registry(config: &ServerConfig) -> Result<AgentRegistry, ServeError> {
     AgentRegistry::with_custom(config.agents.clone()).map_err(|why| {
         ServeError::Config(ConfigError::Invalid {
             key: "agents".into(),

@@ -70,6 +70,12 @@ export function NewSessionDialog(props: { onClose: () => void; onCreated: (sessi
           ) : (
             <div className="agents-note">This server runs no agents.</div>
           )}
+          {agents.sandboxProviders[0] ? (
+            <div className="agents-note" data-testid="sandbox-placement">
+              Runs in a sandbox on {agents.sandboxProviders[0].description}
+              {agents.sandboxProviders.length > 1 ? ' unless its profile names another place' : ''}.
+            </div>
+          ) : null}
         </div>
         {modes.length > 0 ? (
           <div className="field">

@@ -181,11 +181,24 @@ function FileViewer({ sessionId, path, onClose }: { sessionId: string; path: str
 
 // ---- usage ------------------------------------------------------------------------------------
 
+/** Where a session's sandbox runs, for people. */
+function sandboxPlace(provider: UseAgentSessionResult['sandboxProvider']): string {
+  switch (provider) {
+    case 'local':
+      return 'this host (bubblewrap)';
+    case 'modal':
+      return 'Modal';
+    default:
+      return '—';
+  }
+}
+
 function DetailsTab({ session }: { session: UseAgentSessionResult }) {
   const usage = session.usage;
   const rows: [string, string][] = [
     ['Model', session.model ?? '—'],
     ['Sandbox', session.sandbox],
+    ['Runs on', sandboxPlace(session.sandboxProvider)],
     ['Input tokens', formatTokens(usage?.inputTokens ?? 0)],
     ['Cache reads', formatTokens(usage?.cacheReadInputTokens ?? 0)],
     ['Cache writes', formatTokens(usage?.cacheCreationInputTokens ?? 0)],
@@ -197,7 +210,7 @@ function DetailsTab({ session }: { session: UseAgentSessionResult }) {
     <div className="details">
       <dl className="details-list">
         {rows.map(([k, v]) => (
-          <div key={k}>
+          <div key={k} data-detail={k}>
             <dt>{k}</dt>
             <dd>{v}</dd>
           </div>

@@ -10,5 +10,6 @@ use crate::app::AppState;
 pub async fn list_agents(State(state): State<AppState>) -> Json<AgentList> {
     Json(AgentList {
         agents: state.runtime.list_agents(),
+        sandboxes: state.runtime.sandbox_providers(),
     })
 }

@@ -37,6 +37,8 @@ pub struct Setup {
     pub postgres_url: Option<&'static str>,
     /// Warm sandboxes the server keeps (0: the pool is off, as in most tests).
     pub warm_pool: usize,
+    /// Sandboxes run on Modal (the shared stand-in, [`super::standin`]) instead of locally.
+    pub modal: bool,
 }
 
 /// The store backends end-to-end tests run against.
@@ -54,6 +56,7 @@ impl Setup {
         store: StoreKind::Sqlite,
         postgres_url: None,
         warm_pool: 0,
+        modal: false,
     };
 
     pub const GEMINI_SQLITE: Setup = Setup {
@@ -61,6 +64,7 @@ impl Setup {
         store: StoreKind::Sqlite,
         postgres_url: None,
         warm_pool: 0,
+        modal: false,
     };
 
     pub const OPENCODE_SQLITE: Setup = Setup {
@@ -68,6 +72,7 @@ impl Setup {
         store: StoreKind::Sqlite,
         postgres_url: None,
         warm_pool: 0,
+        modal: false,
     };
 
     pub const CODEX_SQLITE: Setup = Setup {
@@ -75,6 +80,7 @@ impl Setup {
         store: StoreKind::Sqlite,
         postgres_url: None,
         warm_pool: 0,
+        modal: false,
     };
 
     /// Claude Code sessions taking warm sandboxes from the pool.
@@ -83,13 +89,28 @@ impl Setup {
         store: StoreKind::Sqlite,
         postgres_url: None,
         warm_pool: 1,
+        modal: false,
     };
+
+    pub const CLAUDE_MODAL: Setup = Setup::CLAUDE_SQLITE.on_modal();
+    pub const GEMINI_MODAL: Setup = Setup::GEMINI_SQLITE.on_modal();
+    pub const OPENCODE_MODAL: Setup = Setup::OPENCODE_SQLITE.on_modal();
+    pub const CODEX_MODAL: Setup = Setup::CODEX_SQLITE.on_modal();
+
+    /// The same setup with its sandboxes on Modal.
+    pub const fn on_modal(self) -> Setup {
+        Setup {
+            modal: true,
+            ..self
+        }
+    }
 
     pub const CLAUDE_POSTGRES: Setup = Setup {
         agent: "claude-code",
         store: StoreKind::Postgres,
         postgres_url: None,
         warm_pool: 0,
+        modal: false,
     };
 
     /// Prepares the setup's store for one test: for PostgreSQL, a scratch database, dropped when
@@ -135,6 +156,9 @@ pub fn agent_config(config: &mut ServerConfig, model: &ScriptedModelServer, setu
     config.openai_base_url = Some(model.base_url());
     config.openai_api_key = Some("sk-test-never-shown".into());
     config.warm_pool = setup.warm_pool;
+    if setup.modal {
+        super::standin::use_modal(config, &super::standin::shared_standin().standin);
+    }
 }
 
 /// A server ready to run agent turns (with its warm pool full, if it has one).

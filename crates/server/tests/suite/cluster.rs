@@ -574,7 +574,8 @@ async fn a_paused_owner_is_fenced_off_and_steps_down() {
         after.iter().all(|e| matches!(
             e.event,
             SessionEvent::Status {
-                sandbox: SandboxState::Stopped
+                sandbox: SandboxState::Stopped,
+                provider: None,
             }
         )),
         "nothing may be appended after the takeover closed the turn: {:?}",

@@ -264,4 +264,8 @@ e2e_matrix! {
     codex_sqlite => Setup::CODEX_SQLITE,
     claude_postgres => Setup::CLAUDE_POSTGRES,
     claude_pool_sqlite => Setup::CLAUDE_POOL_SQLITE,
+    claude_modal => Setup::CLAUDE_MODAL,
+    gemini_modal => Setup::GEMINI_MODAL,
+    opencode_modal => Setup::OPENCODE_MODAL,
+    codex_modal => Setup::CODEX_MODAL,
 }
