@@ -5,8 +5,8 @@
 //! owned by the app), `SandboxCreate`, `SandboxGetTaskId` until scheduled, and
 //! `TaskGetCommandRouterAccess` for its router.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use agent_runtime_modal_proto::client::{
@@ -14,6 +14,7 @@ use agent_runtime_modal_proto::client::{
     NetworkAccess, ObjectCreationType, Resources, SandboxCreateRequest, SandboxGetTaskIdRequest,
     SandboxListRequest, SandboxTag, SecretGetOrCreateRequest,
 };
+use agent_runtime_sandbox::live_ids::LiveIds;
 use agent_runtime_sandbox::local::{base_env, egress_url, proxy_env};
 use agent_runtime_sandbox::{
     labels_match, validate_labels, validate_sandbox_id, Enforcement, Labels, Sandbox, SandboxError,
@@ -54,7 +55,7 @@ pub struct ModalProvider {
     app: OnceCell<AppInfo>,
     image_id: OnceCell<String>,
     /// Sandboxes being created or alive here, so one id is never live twice.
-    slots: Mutex<HashMap<String, Option<Weak<ModalSandbox>>>>,
+    ids: LiveIds<ModalSandbox>,
 }
 
 impl ModalProvider {
@@ -66,7 +67,7 @@ impl ModalProvider {
             control: Arc::new(control),
             app: OnceCell::new(),
             image_id: OnceCell::new(),
-            slots: Mutex::new(HashMap::new()),
+            ids: LiveIds::default(),
         })
     }
 
@@ -137,23 +138,6 @@ impl ModalProvider {
             })
             .await
             .map(String::as_str)
-    }
-
-    fn reserve(&self, id: &str) -> Result<Reservation<'_>, SandboxError> {
-        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-        slots.retain(|_, slot| match slot {
-            None => true,
-            Some(weak) => weak.upgrade().is_some_and(|s| !s.is_destroyed()),
-        });
-        if slots.contains_key(id) {
-            return Err(SandboxError::AlreadyExists { id: id.to_owned() });
-        }
-        slots.insert(id.to_owned(), None);
-        Ok(Reservation {
-            provider: self,
-            id: id.to_owned(),
-            done: false,
-        })
     }
 
     /// The environment every process starts with, stored in the sandbox's secret.
@@ -334,43 +318,7 @@ impl ModalProvider {
 
     /// The live sandbox created here with Modal id `modal_id`, if any.
     fn live_by_modal_id(&self, modal_id: &str) -> Option<Arc<ModalSandbox>> {
-        let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-        slots
-            .values()
-            .filter_map(|slot| slot.as_ref().and_then(Weak::upgrade))
-            .find(|s| s.modal_id() == modal_id && !s.is_destroyed())
-    }
-}
-
-/// Frees a reserved id if creation fails or is cancelled.
-struct Reservation<'a> {
-    provider: &'a ModalProvider,
-    id: String,
-    done: bool,
-}
-
-impl Reservation<'_> {
-    fn complete(mut self, sandbox: &Arc<ModalSandbox>) {
-        let mut slots = self
-            .provider
-            .slots
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        slots.insert(self.id.clone(), Some(Arc::downgrade(sandbox)));
-        self.done = true;
-    }
-}
-
-impl Drop for Reservation<'_> {
-    fn drop(&mut self) {
-        if !self.done {
-            let mut slots = self
-                .provider
-                .slots
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            slots.remove(&self.id);
-        }
+        self.ids.find(|s| s.modal_id() == modal_id)
     }
 }
 
@@ -392,7 +340,7 @@ impl SandboxProvider for ModalProvider {
                 "the label {SANDBOX_ID_TAG} is reserved by the Modal provider"
             )));
         }
-        let reservation = self.reserve(&req.sandbox_id)?;
+        let reservation = self.ids.reserve(&req.sandbox_id)?;
         let id = req.sandbox_id.clone();
         let sandbox = self
             .create_sandbox(req)

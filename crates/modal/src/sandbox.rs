@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use agent_runtime_modal_proto::client::generic_result::GenericStatus;
 use agent_runtime_modal_proto::client::{SandboxTerminateRequest, SandboxWaitRequest};
+use agent_runtime_sandbox::live_ids::LiveSandbox;
 use agent_runtime_sandbox::local::egress_url;
 use agent_runtime_sandbox::{
     FileStat, LaunchSpec, LimitHit, RelPath, Root, Sandbox, SandboxError, SandboxProcess, HOME_DIR,
@@ -41,11 +42,13 @@ pub(crate) struct ModalSandbox {
     pub(crate) destroyed: AtomicBool,
 }
 
-impl ModalSandbox {
-    pub(crate) fn is_destroyed(&self) -> bool {
+impl LiveSandbox for ModalSandbox {
+    fn is_destroyed(&self) -> bool {
         self.destroyed.load(Ordering::Acquire)
     }
+}
 
+impl ModalSandbox {
     /// Modal's id of this sandbox.
     pub(crate) fn modal_id(&self) -> &str {
         &self.shared.modal_id

@@ -22,6 +22,7 @@
 //!   sandbox; its doc explains the layout on the host.
 //! - [`ensure`]: `ensure_bwrap`, find bubblewrap, prove it can sandbox, install it if allowed.
 //! - [`seccomp`]: `seccomp_program`, the syscall filter bwrap installs (`--seccomp FD`).
+//! - [`live_ids`]: `LiveIds`, the ids a provider is creating or holds, so none is live twice.
 //! - [`provider`]: the provider-agnostic traits and their data (`Sandbox`, `Root`, `FileStat`).
 //! - [`host_fs`]: `RelPath` validation and symlink-proof file operations on host directories.
 //! - [`local`]: `LocalBwrapProvider`, sandboxes as bubblewrap processes on this host.
@@ -35,6 +36,7 @@ pub mod helper;
 pub mod host_fs;
 pub mod launch_spec;
 pub mod limits;
+pub mod live_ids;
 pub mod local;
 pub mod provider;
 pub mod redact;

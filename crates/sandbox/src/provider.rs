@@ -379,7 +379,7 @@ mod tests {
         req.limits.pids = Some(7);
         assert_eq!(
             format!("{req:?}"),
-            r#"SandboxRequest { sandbox_id: "s1", extra_env: {"ANTHROPIC_API_KEY": "***", "PROXY": "http://u:***@proxy:3128", "SETTINGS": "***"}, limits: SandboxLimits { memory_bytes: None, pids: Some(7), cpu_millicores: None, tmp_bytes: None, file_size_bytes: None, open_files: None }, egress: false }"#
+            r#"SandboxRequest { sandbox_id: "s1", extra_env: {"ANTHROPIC_API_KEY": "***", "PROXY": "http://u:***@proxy:3128", "SETTINGS": "***"}, limits: SandboxLimits { memory_bytes: None, pids: Some(7), cpu_millicores: None, tmp_bytes: None, file_size_bytes: None, open_files: None }, egress: false, labels: {} }"#
         );
     }
 }

@@ -352,7 +352,11 @@ mod tests {
     }
 
     /// Flags, environment, and what the refusal must say.
-    type Case = (PlacementArgs, &'static [(&'static str, &'static str)], &'static str);
+    type Case = (
+        PlacementArgs,
+        &'static [(&'static str, &'static str)],
+        &'static str,
+    );
 
     #[test]
     fn bad_settings_are_refused_with_the_reason() {

@@ -41,6 +41,7 @@
 //! * [`server`]: [`ScriptedModelServer`], the running server handle.
 //! * [`demo`]: the built-in demo scenario.
 //! * [`sandbox_helper`]: the sandbox helper binary for tests that run sandboxes.
+//! * [`sandbox_run`]: running a script in any provider's sandbox and collecting its output.
 //! * [`modal`]: a stand-in for Modal's API (control plane and task command router), with
 //!   sandboxes as local bubblewrap containers.
 //! * [`error`]: the crate's error type, [`TestkitError`].
@@ -61,6 +62,7 @@ pub mod reply;
 pub mod request;
 mod routes;
 pub mod sandbox_helper;
+pub mod sandbox_run;
 pub mod scenario;
 pub mod server;
 pub mod sse;

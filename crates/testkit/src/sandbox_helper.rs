@@ -18,10 +18,14 @@ const BINARY: &str = "agent-runtime-sandbox-helper";
 /// the reason when it cannot be built.
 pub fn sandbox_helper_binary() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(build).clone()
+    BUILT
+        .get_or_init(|| build_workspace_binary(PACKAGE, BINARY))
+        .clone()
 }
 
-fn build() -> PathBuf {
+/// Has cargo build `binary` of `package` into the running test's target directory and profile
+/// and returns its path. Panics (it is for tests) with the reason when it cannot be built.
+pub fn build_workspace_binary(package: &str, binary: &str) -> PathBuf {
     // A test binary lives in <target>/<profile>/deps/.
     let exe = std::env::current_exe().expect("the test's own path");
     let profile_dir = exe
@@ -40,9 +44,9 @@ fn build() -> PathBuf {
             "build",
             "--quiet",
             "-p",
-            PACKAGE,
+            package,
             "--bin",
-            BINARY,
+            binary,
             "--target-dir",
         ])
         .arg(&target_dir);
@@ -54,9 +58,9 @@ fn build() -> PathBuf {
     }
     let status = command
         .status()
-        .unwrap_or_else(|e| panic!("cannot run cargo to build {BINARY}: {e}"));
-    assert!(status.success(), "building {BINARY} failed: {status}");
-    let binary = profile_dir.join(BINARY);
-    assert!(binary.is_file(), "{} was not built", binary.display());
-    binary
+        .unwrap_or_else(|e| panic!("cannot run cargo to build {binary}: {e}"));
+    assert!(status.success(), "building {binary} failed: {status}");
+    let path = profile_dir.join(binary);
+    assert!(path.is_file(), "{} was not built", path.display());
+    path
 }

@@ -55,10 +55,10 @@ mod kill;
 mod sandbox;
 mod uids;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -73,6 +73,7 @@ use crate::error::SandboxError;
 use crate::helper::{Bridge, HelperProgram};
 use crate::host_fs::HostDir;
 use crate::limits::Enforcement;
+use crate::live_ids::LiveIds;
 use crate::provider::{
     validate_labels, validate_sandbox_id, Labels, Sandbox, SandboxListing, SandboxProvider,
     SandboxRequest,
@@ -239,12 +240,7 @@ pub struct LocalBwrapProvider {
     /// The cgroups sandboxes are limited by, when the host has usable ones.
     cgroups: Option<Cgroups>,
     /// Sandboxes being created or alive, so one id is never live twice.
-    slots: Mutex<HashMap<String, Slot>>,
-}
-
-enum Slot {
-    Creating,
-    Live(Weak<LocalSandbox>),
+    ids: LiveIds<LocalSandbox>,
 }
 
 impl LocalBwrapProvider {
@@ -329,7 +325,7 @@ impl LocalBwrapProvider {
             uids,
             seccomp_file,
             cgroups,
-            slots: Mutex::new(HashMap::new()),
+            ids: LiveIds::default(),
         })
     }
 
@@ -423,71 +419,6 @@ impl LocalBwrapProvider {
         }
         report
     }
-
-    /// The live sandbox with this id, if any.
-    fn live(&self, id: &str) -> Option<Arc<LocalSandbox>> {
-        let slots = self
-            .slots
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        match slots.get(id) {
-            Some(Slot::Live(weak)) => weak.upgrade().filter(|s| !s.is_destroyed()),
-            _ => None,
-        }
-    }
-
-    /// Reserves `id`, or fails if a sandbox with it is being created or alive.
-    fn reserve(&self, id: &str) -> Result<Reservation<'_>, SandboxError> {
-        let mut slots = self
-            .slots
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        slots.retain(|_, slot| match slot {
-            Slot::Creating => true,
-            Slot::Live(weak) => weak.upgrade().is_some_and(|s| !s.is_destroyed()),
-        });
-        if slots.contains_key(id) {
-            return Err(SandboxError::AlreadyExists { id: id.to_owned() });
-        }
-        slots.insert(id.to_owned(), Slot::Creating);
-        Ok(Reservation {
-            provider: self,
-            id: id.to_owned(),
-            done: false,
-        })
-    }
-}
-
-/// Frees a reserved id if creation fails or is cancelled.
-struct Reservation<'a> {
-    provider: &'a LocalBwrapProvider,
-    id: String,
-    done: bool,
-}
-
-impl Reservation<'_> {
-    fn complete(mut self, sandbox: &Arc<LocalSandbox>) {
-        let mut slots = self
-            .provider
-            .slots
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        slots.insert(self.id.clone(), Slot::Live(Arc::downgrade(sandbox)));
-        self.done = true;
-    }
-}
-
-impl Drop for Reservation<'_> {
-    fn drop(&mut self) {
-        if !self.done {
-            let mut slots = self
-                .provider
-                .slots
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            slots.remove(&self.id);
-        }
-    }
 }
 
 #[async_trait]
@@ -503,7 +434,7 @@ impl SandboxProvider for LocalBwrapProvider {
     async fn create(&self, req: SandboxRequest) -> Result<Arc<dyn Sandbox>, SandboxError> {
         validate_sandbox_id(&req.sandbox_id)?;
         validate_labels(&req.labels)?;
-        let reservation = self.reserve(&req.sandbox_id)?;
+        let reservation = self.ids.reserve(&req.sandbox_id)?;
         let config = &self.config;
         let host_dir = config.root_dir.join(&req.sandbox_id);
         let lease = match &self.uids {
@@ -627,7 +558,7 @@ impl SandboxProvider for LocalBwrapProvider {
 
     async fn terminate(&self, provider_id: &str) -> Result<(), SandboxError> {
         validate_sandbox_id(provider_id)?;
-        if let Some(live) = self.live(provider_id) {
+        if let Some(live) = self.ids.get(provider_id) {
             return live.destroy().await;
         }
         // A leftover: its processes are gone; its cgroup and directories are not.

@@ -25,6 +25,7 @@ use crate::helper::{Rlimit, RlimitKind};
 use crate::host_fs::{remove_tree, HostDir, RelPath};
 use crate::launch_spec::LaunchSpec;
 use crate::limits::SandboxLimits;
+use crate::live_ids::LiveSandbox;
 use crate::provider::{ExitInfo, FileStat, LimitHit, ProcessHandle, Root, Sandbox, SandboxProcess};
 
 /// How long `destroy` waits for killed processes to be reaped before deleting files anyway.
@@ -65,11 +66,13 @@ pub(super) struct LocalSandbox {
     pub(super) destroyed: AtomicBool,
 }
 
-impl LocalSandbox {
-    pub(super) fn is_destroyed(&self) -> bool {
+impl LiveSandbox for LocalSandbox {
+    fn is_destroyed(&self) -> bool {
         self.destroyed.load(Ordering::Acquire)
     }
+}
 
+impl LocalSandbox {
     fn ensure_alive(&self) -> Result<(), SandboxError> {
         if self.is_destroyed() {
             return Err(SandboxError::Destroyed {

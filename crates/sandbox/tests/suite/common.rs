@@ -6,15 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agent_runtime_sandbox::{
-    ensure_bwrap, BwrapInfo, BwrapProbe, HelperProgram, HostLayout, HostUser, LaunchSpec,
-    LocalBwrapProvider, LocalSandboxConfig, Sandbox, SandboxProvider, SandboxRequest,
+    ensure_bwrap, BwrapInfo, BwrapProbe, HelperProgram, HostLayout, HostUser, LocalBwrapProvider,
+    LocalSandboxConfig, Sandbox, SandboxProvider, SandboxRequest,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Upper bound for one whole test.
 pub const TEST_TIMEOUT: Duration = Duration::from_secs(90);
-/// Upper bound for one script run inside a sandbox.
-pub const RUN_TIMEOUT: Duration = Duration::from_secs(30);
+pub use agent_runtime_testkit::sandbox_run::RUN_TIMEOUT;
 /// Content of the secret file next to the sandbox root, which no sandbox may see.
 pub const SECRET: &str = "TOP-SECRET-runtime-data";
 
@@ -162,49 +160,7 @@ pub fn host_users() -> Vec<HostUser> {
 }
 
 /// What a script run in a sandbox did.
-#[derive(Debug)]
-pub struct Ran {
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Ran {
-    /// Panics unless the script exited 0; returns its stdout.
-    pub fn ok(self) -> String {
-        assert_eq!(self.code, Some(0), "script failed: {self:?}");
-        self.stdout
-    }
-}
-
-/// Runs `sh -c script` in the sandbox with an empty stdin.
-pub async fn run(sandbox: &dyn Sandbox, script: &str) -> Ran {
-    run_spec(sandbox, LaunchSpec::new("sh").args(["-c", script])).await
-}
-
-pub async fn run_spec(sandbox: &dyn Sandbox, spec: LaunchSpec) -> Ran {
-    let work = async {
-        let mut process = sandbox.spawn(spec).await.unwrap();
-        process.stdin.shutdown().await.unwrap();
-        drop(process.stdin);
-        let (mut stdout, mut stderr) = (String::new(), String::new());
-        let (out, err) = tokio::join!(
-            process.stdout.read_to_string(&mut stdout),
-            process.stderr.read_to_string(&mut stderr)
-        );
-        out.unwrap();
-        err.unwrap();
-        let exit = process.handle.wait().await.unwrap();
-        Ran {
-            code: exit.code,
-            stdout,
-            stderr,
-        }
-    };
-    tokio::time::timeout(RUN_TIMEOUT, work)
-        .await
-        .expect("sandboxed script timed out")
-}
+pub use agent_runtime_testkit::sandbox_run::{run, run_spec, Ran};
 
 /// Parses `env` output into a map.
 pub fn parse_env(output: &str) -> BTreeMap<String, String> {

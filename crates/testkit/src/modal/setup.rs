@@ -2,7 +2,6 @@
 //! configuration like the runtime's tests use.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 use agent_runtime_sandbox::{
@@ -10,7 +9,7 @@ use agent_runtime_sandbox::{
 };
 
 use super::error::ModalError;
-use crate::sandbox_helper::sandbox_helper_binary;
+use crate::sandbox_helper::{build_workspace_binary, sandbox_helper_binary};
 
 const PACKAGE: &str = "agent-runtime-testkit";
 const BINARY: &str = "agent-runtime-modal-container";
@@ -20,46 +19,9 @@ const BINARY: &str = "agent-runtime-modal-container";
 /// (it is for tests) with the reason when it cannot be built.
 pub fn modal_container_binary() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(build).clone()
-}
-
-fn build() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("the test binary is in <target>/<profile>/deps")
-        .to_path_buf();
-    let target_dir = profile_dir
-        .parent()
-        .expect("<target>/<profile>")
-        .to_path_buf();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(cargo);
-    command
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            PACKAGE,
-            "--bin",
-            BINARY,
-            "--target-dir",
-        ])
-        .arg(&target_dir);
-    if profile_dir
-        .file_name()
-        .is_some_and(|name| name == "release")
-    {
-        command.arg("--release");
-    }
-    let status = command
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run cargo to build {BINARY}: {e}"));
-    assert!(status.success(), "building {BINARY} failed: {status}");
-    let binary = profile_dir.join(BINARY);
-    assert!(binary.is_file(), "{} was not built", binary.display());
-    binary
+    BUILT
+        .get_or_init(|| build_workspace_binary(PACKAGE, BINARY))
+        .clone()
 }
 
 /// A local sandbox config with sandboxes under `root_dir` and the agent tools from
