@@ -17,7 +17,8 @@
 //!
 //! Each action is logged and counted in `/metrics`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use agent_runtime_protocol::{SandboxProviderInfo, SandboxProviderKind};
@@ -101,11 +102,12 @@ impl SandboxProviders {
             .get(&kind)
             .map(|entry| entry.provider.clone())
             .ok_or_else(|| {
-                RuntimeError::InvalidProfile(format!(
-                    "this server has no {} sandbox provider (start it with --sandbox {0} and its \
-                     settings)",
-                    kind.as_str()
-                ))
+                RuntimeError::InvalidProfile(match kind {
+                    SandboxProviderKind::Modal => "this server has no modal sandbox provider \
+                        (it needs Modal's token: MODAL_TOKEN_ID and MODAL_TOKEN_SECRET)"
+                        .to_owned(),
+                    other => format!("this server has no {} sandbox provider", other.as_str()),
+                })
             })
     }
 
@@ -141,21 +143,42 @@ impl SandboxProviders {
     }
 }
 
-/// The sandboxes this process holds, by (provider, sandbox id).
+/// A sandbox this process holds: its provider and id.
+type HeldKey = (SandboxProviderKind, String);
+
+/// The sandboxes this process holds, by (provider, sandbox id), each with the generation of its
+/// latest creation: a handle of an earlier sandbox with the same id (a session's id is reused by
+/// each of its sandboxes) that goes away late releases nothing of the new one.
 #[derive(Default)]
 pub(crate) struct HeldSandboxes {
-    held: Mutex<HashSet<(SandboxProviderKind, String)>>,
+    held: Mutex<HashMap<HeldKey, u64>>,
+    generations: AtomicU64,
 }
 
 impl HeldSandboxes {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<(SandboxProviderKind, String)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<HeldKey, u64>> {
         self.held
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn contains(&self, kind: SandboxProviderKind, id: &str) -> bool {
-        self.lock().contains(&(kind, id.to_owned()))
+        self.lock().contains_key(&(kind, id.to_owned()))
+    }
+
+    /// Holds `key` as a new generation, which [`HeldSandboxes::release`] takes.
+    fn hold(&self, key: HeldKey) -> u64 {
+        let generation = self.generations.fetch_add(1, Ordering::Relaxed);
+        self.lock().insert(key, generation);
+        generation
+    }
+
+    /// Releases `key` if it is still held as `generation`.
+    fn release(&self, key: &HeldKey, generation: u64) {
+        let mut held = self.lock();
+        if held.get(key) == Some(&generation) {
+            held.remove(key);
+        }
     }
 }
 
@@ -221,15 +244,16 @@ pub(crate) async fn create_held(
     request: SandboxRequest,
 ) -> std::result::Result<Arc<dyn Sandbox>, SandboxError> {
     let key = (kind, request.sandbox_id.clone());
-    held.lock().insert(key.clone());
+    let generation = held.hold(key.clone());
     match provider.create(request).await {
         Ok(inner) => Ok(Arc::new(HeldSandbox {
             inner,
             held: held.clone(),
             key,
+            generation,
         })),
         Err(e) => {
-            held.lock().remove(&key);
+            held.release(&key, generation);
             Err(e)
         }
     }
@@ -240,12 +264,13 @@ pub(crate) async fn create_held(
 struct HeldSandbox {
     inner: Arc<dyn Sandbox>,
     held: Arc<HeldSandboxes>,
-    key: (SandboxProviderKind, String),
+    key: HeldKey,
+    generation: u64,
 }
 
 impl Drop for HeldSandbox {
     fn drop(&mut self) {
-        self.held.lock().remove(&self.key);
+        self.held.release(&self.key, self.generation);
     }
 }
 
@@ -302,7 +327,7 @@ impl Sandbox for HeldSandbox {
     }
     async fn destroy(&self) -> std::result::Result<(), SandboxError> {
         let destroyed = self.inner.destroy().await;
-        self.held.lock().remove(&self.key);
+        self.held.release(&self.key, self.generation);
         destroyed
     }
 }

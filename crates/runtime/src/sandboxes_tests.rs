@@ -88,8 +88,7 @@ async fn a_single_node_keeps_what_it_holds_and_terminates_the_rest_of_its_instal
     ];
     let providers = SandboxProviders::single(SandboxProviderKind::Modal, provider.clone(), "test");
     let held = HeldSandboxes::default();
-    held.lock()
-        .insert((SandboxProviderKind::Modal, "held".to_owned()));
+    held.hold((SandboxProviderKind::Modal, "held".to_owned()));
     let done = reconcile(&providers, &held, &identity(None), None).await;
     assert_eq!(
         done,
@@ -104,9 +103,7 @@ async fn a_single_node_keeps_what_it_holds_and_terminates_the_rest_of_its_instal
     assert_eq!(terminated, ["sb-dead-run", "sb-leaked"]);
     // Held under another provider's kind does not count.
     let held_local = HeldSandboxes::default();
-    held_local
-        .lock()
-        .insert((SandboxProviderKind::Local, "held".to_owned()));
+    held_local.hold((SandboxProviderKind::Local, "held".to_owned()));
     let done = reconcile(&providers, &held_local, &identity(None), None).await;
     assert_eq!(done.terminated, 1);
 }
@@ -122,8 +119,7 @@ async fn a_node_leaves_live_nodes_sandboxes_and_ends_dead_nodes_and_its_own_earl
     ];
     let providers = SandboxProviders::single(SandboxProviderKind::Modal, provider.clone(), "test");
     let held = HeldSandboxes::default();
-    held.lock()
-        .insert((SandboxProviderKind::Modal, "a-now".to_owned()));
+    held.hold((SandboxProviderKind::Modal, "a-now".to_owned()));
     let live: HashSet<String> = ["a".to_owned(), "b".to_owned()].into_iter().collect();
     let done = reconcile(&providers, &held, &identity(Some("a")), Some(&live)).await;
     assert_eq!(
@@ -161,4 +157,16 @@ fn labels_name_the_installation_the_process_and_the_purpose() {
     assert!(agent_runtime_sandbox::validate_labels(&odd).is_ok());
     assert_eq!(odd[LABEL_NODE].len(), 24);
     assert_eq!(odd[LABEL_PURPOSE].len(), 24);
+}
+
+#[test]
+fn a_late_handle_of_an_earlier_sandbox_releases_nothing_of_a_new_one_with_its_id() {
+    let held = HeldSandboxes::default();
+    let key = (SandboxProviderKind::Modal, "session-1".to_owned());
+    let first = held.hold(key.clone());
+    let second = held.hold(key.clone());
+    held.release(&key, first);
+    assert!(held.contains(SandboxProviderKind::Modal, "session-1"));
+    held.release(&key, second);
+    assert!(!held.contains(SandboxProviderKind::Modal, "session-1"));
 }

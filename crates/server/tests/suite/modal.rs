@@ -369,3 +369,99 @@ async fn a_runtime_killed_with_modal_sandboxes_running_leaves_none_behind_once_r
     restarted.start_kill().ok();
     restarted.wait().await.ok();
 }
+
+/// Starts a session of Claude Code under `profile`, sends one message and returns how the turn
+/// ended and the session's snapshot.
+async fn one_turn_under_profile(
+    server: &TestServer,
+    profile: &str,
+) -> (
+    (TurnEndReason, Option<String>),
+    agent_runtime_protocol::SessionSnapshot,
+) {
+    let request = CreateSessionRequest {
+        agent: Some("claude-code".into()),
+        profile: Some(profile.into()),
+        ..Default::default()
+    };
+    let session_id = within(server.client().create_session(&request))
+        .await
+        .unwrap()
+        .session_id;
+    let mut ws = server.ws().await;
+    within(ws.subscribe(&session_id, 0)).await.unwrap();
+    within(ws.send_message(&session_id, "hello", None))
+        .await
+        .unwrap();
+    let events = events_until(&mut ws, is_turn_completed).await;
+    let snapshot = within(server.client().get_session(&session_id))
+        .await
+        .unwrap();
+    (turn_end(&events), snapshot)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_profile_names_where_its_sessions_run_and_a_place_the_server_lacks_is_a_clear_error() {
+    let (standin, _dir) = start_standin().await;
+    let model = ScriptedModelServer::start(demo_scenario()).await.unwrap();
+    // Local by default; Modal available because its token is given.
+    let server = TestServer::start_with(|c| {
+        agent_config(c, &model, Setup::CLAUDE_SQLITE);
+        use_modal(c, &standin);
+        c.placement.default = SandboxProviderKind::Local;
+    })
+    .await;
+    let on_modal = agent_runtime_protocol::AgentProfile {
+        id: "on-modal".into(),
+        sandbox: agent_runtime_protocol::SandboxSettings {
+            provider: Some(SandboxProviderKind::Modal),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    within(server.client().put_profile(&on_modal))
+        .await
+        .unwrap();
+    let plain = agent_runtime_protocol::AgentProfile {
+        id: "plain".into(),
+        ..Default::default()
+    };
+    within(server.client().put_profile(&plain)).await.unwrap();
+
+    let (end, snapshot) = one_turn_under_profile(&server, "on-modal").await;
+    assert_eq!(end, (TurnEndReason::Completed, None));
+    assert_eq!(
+        snapshot.state.runtime.sandbox_provider,
+        Some(SandboxProviderKind::Modal)
+    );
+    let install = install_id(&server.config().data_dir);
+    assert_eq!(sandboxes_of(&standin, &install).len(), 1);
+
+    let (end, snapshot) = one_turn_under_profile(&server, "plain").await;
+    assert_eq!(end, (TurnEndReason::Completed, None));
+    assert_eq!(
+        snapshot.state.runtime.sandbox_provider,
+        Some(SandboxProviderKind::Local)
+    );
+    assert_eq!(
+        sandboxes_of(&standin, &install).len(),
+        1,
+        "nothing more on Modal"
+    );
+    server.shutdown().await;
+
+    // A server without Modal: the profile's sessions fail with the reason, and nothing else.
+    let local_only =
+        TestServer::start_with(|c| agent_config(c, &model, Setup::CLAUDE_SQLITE)).await;
+    within(local_only.client().put_profile(&on_modal))
+        .await
+        .unwrap();
+    let ((reason, message), _) = one_turn_under_profile(&local_only, "on-modal").await;
+    assert_eq!(reason, TurnEndReason::Error);
+    let message = message.unwrap_or_default();
+    assert!(
+        message.contains("no modal sandbox provider"),
+        "the error says why: {message}"
+    );
+    local_only.shutdown().await;
+}
