@@ -4,9 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agent_runtime_modal::{ModalConfig, ModalProvider, RetryPolicy};
-use agent_runtime_testkit::modal::{
-    local_sandbox_config, modal_container_binary, ModalStandIn, ModalStandInConfig,
-};
+use agent_runtime_testkit::modal::{start_test_standin, ModalStandIn};
 
 /// Upper bound for one whole test.
 pub const TEST_TIMEOUT: Duration = Duration::from_secs(120);
@@ -49,13 +47,7 @@ impl Harness {
             .map(PathBuf::from)
             .unwrap_or_else(|| dir.path().join("tools"));
         std::fs::create_dir_all(&tools).unwrap();
-        let sandbox = local_sandbox_config(&dir.path().join("sandboxes"), &tools)
-            .await
-            .unwrap();
-        let binary = tokio::task::spawn_blocking(modal_container_binary)
-            .await
-            .unwrap();
-        let server = ModalStandIn::start(ModalStandInConfig::new(sandbox, binary))
+        let server = start_test_standin(&dir.path().join("sandboxes"), &tools)
             .await
             .unwrap();
         let mut config = ModalConfig::new(server.token_id(), server.token_secret());

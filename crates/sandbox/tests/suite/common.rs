@@ -100,22 +100,16 @@ pub struct ModalHarness {
 
 impl ModalHarness {
     pub async fn start() -> Self {
-        use agent_runtime_testkit::modal::{
-            local_sandbox_config, modal_container_binary, ModalStandIn, ModalStandInConfig,
-        };
         let data_dir = tempfile::tempdir().unwrap();
         std::fs::set_permissions(data_dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
         let tools = data_dir.path().join("tools");
         std::fs::create_dir_all(&tools).unwrap();
-        let sandbox = local_sandbox_config(&data_dir.path().join("sandboxes"), &tools)
-            .await
-            .unwrap();
-        let binary = tokio::task::spawn_blocking(modal_container_binary)
-            .await
-            .unwrap();
-        let server = ModalStandIn::start(ModalStandInConfig::new(sandbox, binary))
-            .await
-            .unwrap();
+        let server = agent_runtime_testkit::modal::start_test_standin(
+            &data_dir.path().join("sandboxes"),
+            &tools,
+        )
+        .await
+        .unwrap();
         let mut config =
             agent_runtime_modal::ModalConfig::new(server.token_id(), server.token_secret());
         config.server_url = server.url();

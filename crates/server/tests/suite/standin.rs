@@ -7,9 +7,7 @@ use std::sync::OnceLock;
 use agent_runtime_protocol::SandboxProviderKind;
 use agent_runtime_server::config::ServerConfig;
 use agent_runtime_server::config_placement::{ModalSettings, PlacementConfig};
-use agent_runtime_testkit::modal::{
-    local_sandbox_config, modal_container_binary, ModalStandIn, ModalStandInConfig,
-};
+use agent_runtime_testkit::modal::{start_test_standin, ModalStandIn};
 
 use super::agent::tools_dir;
 
@@ -51,13 +49,7 @@ pub async fn start_standin() -> (ModalStandIn, tempfile::TempDir) {
         std::os::unix::fs::PermissionsExt::from_mode(0o711),
     )
     .expect("chmod");
-    let binary = tokio::task::spawn_blocking(modal_container_binary)
-        .await
-        .expect("building the container init");
-    let sandbox = local_sandbox_config(&dir.path().join("sandboxes"), &tools_dir())
-        .await
-        .expect("a local sandbox config for the stand-in");
-    let standin = ModalStandIn::start(ModalStandInConfig::new(sandbox, binary))
+    let standin = start_test_standin(&dir.path().join("sandboxes"), &tools_dir())
         .await
         .expect("the Modal stand-in starts");
     (standin, dir)

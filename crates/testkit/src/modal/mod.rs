@@ -53,7 +53,7 @@ pub use control::LIST_PAGE_SIZE;
 pub use error::ModalError;
 pub use lifecycle::SANDBOX_LABEL;
 pub use server::{ModalStandIn, ModalStandInConfig, IMAGE_BUILDER_VERSION};
-pub use setup::{local_sandbox_config, modal_container_binary};
+pub use setup::{local_sandbox_config, modal_container_binary, start_test_standin};
 pub use state::{AppRecord, ImageRecord, SandboxPhase, SandboxRecord, SecretRecord};
 
 /// Locks a mutex, ignoring poisoning (the data stays consistent: every update is one step).

@@ -51,3 +51,20 @@ pub async fn local_sandbox_config(
         HelperProgram::standalone(helper),
     ))
 }
+
+/// A stand-in as tests start one: its sandboxes under `root_dir` (see
+/// [`local_sandbox_config`]), the agent tools from `tools_dir`, the container init built by
+/// cargo ([`modal_container_binary`]), a fresh token pair.
+pub async fn start_test_standin(
+    root_dir: &Path,
+    tools_dir: &Path,
+) -> Result<super::ModalStandIn, ModalError> {
+    let sandbox = local_sandbox_config(root_dir, tools_dir).await?;
+    let binary = tokio::task::spawn_blocking(modal_container_binary)
+        .await
+        .map_err(|e| ModalError::Prepare {
+            path: PathBuf::from(BINARY),
+            source: std::io::Error::other(e),
+        })?;
+    super::ModalStandIn::start(super::ModalStandInConfig::new(sandbox, binary)).await
+}
