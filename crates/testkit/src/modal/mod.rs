@@ -8,7 +8,8 @@
 //! A sandbox is a *container*: one local bubblewrap sandbox running one long-lived init
 //! (the `agent-runtime-modal-container` binary, mounted read-only) that starts the entrypoint
 //! and every exec as its own children, so they share a PID namespace, loopback and `/tmp` as
-//! in Modal. The stand-in talks to the init over its stdin/stdout ([`frame`]). The container
+//! in Modal. The stand-in talks to the init over its stdin/stdout (the codec is
+//! `agent_runtime_modal_container::frame`, in the init's own small crate). The container
 //! has no network (the local sandbox gets no egress), as with Modal's `block_network=True`;
 //! images are recorded, never pulled: the container sees the host's system tree and the agent
 //! tools at `/opt/agent-tools`, and only `/workspace`, the home and `/tmp` are writable.
@@ -25,7 +26,6 @@
 //!
 //! # Layout
 //!
-//! * [`frame`]: the stand-in <-> container init protocol, a pure codec.
 //! * `container`: the host side of one container (init process, execs and their output).
 //! * `lifecycle`: a sandbox from creation to its end.
 //! * `control`: the `ModalClient` service.
@@ -38,9 +38,10 @@
 //! * `error`: [`ModalError`].
 
 mod container;
+/// The stand-in <-> container init protocol, a pure codec (in the init's crate).
+pub use agent_runtime_modal_container::frame;
 mod control;
 mod error;
-pub mod frame;
 mod ids;
 mod lifecycle;
 mod net;

@@ -11,7 +11,6 @@ use agent_runtime_sandbox::{
 use super::error::ModalError;
 use crate::sandbox_helper::{build_workspace_binary, sandbox_helper_binary};
 
-const PACKAGE: &str = "agent-runtime-testkit";
 const BINARY: &str = "agent-runtime-modal-container";
 
 /// The path of a freshly built `agent-runtime-modal-container`, built by cargo into the
@@ -19,9 +18,7 @@ const BINARY: &str = "agent-runtime-modal-container";
 /// (it is for tests) with the reason when it cannot be built.
 pub fn modal_container_binary() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| build_workspace_binary(PACKAGE, BINARY))
-        .clone()
+    BUILT.get_or_init(|| build_workspace_binary(BINARY)).clone()
 }
 
 /// A local sandbox config with sandboxes under `root_dir` and the agent tools from

@@ -9,7 +9,7 @@ use std::time::Duration;
 use agent_runtime_modal_proto::client::generic_result::GenericStatus;
 use agent_runtime_modal_proto::client::network_access::NetworkAccessType;
 use agent_runtime_testkit::modal::{
-    local_sandbox_config, ModalStandIn, ModalStandInConfig, SandboxPhase,
+    local_sandbox_config, modal_container_binary, ModalStandIn, ModalStandInConfig, SandboxPhase,
 };
 use pretty_assertions::assert_eq;
 use serde_json::json;
@@ -52,7 +52,9 @@ async fn modals_python_client_drives_the_stand_in() {
     let config = local_sandbox_config(&sandboxes, &tools_dir())
         .await
         .unwrap();
-    let binary = env!("CARGO_BIN_EXE_agent-runtime-modal-container");
+    let binary = tokio::task::spawn_blocking(modal_container_binary)
+        .await
+        .unwrap();
     let stand_in = ModalStandIn::start(ModalStandInConfig::new(config, binary))
         .await
         .unwrap();

@@ -3,7 +3,7 @@
 //! Runs as the one long-lived process of a local bubblewrap sandbox and starts the sandbox's
 //! entrypoint and every exec as its own children, so that they share one PID namespace, one
 //! network namespace and one `/tmp`, as the processes of a Modal container do. It speaks the
-//! framed protocol of `agent_runtime_testkit::modal::frame` on its stdin (commands) and stdout
+//! framed protocol of `agent_runtime_modal_container::frame` on its stdin (commands) and stdout
 //! (events); its stderr is its log.
 //!
 //! Every child runs in a process group of its own (`Kill` signals the group). When its stdin
@@ -16,7 +16,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use agent_runtime_testkit::modal::frame::{
+use agent_runtime_modal_container::frame::{
     encode, Decoder, ExecNum, ExecSpec, ExitStatus, Frame, OUTPUT_CHUNK,
 };
 use rustix::process::{kill_process_group, Pid, Signal};

@@ -232,7 +232,3 @@ fn decode_payload(payload: &[u8]) -> Result<Frame, FrameError> {
         other => return Err(FrameError::UnknownKind(other)),
     })
 }
-
-#[cfg(test)]
-#[path = "frame_tests.rs"]
-mod tests;

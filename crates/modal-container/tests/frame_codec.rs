@@ -1,4 +1,6 @@
-use super::*;
+//! The frame codec: every kind round-trips, split anywhere; bad input is refused.
+
+use agent_runtime_modal_container::frame::*;
 use pretty_assertions::assert_eq;
 
 fn every_kind() -> Vec<Frame> {

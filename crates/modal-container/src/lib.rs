@@ -1,0 +1,5 @@
+//! The container init of the Modal stand-in (`agent-runtime-modal-container`, see
+//! `agent_runtime_testkit::modal`) and the framed protocol it speaks with the stand-in
+//! ([`frame`]). Test support only.
+
+pub mod frame;
