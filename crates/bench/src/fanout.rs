@@ -11,6 +11,10 @@
 //! until the last client saw `turn_completed`), divided by the events delivered to all clients:
 //! it includes the turn's own work (parsing the CLI, storing events), amortized over the
 //! subscribers.
+//!
+//! Each steady case is followed by [`crate::direct`], a bare sender writing the same frames to
+//! as many loopback sockets at the same pace, read by the same reader: the floor the runtime's
+//! CPU per delivery is set against.
 
 use std::time::{Duration, Instant};
 
@@ -20,6 +24,7 @@ use agent_runtime_testkit::ScriptedModelServer;
 use anyhow::{anyhow, bail, Context, Result};
 use futures::StreamExt;
 
+use crate::direct;
 use crate::first_token::{send_hello, TURN_TIMEOUT};
 use crate::frame::{EventKind, Frame};
 use crate::model;
@@ -31,13 +36,13 @@ use crate::socket::{connect_and_subscribe, ws_url};
 use crate::stats::{median, Spread};
 
 /// Clients connecting at the same time (the rest wait), so the listen backlog never overflows.
-const CONNECTS_IN_FLIGHT: usize = 64;
+pub(crate) const CONNECTS_IN_FLIGHT: usize = 64;
 
 /// The longest connecting and subscribing every client may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(120);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The longest the measured turn may take to reach every client.
-const RUN_TIMEOUT: Duration = Duration::from_secs(300);
+pub(crate) const RUN_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Pause between streamed events at the steady rate: 50 events/s.
 pub const STEADY_DELAY_MS: u64 = 20;
@@ -56,6 +61,14 @@ impl Pace {
         match self {
             Pace::MaxRate => "max rate",
             Pace::Steady => "steady 50 events/s",
+        }
+    }
+
+    /// Pause between streamed events, ms.
+    pub fn delay_ms(self) -> u64 {
+        match self {
+            Pace::MaxRate => 0,
+            Pace::Steady => STEADY_DELAY_MS,
         }
     }
 }
@@ -88,13 +101,23 @@ pub struct FanoutResult {
     pub completed: usize,
 }
 
-/// Runs every case on one server, a fresh session each, and returns the results.
+/// One case's figures: the runtime's and, for a steady case, the bare sender's beside them.
+#[derive(Debug)]
+pub struct FanoutRun {
+    pub runtime: Result<FanoutResult>,
+    /// [`crate::direct`] with the same subscribers, pace and deltas, right after the runtime
+    /// case (steady cases only).
+    pub bare: Option<Result<FanoutResult>>,
+}
+
+/// Runs every case on one server, a fresh session each, and returns the results; after each
+/// steady case, the bare sender with the same sizes (its figures printed as it ends).
 pub async fn measure(
     server: &RuntimeProcess,
     model: &ScriptedModelServer,
     cases: &[FanoutCase],
-) -> Vec<Result<FanoutResult>> {
-    let mut results = Vec::new();
+) -> Vec<FanoutRun> {
+    let mut runs = Vec::new();
     for case in cases {
         eprintln!(
             "  fan-out: {} subscribers, {}, {} deltas",
@@ -102,14 +125,39 @@ pub async fn measure(
             case.pace.label(),
             case.deltas
         );
-        let result = run_case(server, model, *case).await;
-        if let Err(error) = &result {
+        let runtime = run_case(server, model, *case).await;
+        if let Err(error) = &runtime {
             eprintln!("    failed: {error:#}");
         }
-        results.push(result);
         model.clear_requests();
+        let bare = match case.pace {
+            Pace::MaxRate => None,
+            Pace::Steady => Some(measure_bare(*case).await),
+        };
+        runs.push(FanoutRun { runtime, bare });
     }
-    results
+    runs
+}
+
+/// The bare sender's run of `case`, printed like a row of the table.
+async fn measure_bare(case: FanoutCase) -> Result<FanoutResult> {
+    eprintln!("  bare sender: the same sizes, no runtime");
+    let result = tokio::task::spawn_blocking(move || direct::measure(case))
+        .await
+        .context("the bare sender panicked")
+        .and_then(|result| result);
+    let figure = format!(
+        "bare sender: {} loopback sockets, {} ({} text deltas)",
+        thousands(case.subscribers as u64),
+        case.pace.label(),
+        thousands(u64::from(case.deltas))
+    );
+    let row = match &result {
+        Ok(result) => Row::measured(&figure, describe(result, "sender")),
+        Err(error) => Row::unmeasured(&figure, format!("{error:#}")),
+    };
+    println!("{}", row.to_text());
+    result
 }
 
 async fn run_case(
@@ -152,11 +200,7 @@ async fn run_case(
         })
         .collect::<Result<Vec<_>>>()?;
 
-    let delay = match case.pace {
-        Pace::MaxRate => 0,
-        Pace::Steady => STEADY_DELAY_MS,
-    };
-    model.set_scenario(model::streamed(case.deltas, delay));
+    model.set_scenario(model::streamed(case.deltas, case.pace.delay_ms()));
     let cpu_before = server.cpu_time()?;
     let own_before = procfs::cpu_time(std::process::id())?;
     let deadline = Instant::now() + RUN_TIMEOUT;
@@ -290,33 +334,38 @@ pub fn summarize(
 const SEED_SOURCE: &str =
     "the seed's Socket.IO layer, measured by an earlier session of this project, issue 11";
 
+/// What the bare sender of a steady row is.
+const BARE_SOURCE: &str = "a bare sender writing the same frames to the same number of loopback \
+     sockets, one write per delivery, no runtime; same run";
+
 /// One table row per run.
-pub fn rows(results: &[(FanoutCase, Result<FanoutResult>)]) -> Vec<Row> {
+pub fn rows(results: &[(FanoutCase, FanoutRun)]) -> Vec<Row> {
     results
         .iter()
-        .map(|(case, result)| {
+        .map(|(case, run)| {
             let figure = format!(
                 "fan-out: {} WS subscribers to one session, {} ({} text deltas)",
                 thousands(case.subscribers as u64),
                 case.pace.label(),
                 thousands(u64::from(case.deltas))
             );
-            match result {
-                Ok(result) => row_of(&figure, result),
+            match &run.runtime {
+                Ok(result) => row_of(&figure, result, run.bare.as_ref()),
                 Err(error) => Row::unmeasured(&figure, format!("{error:#}")),
             }
         })
         .collect()
 }
 
-fn row_of(figure: &str, result: &FanoutResult) -> Row {
-    let n = result.case.subscribers;
-    let rate = result.events_per_sec_per_client;
+/// A run's figures in words; `sender` names whose CPU it is ("server", "sender").
+fn describe(result: &FanoutResult, sender: &str) -> String {
     let latency = result.latency_ms;
-    let text = format!(
-        "{} events/s per client; latency p50 {} / p99 {} / max {} ms; {} µs server CPU per delivery \
-         ({} µs in the clients); {} resyncs; {}; {} of {} clients saw the turn end",
-        rate.map_or("?".into(), |r| format!("{r:.0}")),
+    format!(
+        "{} events/s per client; latency p50 {} / p99 {} / max {} ms; {} µs {sender} CPU per \
+         delivery ({} µs in the clients); {} resyncs; {}; {} of {} clients saw the turn end",
+        result
+            .events_per_sec_per_client
+            .map_or("?".into(), |r| format!("{r:.0}")),
         latency.map_or("?".into(), |l| format!("{:.1}", l.p50)),
         latency.map_or("?".into(), |l| format!("{:.1}", l.p99)),
         latency.map_or("?".into(), |l| format!("{:.1}", l.max)),
@@ -333,33 +382,81 @@ fn row_of(figure: &str, result: &FanoutResult) -> Row {
             format!("{} clients saw gaps", result.gapped)
         },
         result.completed,
-        thousands(n as u64),
+        thousands(result.case.subscribers as u64),
+    )
+}
+
+fn row_of(figure: &str, result: &FanoutResult, bare: Option<&Result<FanoutResult>>) -> Row {
+    let row = Row::measured(figure, describe(result, "server"));
+    match result.case.pace {
+        Pace::MaxRate => with_max_rate_anchor(row, result),
+        Pace::Steady => with_steady_anchors(row, result, bare),
+    }
+}
+
+/// At 1,000 subscribers: the seed's figures.
+fn with_max_rate_anchor(mut row: Row, result: &FanoutResult) -> Row {
+    if result.case.subscribers != 1000 {
+        return row;
+    }
+    row = row.with_anchor(
+        "77 events/s per client, p99 1.4 s, 10-13 µs per delivery (ratio against 10 µs)",
+        SEED_SOURCE,
     );
-    let mut row = Row::measured(figure, text);
-    if n == 1000 {
-        match result.case.pace {
-            Pace::MaxRate => {
-                row = row.with_anchor(
-                    "77 events/s per client, p99 1.4 s, 10-13 µs per delivery (ratio against 10 µs)",
-                    SEED_SOURCE,
-                );
-                if let Some(rate) = rate {
-                    row = row.compare(Comparison::new("events/s", rate, 77.0, Better::Higher));
-                }
-                if let Some(latency) = latency {
-                    row = row.compare(Comparison::new("p99", latency.p99, 1400.0, Better::Lower));
-                }
-                if let Some(cpu) = result.cpu_us_per_delivery {
-                    row = row.compare(Comparison::new("CPU", cpu, 10.0, Better::Lower));
-                }
-            }
-            Pace::Steady => {
-                row = row.with_anchor("p99 717 ms", SEED_SOURCE);
-                if let Some(latency) = latency {
-                    row = row.compare(Comparison::new("p99", latency.p99, 717.0, Better::Lower));
-                }
-            }
+    if let Some(rate) = result.events_per_sec_per_client {
+        row = row.compare(Comparison::new("events/s", rate, 77.0, Better::Higher));
+    }
+    if let Some(latency) = result.latency_ms {
+        row = row.compare(Comparison::new("p99", latency.p99, 1400.0, Better::Lower));
+    }
+    if let Some(cpu) = result.cpu_us_per_delivery {
+        row = row.compare(Comparison::new("CPU", cpu, 10.0, Better::Lower));
+    }
+    row
+}
+
+/// The bare sender of the same run (its CPU per delivery the floor of the runtime's) and, at
+/// 1,000 subscribers, the seed's p99 too: one anchor cell naming both sources.
+fn with_steady_anchors(
+    mut row: Row,
+    result: &FanoutResult,
+    bare: Option<&Result<FanoutResult>>,
+) -> Row {
+    let seed = result.case.subscribers == 1000;
+    let bare_text = bare.map(|bare| match bare {
+        Ok(bare) => format!(
+            "{} µs per delivery, p99 {} ms",
+            bare.cpu_us_per_delivery
+                .map_or("?".into(), |c| format!("{c:.2}")),
+            bare.latency_ms
+                .map_or("?".into(), |l| format!("{:.1}", l.p99)),
+        ),
+        Err(error) => format!("not measured: {error:#}"),
+    });
+    row = match (seed, bare_text) {
+        (true, Some(bare)) => {
+            row.with_anchor(&format!("p99 717 ms ({SEED_SOURCE}); {bare}"), BARE_SOURCE)
         }
+        (true, None) => row.with_anchor("p99 717 ms", SEED_SOURCE),
+        (false, Some(bare)) => row.with_anchor(&bare, BARE_SOURCE),
+        (false, None) => row,
+    };
+    if let (true, Some(latency)) = (seed, result.latency_ms) {
+        row = row.compare(Comparison::new(
+            "p99 vs the seed",
+            latency.p99,
+            717.0,
+            Better::Lower,
+        ));
+    }
+    let bare_cpu = bare.and_then(|bare| bare.as_ref().ok()?.cpu_us_per_delivery);
+    if let (Some(cpu), Some(bare_cpu)) = (result.cpu_us_per_delivery, bare_cpu) {
+        row = row.compare(Comparison::new(
+            "CPU vs the bare sender",
+            cpu,
+            bare_cpu,
+            Better::Lower,
+        ));
     }
     row
 }
@@ -463,6 +560,55 @@ mod tests {
             ),
             (20, 1, 0, 1)
         );
+    }
+
+    #[test]
+    fn a_steady_row_is_set_against_the_bare_sender_and_the_seed() {
+        let result = |cpu: f64, p99: f64| FanoutResult {
+            case: FanoutCase {
+                subscribers: 1000,
+                pace: Pace::Steady,
+                deltas: 250,
+            },
+            events_per_sec_per_client: Some(50.0),
+            latency_ms: Some(Spread {
+                p50: 1.0,
+                p99,
+                max: p99,
+            }),
+            cpu_us_per_delivery: Some(cpu),
+            client_cpu_us_per_delivery: Some(1.0),
+            deliveries: 252_000,
+            resyncs: 0,
+            gapped: 0,
+            completed: 1000,
+        };
+        let run = FanoutRun {
+            runtime: Ok(result(8.0, 71.7)),
+            bare: Some(Ok(result(2.0, 3.0))),
+        };
+        let row = &rows(&[(run.runtime.as_ref().expect("ok").case, run)])[0];
+        let anchor = row.anchor.as_ref().expect("an anchor");
+        assert_eq!(
+            anchor.text,
+            format!("p99 717 ms ({SEED_SOURCE}); 2.00 µs per delivery, p99 3.0 ms")
+        );
+        assert_eq!(anchor.source, BARE_SOURCE);
+        assert_eq!(
+            row.ratio(),
+            "p99 vs the seed 10.0× better; CPU vs the bare sender 4.0× worse"
+        );
+
+        let mut small = result(8.0, 71.7);
+        small.case.subscribers = 100;
+        let failed = FanoutRun {
+            runtime: Ok(small),
+            bare: Some(Err(anyhow!("no sockets"))),
+        };
+        let row = &rows(&[(failed.runtime.as_ref().expect("ok").case, failed)])[0];
+        let anchor = row.anchor.as_ref().expect("an anchor");
+        assert_eq!(anchor.text, "not measured: no sockets");
+        assert_eq!(row.ratio(), "—");
     }
 
     #[test]

@@ -17,6 +17,7 @@
 //! - [`cli`]: the raw Claude CLI started by hand, the first-token anchor.
 //! - [`first_token`]: cold and warm first token.
 //! - [`fanout`]: thousands of WebSocket subscribers to one session.
+//! - [`direct`]: a bare sender to as many loopback sockets, the steady fan-out's floor.
 //! - [`socket`], [`frame`]: bare WebSocket clients and the cheap reader of their frames.
 //! - [`dataset`]: databases of generated sessions, prepared through the store and cached.
 //! - [`stored`]: loading a big session, start-up on a big store, memory per loaded session.
@@ -31,6 +32,7 @@ pub mod cli;
 pub mod cluster;
 pub mod concurrent;
 pub mod dataset;
+pub mod direct;
 pub mod fanout;
 pub mod first_token;
 pub mod frame;

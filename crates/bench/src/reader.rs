@@ -132,13 +132,21 @@ fn read_share(
 /// Reads everything the socket has and records every complete frame; `true` when the client is
 /// done (turn completed, resync, or the socket closed or failed).
 fn drain(client: &mut Client, chunk: &mut [u8]) -> bool {
+    // A socket that ended (or failed) still has its last frames in the buffer: record them.
+    let mut ended = false;
     loop {
         match client.stream.read(chunk) {
-            Ok(0) => return true,
+            Ok(0) => {
+                ended = true;
+                break;
+            }
             Ok(n) => client.buffer.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == ErrorKind::WouldBlock => break,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(_) => return true,
+            Err(_) => {
+                ended = true;
+                break;
+            }
         }
     }
     let now = Instant::now();
@@ -168,7 +176,7 @@ fn drain(client: &mut Client, chunk: &mut [u8]) -> bool {
         }
     }
     client.buffer.drain(..consumed);
-    done
+    done || ended
 }
 
 const OPCODE_TEXT: u8 = 1;
@@ -263,5 +271,40 @@ mod tests {
             );
             assert_eq!(&bytes[header.len - header.payload_len..], text.as_bytes());
         }
+    }
+
+    #[test]
+    fn frames_that_arrive_with_the_sockets_end_are_recorded() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+        let client =
+            std::net::TcpStream::connect(listener.local_addr().expect("addr")).expect("connects");
+        let (mut server, _) = listener.accept().expect("accepts");
+        let delta = |seq: u64| {
+            let payload = format!(
+                r#"{{"type":"event","envelope":{{"sessionId":"s","seq":{seq},"at":"2026-11-29T04:00:00.000Z","event":{{"type":"text_delta","blockId":"b","delta":"x"}}}}}}"#
+            );
+            crate::direct::websocket_text_frame(payload.as_bytes())
+        };
+        std::io::Write::write_all(&mut server, &[delta(1), delta(2)].concat()).expect("writes");
+        drop(server);
+        client.set_nonblocking(true).expect("nonblocking");
+        let mut client = Client {
+            index: 0,
+            stream: TcpStream::from_std(client),
+            buffer: Vec::new(),
+            expected: 1,
+            stats: ClientStats::default(),
+            done: false,
+        };
+        let mut chunk = vec![0u8; 1024];
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        // Both frames and the end are queued once a read returns 0; until then, read again.
+        let mut ended = false;
+        while !ended && Instant::now() < deadline {
+            ended = drain(&mut client, &mut chunk);
+        }
+        assert!(ended, "the socket's end was seen");
+        assert_eq!((client.stats.events, client.stats.deltas), (2, 2));
+        assert_eq!(client.stats.gaps, 0);
     }
 }

@@ -7,7 +7,7 @@ use agent_runtime_testkit::ScriptedModelServer;
 use anyhow::{Context, Result};
 
 use crate::dataset::{self, DatasetSpec};
-use crate::fanout::{FanoutCase, FanoutResult, Pace};
+use crate::fanout::{FanoutCase, FanoutRun, Pace};
 use crate::first_token::FirstTokenSizes;
 use crate::report::{markdown_table, splice_between, Row, TABLE_END, TABLE_START};
 use crate::server::{locate_runtime_binary, RuntimeProcess, ServerSetup};
@@ -159,7 +159,7 @@ pub async fn run(options: Options) -> Result<()> {
     println!("binary: {}; open files limit {nofile}\n", binary.display());
 
     let mut rows: Vec<Row> = Vec::new();
-    let mut fanout_results: Vec<(FanoutCase, Result<FanoutResult>)> = Vec::new();
+    let mut fanout_results: Vec<(FanoutCase, FanoutRun)> = Vec::new();
     let print = |new: &[Row]| {
         for row in new {
             println!("{}", row.to_text());
@@ -284,15 +284,15 @@ fn write_markdown(path: &Path, machine: &str, rows: &[Row]) -> Result<()> {
 }
 
 /// The fan-out latency plot: p50 and p99 against subscribers, max rate and steady 50/s.
-pub fn fanout_plot(results: &[(FanoutCase, Result<FanoutResult>)]) -> String {
+pub fn fanout_plot(results: &[(FanoutCase, FanoutRun)]) -> String {
     let mut series = Vec::new();
     for (pace, color) in [(Pace::MaxRate, "#c0392b"), (Pace::Steady, "#2471a3")] {
         for (quantile, dashed) in [("p50", false), ("p99", true)] {
             let points = results
                 .iter()
                 .filter(|(case, _)| case.pace == pace)
-                .filter_map(|(case, result)| {
-                    let latency = result.as_ref().ok()?.latency_ms?;
+                .filter_map(|(case, run)| {
+                    let latency = run.runtime.as_ref().ok()?.latency_ms?;
                     let y = if dashed { latency.p99 } else { latency.p50 };
                     Some((case.subscribers as f64, y))
                 })

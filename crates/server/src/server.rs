@@ -25,6 +25,7 @@ use agent_runtime_sandbox::{
 };
 use agent_runtime_store::{open_store, SessionStore, StoreError};
 use agent_runtime_testkit::{demo_scenario, Scenario, ScriptedModelServer, TestkitError};
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -321,6 +322,13 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServeError> {
     let app = build_app(state);
     let stop_accepting = CancellationToken::new();
     let stop = stop_accepting.clone();
+    // No Nagle: streamed events are small writes the writer has already coalesced, and Nagle
+    // would hold one back until the client acknowledges the last (up to its delayed-ACK time).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("setting TCP_NODELAY on a connection failed: {e}");
+        }
+    });
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(stop.cancelled_owned())
