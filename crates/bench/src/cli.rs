@@ -33,9 +33,32 @@ pub fn claude_binary(tools_dir: &Path) -> Result<PathBuf> {
 /// stdout. Headless with stream-json both ways and partial messages, as the runtime runs it,
 /// but on the host (no sandbox), with a fresh home.
 pub async fn raw_cli_first_delta(claude: &Path, model_url: &str) -> Result<Duration> {
+    raw_cli_delta(claude, model_url, None).await
+}
+
+/// The raw CLI booted, as a warm pool holds it: started, its `initialize` control request
+/// answered (what the pool waits for), idle for `settle`; then from writing the first message
+/// to the first `text_delta` on its stdout. What a pooled process costs a new session by
+/// itself: the CLI's own work on the first message of a process.
+pub async fn raw_cli_booted_first_delta(
+    claude: &Path,
+    model_url: &str,
+    settle: Duration,
+) -> Result<Duration> {
+    raw_cli_delta(claude, model_url, Some(settle)).await
+}
+
+/// Starts the raw CLI; with `booted`, first waits for its answer to `initialize` and the given
+/// idle time. Returns the time from the start (cold) or the message (booted) to the first text
+/// delta.
+async fn raw_cli_delta(
+    claude: &Path,
+    model_url: &str,
+    booted: Option<Duration>,
+) -> Result<Duration> {
     let home = tempfile::tempdir()?;
     let home_path = home.path().display().to_string();
-    let started = Instant::now();
+    let mut started = Instant::now();
     let mut child = tokio::process::Command::new(claude)
         .args([
             "-p",
@@ -64,13 +87,27 @@ pub async fn raw_cli_first_delta(claude: &Path, model_url: &str) -> Result<Durat
         .spawn()
         .with_context(|| format!("starting {}", claude.display()))?;
     let mut stdin = child.stdin.take().ok_or_else(|| anyhow!("no stdin"))?;
-    stdin
-        .write_all(agent_runtime_agents::claude::launch::encode_user_message("hello").as_bytes())
-        .await?;
-    stdin.flush().await?;
     let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
     let mut lines = tokio::io::BufReader::new(stdout).lines();
     let found = tokio::time::timeout(CLI_TIMEOUT, async {
+        if let Some(settle) = booted {
+            let probe = agent_runtime_agents::claude::launch::encode_readiness_probe();
+            stdin.write_all(probe.as_bytes()).await?;
+            stdin.flush().await?;
+            loop {
+                let Some(line) = lines.next_line().await? else {
+                    bail!("the CLI ended before it answered initialize");
+                };
+                if line.contains("\"type\":\"control_response\"") {
+                    break;
+                }
+            }
+            tokio::time::sleep(settle).await;
+            started = Instant::now();
+        }
+        let message = agent_runtime_agents::claude::launch::encode_user_message("hello");
+        stdin.write_all(message.as_bytes()).await?;
+        stdin.flush().await?;
         while let Some(line) = lines.next_line().await? {
             if is_text_delta_line(&line) {
                 return Ok::<_, anyhow::Error>(Some(started.elapsed()));
