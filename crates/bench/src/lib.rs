@@ -17,6 +17,7 @@
 //! - [`cli`]: the raw Claude CLI started by hand, the first-token anchor.
 //! - [`first_token`]: cold and warm first token.
 //! - [`fanout`]: thousands of WebSocket subscribers to one session.
+//! - [`fanout_rows`]: the fan-out rows of the table, beside their anchors.
 //! - [`direct`]: a bare sender to as many loopback sockets, the steady fan-out's floor.
 //! - [`socket`], [`frame`]: bare WebSocket clients and the cheap reader of their frames.
 //! - [`dataset`]: databases of generated sessions, prepared through the store and cached.
@@ -34,6 +35,7 @@ pub mod concurrent;
 pub mod dataset;
 pub mod direct;
 pub mod fanout;
+pub mod fanout_rows;
 pub mod first_token;
 pub mod frame;
 pub mod model;

@@ -12,7 +12,7 @@ use crate::first_token::FirstTokenSizes;
 use crate::report::{markdown_table, splice_between, Row, TABLE_END, TABLE_START};
 use crate::server::{locate_runtime_binary, RuntimeProcess, ServerSetup};
 use crate::svg::{line_plot, Series};
-use crate::{cli, cluster, concurrent, fanout, first_token, model, procfs, stored};
+use crate::{cli, cluster, concurrent, fanout, fanout_rows, first_token, model, procfs, stored};
 
 /// Sockets the biggest fan-out needs, with room for the server's own files (it inherits it).
 const NOFILE_WANTED: u64 = 65_536;
@@ -202,7 +202,7 @@ pub async fn run(options: Options) -> Result<()> {
                     let results = fanout::measure(&server, &model, &sizes.fanout).await;
                     server.stop().await;
                     fanout_results = sizes.fanout.iter().copied().zip(results).collect();
-                    fanout::rows(&fanout_results)
+                    fanout_rows::rows(&fanout_results)
                 }
                 Err(error) => vec![Row::unmeasured("fan-out", format!("{error:#}"))],
             },

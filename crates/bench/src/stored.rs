@@ -12,7 +12,7 @@ use anyhow::{anyhow, bail, Result};
 use futures::StreamExt;
 
 use crate::dataset::{session_id, Dataset};
-use crate::fanout::thousands;
+use crate::fanout_rows::thousands;
 use crate::report::{Better, Comparison, Row};
 use crate::server::{world_readable_tempdir, RuntimeProcess, ServerSetup};
 use crate::socket::{connect_and_subscribe, ws_url};
