@@ -42,8 +42,6 @@
 //! * [`demo`]: the built-in demo scenario.
 //! * [`sandbox_helper`]: the sandbox helper binary for tests that run sandboxes.
 //! * [`sandbox_run`]: running a script in any provider's sandbox and collecting its output.
-//! * [`modal`]: a stand-in for Modal's API (control plane and task command router), with
-//!   sandboxes as local bubblewrap containers.
 //! * [`error`]: the crate's error type, [`TestkitError`].
 
 pub mod api;
@@ -53,7 +51,6 @@ pub mod error;
 pub mod gemini;
 mod http_reply;
 pub mod matching;
-pub mod modal;
 pub mod model_request;
 pub mod openai;
 pub mod openai_sse;

@@ -1,4 +1,4 @@
-//! The container init of the Modal stand-in (see `agent_runtime_testkit::modal`).
+//! The container init of the Modal stand-in (see `agent_runtime_modal_standin`).
 //!
 //! Runs as the one long-lived process of a local bubblewrap sandbox and starts the sandbox's
 //! entrypoint and every exec as its own children, so that they share one PID namespace, one

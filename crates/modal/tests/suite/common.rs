@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agent_runtime_modal::{ModalConfig, ModalProvider, RetryPolicy};
-use agent_runtime_testkit::modal::{start_test_standin, ModalStandIn};
+use agent_runtime_modal_standin::{start_test_standin, ModalStandIn};
 
 /// Upper bound for one whole test.
 pub const TEST_TIMEOUT: Duration = Duration::from_secs(120);

@@ -131,7 +131,7 @@ async fn sandboxes_are_listed_by_label_and_terminated_through_the_provider() {
         let provider = harness.provider.clone();
         let mut handles = Vec::new();
         // More than one page of the stand-in's SandboxList.
-        let count = agent_runtime_testkit::modal::LIST_PAGE_SIZE + 2;
+        let count = agent_runtime_modal_standin::LIST_PAGE_SIZE + 2;
         for i in 0..count {
             let mut req = SandboxRequest::new(format!("l{i}"));
             req.labels = labels(&[("install", if i == 0 { "i2" } else { "i1" })]);

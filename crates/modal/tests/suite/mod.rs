@@ -1,4 +1,4 @@
-//! The Modal provider against the Modal stand-in of testkit (real gRPC, sandboxes as local
+//! The Modal provider against the Modal stand-in (`agent-runtime-modal-standin`, real gRPC, sandboxes as local
 //! bubblewrap containers).
 //!
 //! - `common`: starting a stand-in and a provider pointed at it; running scripts.

@@ -90,10 +90,10 @@ impl Harness {
     }
 }
 
-/// The Modal provider against testkit's Modal stand-in (real gRPC; its containers are local
+/// The Modal provider against the Modal stand-in (`agent-runtime-modal-standin`) (real gRPC; its containers are local
 /// bubblewrap sandboxes with the tools dir of `Harness`).
 pub struct ModalHarness {
-    pub server: agent_runtime_testkit::modal::ModalStandIn,
+    pub server: agent_runtime_modal_standin::ModalStandIn,
     pub provider: Arc<agent_runtime_modal::ModalProvider>,
     _data_dir: tempfile::TempDir,
 }
@@ -104,7 +104,7 @@ impl ModalHarness {
         std::fs::set_permissions(data_dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
         let tools = data_dir.path().join("tools");
         std::fs::create_dir_all(&tools).unwrap();
-        let server = agent_runtime_testkit::modal::start_test_standin(
+        let server = agent_runtime_modal_standin::start_test_standin(
             &data_dir.path().join("sandboxes"),
             &tools,
         )

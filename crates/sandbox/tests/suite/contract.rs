@@ -1,6 +1,6 @@
 //! The `SandboxProvider`/`Sandbox` contract. Bodies see only `dyn SandboxProvider`, so any
 //! provider that can run here gets the same checks: the local bubblewrap provider in each
-//! host-user configuration, and the Modal provider against testkit's Modal stand-in.
+//! host-user configuration, and the Modal provider against the Modal stand-in.
 
 use std::collections::BTreeMap;
 

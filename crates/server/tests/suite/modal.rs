@@ -8,10 +8,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use agent_runtime_client::{Client, WsAuth};
+use agent_runtime_modal_standin::{ModalStandIn, SandboxRecord};
 use agent_runtime_protocol::{
     CreateSessionRequest, SandboxProviderKind, SessionEvent, TurnEndReason,
 };
-use agent_runtime_testkit::modal::{ModalStandIn, SandboxRecord};
 use agent_runtime_testkit::{demo_scenario, ScriptedModelServer};
 use pretty_assertions::assert_eq;
 

@@ -1,13 +1,13 @@
-//! The Modal stand-in (`agent_runtime_testkit::modal`) for end-to-end tests: one shared by every
+//! The Modal stand-in (`agent_runtime_modal_standin`) for end-to-end tests: one shared by every
 //! test of this binary that only needs Modal to work (the matrix), on a thread and runtime of
 //! its own so it outlives each test's runtime, and fresh ones for tests that break things.
 
 use std::sync::OnceLock;
 
+use agent_runtime_modal_standin::{start_test_standin, ModalStandIn};
 use agent_runtime_protocol::SandboxProviderKind;
 use agent_runtime_server::config::ServerConfig;
 use agent_runtime_server::config_placement::{ModalSettings, PlacementConfig};
-use agent_runtime_testkit::modal::{start_test_standin, ModalStandIn};
 
 use super::agent::tools_dir;
 

@@ -10,7 +10,6 @@
 //! * `codex_acp`: the real codex-acp end to end (needs `AGENT_RUNTIME_TEST_CODEX_ACP`).
 //! * `cli_gemini`: the real Gemini CLI end to end (demo turn, resume in a fresh home, errors,
 //!   the prompt on stdin).
-//! * `modal_python`: the Modal stand-in driven by Modal's own Python client.
 
 mod cli;
 mod cli_demo;
@@ -23,4 +22,3 @@ mod http_api;
 mod http_client;
 mod http_gemini;
 mod http_openai;
-mod modal_python;

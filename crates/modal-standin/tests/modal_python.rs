@@ -2,13 +2,16 @@
 //! venv `scripts/modal-proto` creates under the target dir; the same script first proves that
 //! the descriptors `agent-runtime-modal-proto` is generated from are the package's.
 
+// Helpers outside `#[test]` functions may panic too: this is a test binary.
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
 use agent_runtime_modal_proto::client::generic_result::GenericStatus;
 use agent_runtime_modal_proto::client::network_access::NetworkAccessType;
-use agent_runtime_testkit::modal::{
+use agent_runtime_modal_standin::{
     local_sandbox_config, modal_container_binary, ModalStandIn, ModalStandInConfig, SandboxPhase,
 };
 use pretty_assertions::assert_eq;
@@ -60,7 +63,7 @@ async fn modals_python_client_drives_the_stand_in() {
         .unwrap();
     let home = data.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/suite/modal_faithfulness.py");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/modal_faithfulness.py");
     let run = tokio::process::Command::new(&python)
         .arg(&script)
         .env_clear()

@@ -9,7 +9,7 @@ use agent_runtime_sandbox::{
 };
 
 use super::error::ModalError;
-use crate::sandbox_helper::{build_workspace_binary, sandbox_helper_binary};
+use agent_runtime_testkit::sandbox_helper::{build_workspace_binary, sandbox_helper_binary};
 
 const BINARY: &str = "agent-runtime-modal-container";
 
