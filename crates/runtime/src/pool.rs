@@ -20,6 +20,9 @@
 //!   as its stdin, so there is no process to start ahead; sessions that resume a conversation
 //!   (their transcripts are in the store) need them in place before the process starts. Both
 //!   start cold as before.
+//! - **Refills wait for the claimer.** The replacement of a claimed entry starts
+//!   [`REFILL_DELAY`] after the claim: starting an agent takes a core for a moment, and the
+//!   claiming session's first message, which the agent is working on right then, needs it.
 //! - **Safety of start-up.** The pool starts filling only when the server knows the addresses it
 //!   listens on ([`WarmPool::start`]), so every pooled sandbox's egress proxy refuses them like
 //!   any other sandbox's.
@@ -27,6 +30,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use agent_runtime_agents::{AgentKind, ProcessMode};
 use agent_runtime_protocol::{AgentProfile, PermissionMode};
@@ -45,8 +49,15 @@ use crate::session::process::AgentProcess;
 /// Keys kept warm at most; each holds up to the pool's size of entries.
 pub const MAX_KEYS: usize = 8;
 
+/// How long after a claim the filler waits before it starts a replacement. Claude Code's first
+/// message costs it about 100 ms of CPU; a replacement started at the same instant (its boot
+/// takes a core for about half a second) put 10-30 ms on the claiming session's first token
+/// on two cores. A second session within the delay starts cold, as it would have while the
+/// replacement booted.
+pub const REFILL_DELAY: Duration = Duration::from_millis(500);
+
 /// The longest a warm agent may take to be ready before the entry is given up.
-const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What a warm entry was made for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -67,7 +78,7 @@ pub(crate) struct Warm {
     /// The profile the entry was made with.
     fingerprint: String,
     /// From the sandbox's start until the agent was ready.
-    made_in: std::time::Duration,
+    made_in: Duration,
 }
 
 impl Warm {
@@ -88,6 +99,8 @@ struct Entries {
     wanted: VecDeque<PoolKey>,
     /// Set once the pool is stopped: nothing is added any more.
     closed: bool,
+    /// When an entry was last handed out.
+    last_claim: Option<Instant>,
 }
 
 /// Warm sandboxes, per key; see the module docs.
@@ -145,6 +158,9 @@ impl WarmPool {
                     }
                     discarded.push(warm);
                 }
+            }
+            if claimed.is_some() {
+                entries.last_claim = Some(Instant::now());
             }
             claimed
         };
@@ -208,6 +224,11 @@ impl WarmPool {
             .cloned()
     }
 
+    /// How long the filler should still wait before starting an entry (see [`REFILL_DELAY`]).
+    fn refill_wait(&self) -> Duration {
+        refill_wait(self.lock().last_claim, Instant::now())
+    }
+
     /// Stops wanting `key` (its entries could not be made); a later claim asks again.
     fn give_up(&self, key: &PoolKey) {
         self.lock().wanted.retain(|k| k != key);
@@ -254,6 +275,14 @@ async fn fill(deps: Arc<Deps>, cancel: CancellationToken) {
                 _ = pool.wake.notified() => continue,
             }
         };
+        let wait = pool.refill_wait();
+        if !wait.is_zero() {
+            // Then look again: another claim may have come meanwhile.
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = tokio::time::sleep(wait) => continue,
+            }
+        }
         match make(&deps, &key, &cancel).await {
             Ok(warm) => {
                 tracing::info!(entry = %warm.id, agent = %key.agent, profile = ?key.profile, "warm sandbox ready in {} ms", warm.made_in.as_millis());
@@ -270,6 +299,13 @@ async fn fill(deps: Arc<Deps>, cancel: CancellationToken) {
     for warm in pool.close() {
         warm.discard().await;
     }
+}
+
+/// What is left of [`REFILL_DELAY`] at `now` after the claim at `last_claim`.
+fn refill_wait(last_claim: Option<Instant>, now: Instant) -> Duration {
+    last_claim.map_or(Duration::ZERO, |claimed| {
+        REFILL_DELAY.saturating_sub(now.saturating_duration_since(claimed))
+    })
 }
 
 /// Makes one entry for `key`: a sandbox with the profile's files (all of them: a new session's
@@ -299,7 +335,7 @@ async fn make(deps: &Deps, key: &PoolKey, cancel: &CancellationToken) -> Result<
             .ok_or_else(|| RuntimeError::ProfileNotFound(id.clone()))?,
     };
     let id = format!("pool-{}", uuid::Uuid::new_v4());
-    let starting = std::time::Instant::now();
+    let starting = Instant::now();
     let started = start_sandbox(deps, &agent, &profile, id.clone(), "pool").await?;
     let metrics = crate::metrics::global();
     metrics.sandbox_starts.fetch_add(1, Ordering::Relaxed);
@@ -371,4 +407,29 @@ pub(crate) fn poolable(agent: &AgentKind) -> bool {
 /// Identifies a profile's content: entries made under another version are not handed out.
 fn fingerprint(profile: &AgentProfile) -> String {
     serde_json::to_string(profile).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refill_waits_out_the_delay_after_the_last_claim() {
+        let claimed = Instant::now();
+        assert_eq!(refill_wait(None, claimed), Duration::ZERO);
+        assert_eq!(refill_wait(Some(claimed), claimed), REFILL_DELAY);
+        let later = claimed + Duration::from_millis(200);
+        assert_eq!(
+            refill_wait(Some(claimed), later),
+            REFILL_DELAY - Duration::from_millis(200)
+        );
+        assert_eq!(
+            refill_wait(Some(claimed), claimed + REFILL_DELAY),
+            Duration::ZERO
+        );
+        assert_eq!(
+            refill_wait(Some(claimed), claimed + REFILL_DELAY * 3),
+            Duration::ZERO
+        );
+    }
 }
