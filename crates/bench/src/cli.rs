@@ -29,29 +29,13 @@ pub fn claude_binary(tools_dir: &Path) -> Result<PathBuf> {
         })
 }
 
-/// One cold start of the raw CLI: from spawn to the first `text_delta` stream event on its
-/// stdout. Headless with stream-json both ways and partial messages, as the runtime runs it,
-/// but on the host (no sandbox), with a fresh home.
-pub async fn raw_cli_first_delta(claude: &Path, model_url: &str) -> Result<Duration> {
-    raw_cli_delta(claude, model_url, None).await
-}
-
-/// The raw CLI booted, as a warm pool holds it: started, its `initialize` control request
-/// answered (what the pool waits for), idle for `settle`; then from writing the first message
-/// to the first `text_delta` on its stdout. What a pooled process costs a new session by
-/// itself: the CLI's own work on the first message of a process.
-pub async fn raw_cli_booted_first_delta(
-    claude: &Path,
-    model_url: &str,
-    settle: Duration,
-) -> Result<Duration> {
-    raw_cli_delta(claude, model_url, Some(settle)).await
-}
-
-/// Starts the raw CLI; with `booted`, first waits for its answer to `initialize` and the given
-/// idle time. Returns the time from the start (cold) or the message (booted) to the first text
-/// delta.
-async fn raw_cli_delta(
+/// One start of the raw CLI, headless with stream-json both ways and partial messages, as the
+/// runtime runs it, but on the host (no sandbox), with a fresh home. Cold (`booted` none): from
+/// spawn to the first `text_delta` stream event on its stdout. Booted, as a warm pool holds it:
+/// started, its `initialize` control request answered (what the pool waits for), idle for the
+/// given time; then from writing the first message to the first `text_delta`, the CLI's own
+/// work on the first message of a process.
+pub async fn raw_cli_first_delta(
     claude: &Path,
     model_url: &str,
     booted: Option<Duration>,

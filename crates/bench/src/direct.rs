@@ -6,8 +6,8 @@
 //! `sendto`, with the receiving side's softirq work charged to the sender as it is to the
 //! server.
 //!
-//! Its frames are the runtime's: a real [`Envelope`] (`at` stamped as the runtime stamps it when
-//! it appends, RFC 3339 UTC with milliseconds) holding the `text_delta` event the runtime emits
+//! Its frames are the runtime's: a real [`Envelope`] (`at` stamped by the runtime's own
+//! `now_rfc3339`, as when it appends) holding the `text_delta` event the runtime emits
 //! for Claude Code, serialized once per event as a [`ServerFrame::Event`], and the same bytes
 //! written to every socket in an unmasked WebSocket text frame (RFC 6455 §5.2); after the last
 //! delta a `turn_completed` ends every client. Its sockets are like the server's: `TCP_NODELAY`
@@ -21,11 +21,13 @@ use std::io::{ErrorKind, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
+use agent_runtime_core::time::now_rfc3339;
 use agent_runtime_protocol::{
     Envelope, ServerFrame, SessionEvent, TurnEndReason, Usage, MAIN_CONVERSATION,
 };
 use anyhow::{anyhow, bail, Context, Result};
-use chrono::{SecondsFormat, Utc};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 
 use crate::fanout::{
     summarize, FanoutCase, FanoutResult, CONNECTS_IN_FLIGHT, CONNECT_TIMEOUT, RUN_TIMEOUT,
@@ -179,11 +181,6 @@ fn turn_completed(took: Duration) -> SessionEvent {
     }
 }
 
-/// Now as the runtime stamps an appended event: RFC 3339 UTC with milliseconds.
-fn now_rfc3339() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
 /// The whole WebSocket frame a server sends for event `seq` of the session, appended at `at`.
 pub fn event_frame(seq: u64, at: &str, event: SessionEvent) -> Result<Vec<u8>> {
     let envelope = Envelope {
@@ -196,25 +193,14 @@ pub fn event_frame(seq: u64, at: &str, event: SessionEvent) -> Result<Vec<u8>> {
     Ok(websocket_text_frame(&json))
 }
 
-/// `payload` as one unmasked, unfragmented WebSocket text frame (FIN + opcode 1), its length in
-/// 7, 16 or 64 bits as RFC 6455 §5.2 requires of the shortest encoding.
+/// `payload` as one unmasked, unfragmented WebSocket text frame, encoded by tungstenite as the
+/// server's socket encodes it.
 pub fn websocket_text_frame(payload: &[u8]) -> Vec<u8> {
-    let mut frame = Vec::with_capacity(payload.len() + 10);
-    frame.push(0x81);
-    match payload.len() {
-        // Each arm's length fits its encoding.
-        len @ 0..=125 => frame.push(len as u8),
-        len @ 126..=0xffff => {
-            frame.push(126);
-            frame.extend_from_slice(&(len as u16).to_be_bytes());
-        }
-        len => {
-            frame.push(127);
-            frame.extend_from_slice(&(len as u64).to_be_bytes());
-        }
-    }
-    frame.extend_from_slice(payload);
-    frame
+    let frame = Frame::message(payload.to_vec(), OpCode::Data(Data::Text), true);
+    let mut bytes = Vec::with_capacity(frame.len());
+    // Writing into a Vec cannot fail.
+    let _ = frame.format(&mut bytes);
+    bytes
 }
 
 /// CPU time the calling thread has spent, user + system.
@@ -232,6 +218,7 @@ mod tests {
     use crate::fanout::Pace;
     use crate::frame::{scan, EventKind, Frame};
     use crate::reader::next_frame;
+    use chrono::Utc;
     use pretty_assertions::assert_eq;
 
     #[test]

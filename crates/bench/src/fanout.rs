@@ -25,13 +25,12 @@ use anyhow::{anyhow, bail, Context, Result};
 use futures::StreamExt;
 
 use crate::direct;
-use crate::fanout_rows::{describe, thousands};
+use crate::fanout_rows::bare_row;
 use crate::first_token::{send_hello, TURN_TIMEOUT};
 use crate::frame::{EventKind, Frame};
 use crate::model;
 use crate::procfs;
 use crate::reader::{self, Subscribed};
-use crate::report::Row;
 use crate::server::RuntimeProcess;
 use crate::socket::{connect_and_subscribe, ws_url};
 use crate::stats::{median, Spread};
@@ -147,17 +146,7 @@ async fn measure_bare(case: FanoutCase) -> Result<FanoutResult> {
         .await
         .context("the bare sender panicked")
         .and_then(|result| result);
-    let figure = format!(
-        "bare sender: {} loopback sockets, {} ({} text deltas)",
-        thousands(case.subscribers as u64),
-        case.pace.label(),
-        thousands(u64::from(case.deltas))
-    );
-    let row = match &result {
-        Ok(result) => Row::measured(&figure, describe(result, "sender")),
-        Err(error) => Row::unmeasured(&figure, format!("{error:#}")),
-    };
-    println!("{}", row.to_text());
+    println!("{}", bare_row(case, &result).to_text());
     result
 }
 

@@ -33,8 +33,22 @@ pub fn rows(results: &[(FanoutCase, FanoutRun)]) -> Vec<Row> {
         .collect()
 }
 
+/// The bare sender's run of `case`, as a row of its own (printed, not in the table).
+pub fn bare_row(case: FanoutCase, result: &Result<FanoutResult>) -> Row {
+    let figure = format!(
+        "bare sender: {} loopback sockets, {} ({} text deltas)",
+        thousands(case.subscribers as u64),
+        case.pace.label(),
+        thousands(u64::from(case.deltas))
+    );
+    match result {
+        Ok(result) => Row::measured(&figure, describe(result, "sender")),
+        Err(error) => Row::unmeasured(&figure, format!("{error:#}")),
+    }
+}
+
 /// A run's figures in words; `sender` names whose CPU it is ("server", "sender").
-pub(crate) fn describe(result: &FanoutResult, sender: &str) -> String {
+fn describe(result: &FanoutResult, sender: &str) -> String {
     let latency = result.latency_ms;
     format!(
         "{} events/s per client; latency p50 {} / p99 {} / max {} ms; {} µs {sender} CPU per \

@@ -72,21 +72,25 @@ pub async fn measure(
     let pooled = pooled_samples(&Client::new(pooled_url), sizes.cold.max(1))
         .await
         .map_err(|e| format!("{e:#}"));
-    for (figure, samples, anchor) in [
+    // The pooled row's second anchor is the booted raw CLI.
+    for (figure, samples, anchor, floor) in [
         (
             "cold first token: POST to first text_delta at a WS client, fresh session",
             cold,
             "the raw CLI started by hand, same run",
+            None,
         ),
         (
             "new session from the warm pool (--warm-pool 1): POST to first text_delta",
             pooled,
             "the raw CLI started by hand, same run",
+            booted_median,
         ),
         (
             "warm first token: a later turn of the same session",
             warm,
             "the seed spawns a CLI per message: at least the raw CLI's cold start, same run",
+            None,
         ),
     ] {
         let row = match samples {
@@ -98,11 +102,7 @@ pub async fn measure(
                         .compare(Comparison::new("", now, raw, Better::Lower)),
                     _ => row.with_anchor("not measured", anchor),
                 };
-                if figure.contains("warm pool") {
-                    pool_floor(row, booted_median, median(&samples))
-                } else {
-                    row
-                }
+                pool_floor(row, floor, median(&samples))
             }
             Err(why) => Row::unmeasured(figure, why),
         };
@@ -122,7 +122,8 @@ fn describe_samples(samples: &[f64]) -> String {
     )
 }
 
-/// The pooled row's second anchor: the booted raw CLI, what a pooled process costs by itself.
+/// The pooled row's second anchor: the booted raw CLI, what a pooled process costs by itself
+/// (`booted` none: the row is left as it is).
 fn pool_floor(mut row: Row, booted: Option<f64>, pooled: Option<f64>) -> Row {
     const FLOOR: &str = "the raw CLI booted and idle by hand, its first message, same run: \
                          the CLI's own work, which a pooled process still does";
@@ -154,11 +155,9 @@ async fn raw_cli_samples(
 ) -> Result<Vec<f64>> {
     let mut samples = Vec::with_capacity(n);
     for _ in 0..n {
-        let took = match settle {
-            None => cli::raw_cli_first_delta(claude, model_url).await?,
-            Some(settle) => cli::raw_cli_booted_first_delta(claude, model_url, settle).await?,
-        };
-        samples.push(ms(took));
+        samples.push(ms(
+            cli::raw_cli_first_delta(claude, model_url, settle).await?
+        ));
     }
     Ok(samples)
 }

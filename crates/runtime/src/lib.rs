@@ -48,7 +48,7 @@ mod registry;
 pub mod rules;
 pub mod sandboxes;
 mod session;
-mod time;
+pub mod time;
 
 pub use config::{
     AgentRegistry, ClusterConfig, EgressSettings, ModelApi, ModelEndpoint, RuntimeConfig,

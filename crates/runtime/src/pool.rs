@@ -51,9 +51,9 @@ pub const MAX_KEYS: usize = 8;
 
 /// How long after a claim the filler waits before it starts a replacement. Claude Code's first
 /// message costs it about 100 ms of CPU; a replacement started at the same instant (its boot
-/// takes a core for about half a second) put 10-30 ms on the claiming session's first token
-/// on two cores. A second session within the delay starts cold, as it would have while the
-/// replacement booted.
+/// takes a core for about half a second) competed with it: on two cores the runtime's share of
+/// the claiming session's first token was 7-22 ms with it and 3-10 ms without. A second
+/// session within the delay starts cold, as it would have while the replacement booted.
 pub const REFILL_DELAY: Duration = Duration::from_millis(500);
 
 /// The longest a warm agent may take to be ready before the entry is given up.
