@@ -229,6 +229,16 @@ impl Translator {
         }
     }
 
+    /// The warm-up of a pooled process ([`claude::WarmUp`]): a turn it works through before
+    /// any session claims it, then takes back, so the claiming session's first message finds it
+    /// warm. Its user message carries `message_uuid`. `None` for agents without one.
+    pub fn warm_up(&self, message_uuid: String) -> Option<claude::WarmUp> {
+        match self {
+            Translator::Claude(_) => Some(claude::WarmUp::new(message_uuid)),
+            Translator::Gemini(_) | Translator::Acp(_) => None,
+        }
+    }
+
     /// What sending `text` as the next user message to a [`crate::ProcessMode::Persistent`]
     /// agent takes: [`AgentOutput::WriteStdin`] lines (none while an ACP session is still
     /// opening: the message goes out when it is open), or the end of the turn when the agent

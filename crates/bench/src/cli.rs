@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use agent_runtime_agents::claude::{WarmUp, WarmUpStep};
 use agent_runtime_agents::AgentKind;
 use agent_runtime_core::installer::Installer;
 use anyhow::{anyhow, bail, Context, Result};
@@ -29,16 +30,28 @@ pub fn claude_binary(tools_dir: &Path) -> Result<PathBuf> {
         })
 }
 
+/// How the raw CLI is brought to its first message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RawStart {
+    /// Spawned with the message: timed from the spawn.
+    Cold,
+    /// Started, its `initialize` control request answered (what the pool waits for), then idle
+    /// for the given time: timed from writing the first message, the CLI's own work on the
+    /// first message of a process.
+    Booted(Duration),
+    /// Booted, then taken by hand through the warm pool's warm-up (a turn, answered by the
+    /// scripted model, then rewound: `agent_runtime_agents::claude::WarmUp`), then idle for the
+    /// given time: what a pooled process costs by itself.
+    WarmedUp(Duration),
+}
+
 /// One start of the raw CLI, headless with stream-json both ways and partial messages, as the
-/// runtime runs it, but on the host (no sandbox), with a fresh home. Cold (`booted` none): from
-/// spawn to the first `text_delta` stream event on its stdout. Booted, as a warm pool holds it:
-/// started, its `initialize` control request answered (what the pool waits for), idle for the
-/// given time; then from writing the first message to the first `text_delta`, the CLI's own
-/// work on the first message of a process.
+/// runtime runs it, but on the host (no sandbox), with a fresh home, brought to its first
+/// message as `start` says; the time to the first `text_delta` stream event on its stdout.
 pub async fn raw_cli_first_delta(
     claude: &Path,
     model_url: &str,
-    booted: Option<Duration>,
+    start: RawStart,
 ) -> Result<Duration> {
     let home = tempfile::tempdir()?;
     let home_path = home.path().display().to_string();
@@ -74,7 +87,11 @@ pub async fn raw_cli_first_delta(
     let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
     let mut lines = tokio::io::BufReader::new(stdout).lines();
     let found = tokio::time::timeout(CLI_TIMEOUT, async {
-        if let Some(settle) = booted {
+        let settle = match start {
+            RawStart::Cold => None,
+            RawStart::Booted(settle) | RawStart::WarmedUp(settle) => Some(settle),
+        };
+        if let Some(settle) = settle {
             let probe = agent_runtime_agents::claude::launch::encode_readiness_probe();
             stdin.write_all(probe.as_bytes()).await?;
             stdin.flush().await?;
@@ -84,6 +101,25 @@ pub async fn raw_cli_first_delta(
                 };
                 if line.contains("\"type\":\"control_response\"") {
                     break;
+                }
+            }
+            if start == RawStart::WarmedUp(settle) {
+                let mut warm_up = WarmUp::new(uuid::Uuid::new_v4().to_string());
+                stdin.write_all(warm_up.first_line().as_bytes()).await?;
+                stdin.flush().await?;
+                loop {
+                    let Some(line) = lines.next_line().await? else {
+                        bail!("the CLI ended during its warm-up");
+                    };
+                    match warm_up.on_line(&line) {
+                        WarmUpStep::Wait => {}
+                        WarmUpStep::Write(next) => {
+                            stdin.write_all(next.as_bytes()).await?;
+                            stdin.flush().await?;
+                        }
+                        WarmUpStep::Done => break,
+                        WarmUpStep::Failed(why) => bail!("the warm-up failed: {why}"),
+                    }
                 }
             }
             tokio::time::sleep(settle).await;

@@ -11,9 +11,10 @@ use agent_runtime_client::{Client, WsAuth, WsConnection};
 use agent_runtime_protocol::{CreateSessionRequest, SendMessageRequest, ServerFrame, SessionEvent};
 use anyhow::{anyhow, bail, Result};
 
+use crate::cli::{self, RawStart};
+use crate::ms;
 use crate::report::{Better, Comparison, Row};
 use crate::stats::median;
-use crate::{cli, ms};
 
 /// How long a warm sandbox (and the booted raw CLI of the anchor) sits ready before the
 /// message: a session arriving a moment after the pool refilled, not in the same instant.
@@ -38,15 +39,31 @@ pub async fn measure(
     model_url: &str,
     sizes: FirstTokenSizes,
 ) -> Vec<Row> {
-    let (raw, booted) = match claude {
-        Ok(claude) => (
-            raw_cli_samples(claude, model_url, sizes.raw_cli, None).await,
-            raw_cli_samples(claude, model_url, sizes.raw_cli, Some(POOL_SETTLE)).await,
-        ),
-        Err(why) => (Err(anyhow!(why.clone())), Err(anyhow!(why))),
+    let [raw, booted, warmed] = match claude {
+        Ok(claude) => [
+            raw_cli_samples(claude, model_url, sizes.raw_cli, RawStart::Cold).await,
+            raw_cli_samples(
+                claude,
+                model_url,
+                sizes.raw_cli,
+                RawStart::Booted(POOL_SETTLE),
+            )
+            .await,
+            raw_cli_samples(
+                claude,
+                model_url,
+                sizes.raw_cli,
+                RawStart::WarmedUp(POOL_SETTLE),
+            )
+            .await,
+        ],
+        Err(why) => [(); 3].map(|()| Err(anyhow!(why.clone()))),
     };
     let raw_median = raw.as_ref().ok().and_then(|s| median(s));
-    let booted_median = booted.as_ref().ok().and_then(|s| median(s));
+    let floors = PoolFloors {
+        booted: booted.as_ref().ok().and_then(|s| median(s)),
+        warmed: warmed.as_ref().ok().and_then(|s| median(s)),
+    };
     let mut rows = Vec::new();
     for (figure, samples) in [
         (
@@ -57,6 +74,11 @@ pub async fn measure(
             "raw Claude CLI by hand, booted (initialize answered, idle 1 s): its first message to \
              the first text delta",
             &booted,
+        ),
+        (
+            "raw Claude CLI by hand, warmed up (booted, a warm-up turn rewound, idle 1 s): its \
+             first message to the first text delta",
+            &warmed,
         ),
     ] {
         rows.push(match samples {
@@ -72,8 +94,8 @@ pub async fn measure(
     let pooled = pooled_samples(&Client::new(pooled_url), sizes.cold.max(1))
         .await
         .map_err(|e| format!("{e:#}"));
-    // The pooled row's second anchor is the booted raw CLI.
-    for (figure, samples, anchor, floor) in [
+    // The pooled row's further anchors are the booted and the warmed-up raw CLI.
+    for (figure, samples, anchor, floors) in [
         (
             "cold first token: POST to first text_delta at a WS client, fresh session",
             cold,
@@ -84,7 +106,7 @@ pub async fn measure(
             "new session from the warm pool (--warm-pool 1): POST to first text_delta",
             pooled,
             "the raw CLI started by hand, same run",
-            booted_median,
+            Some(floors),
         ),
         (
             "warm first token: a later turn of the same session",
@@ -102,7 +124,10 @@ pub async fn measure(
                         .compare(Comparison::new("", now, raw, Better::Lower)),
                     _ => row.with_anchor("not measured", anchor),
                 };
-                pool_floor(row, floor, median(&samples))
+                match floors {
+                    Some(floors) => floors.anchor(row, median(&samples)),
+                    None => row,
+                }
             }
             Err(why) => Row::unmeasured(figure, why),
         };
@@ -122,42 +147,53 @@ fn describe_samples(samples: &[f64]) -> String {
     )
 }
 
-/// The pooled row's second anchor: the booted raw CLI, what a pooled process costs by itself
-/// (`booted` none: the row is left as it is).
-fn pool_floor(mut row: Row, booted: Option<f64>, pooled: Option<f64>) -> Row {
-    const FLOOR: &str = "the raw CLI booted and idle by hand, its first message, same run: \
-                         the CLI's own work, which a pooled process still does";
-    let Some(booted) = booted else {
-        return row;
-    };
-    let text = match row.anchor.take() {
-        Some(first) => format!("{} ({}); {booted:.0} ms", first.text, first.source),
-        None => format!("{booted:.0} ms"),
-    };
-    row = row.with_anchor(&text, FLOOR);
-    match pooled {
-        Some(pooled) => row.compare(Comparison::new(
-            "vs the booted CLI",
-            pooled,
-            booted,
-            Better::Lower,
-        )),
-        None => row,
+/// The pooled row's further anchors (medians, ms): the raw CLI booted by hand, what a pool
+/// that only starts the CLI would reach; and warmed up by hand, what a pooled process costs by
+/// itself.
+#[derive(Debug, Clone, Copy)]
+struct PoolFloors {
+    booted: Option<f64>,
+    warmed: Option<f64>,
+}
+
+impl PoolFloors {
+    const BOOTED: &'static str = "the raw CLI booted and idle by hand, its first message, same \
+                                  run: a pool that only starts the CLI";
+    const WARMED: &'static str = "the raw CLI booted and warmed up by hand, its first message, \
+                                  same run: what a pooled process costs by itself";
+
+    /// `row` with the floors added to its anchor, compared against the warmed-up CLI.
+    fn anchor(self, mut row: Row, pooled: Option<f64>) -> Row {
+        for (floor, source) in [(self.booted, Self::BOOTED), (self.warmed, Self::WARMED)] {
+            let Some(floor) = floor else { continue };
+            let text = match row.anchor.take() {
+                Some(first) => format!("{} ({}); {floor:.0} ms", first.text, first.source),
+                None => format!("{floor:.0} ms"),
+            };
+            row = row.with_anchor(&text, source);
+        }
+        match (pooled, self.warmed) {
+            (Some(pooled), Some(warmed)) => row.compare(Comparison::new(
+                "vs the warmed-up CLI",
+                pooled,
+                warmed,
+                Better::Lower,
+            )),
+            _ => row,
+        }
     }
 }
 
-/// `n` samples of the raw CLI: cold (`settle` none) or booted and idle for `settle`.
+/// `n` samples of the raw CLI brought to its first message as `start` says.
 async fn raw_cli_samples(
     claude: &Path,
     model_url: &str,
     n: usize,
-    settle: Option<Duration>,
+    start: RawStart,
 ) -> Result<Vec<f64>> {
     let mut samples = Vec::with_capacity(n);
     for _ in 0..n {
-        samples.push(ms(
-            cli::raw_cli_first_delta(claude, model_url, settle).await?
-        ));
+        samples.push(ms(cli::raw_cli_first_delta(claude, model_url, start).await?));
     }
     Ok(samples)
 }

@@ -21,7 +21,8 @@
 //! - [`interfaces`]: `local_interface_addresses`, this host's own addresses from `/proc/net`.
 //! - [`resolver`]: the `Resolver` trait, `SystemResolver`, `StaticResolver`.
 //! - [`proxy`]: `EgressProxy` and its `EgressConfig`; inside it, `tunnel` (CONNECT),
-//!   `forward` (plain HTTP), `gateway` (`ModelGateway`), `secrets` (`SecretRule`, TLS
+//!   `forward` (plain HTTP), `gateway` (`ModelGateway`), `rehearsal` (`Rehearsal`: the
+//!   gateway answering by itself for a warm pool's warm-up turn), `secrets` (`SecretRule`, TLS
 //!   interception), `ca` (the per-proxy certificate authority), `upstream` (connections to
 //!   checked addresses) and `http` (headers, refusals, streaming bodies).
 //! - [`error`]: `EgressError`, the crate's one error enum.
@@ -54,6 +55,7 @@ pub use interfaces::local_interface_addresses;
 pub use policy::{EgressPolicy, HostPattern, PolicyKind};
 pub use proxy::{
     webpki_roots, EgressConfig, EgressProxy, EgressStats, ModelGateway, OnDenied, ProxyLimits,
-    SecretRule, DEFAULT_INSIDE_PORT, DENIED_HEADER, PLACEHOLDER_HEADERS, PLACEHOLDER_QUERY_PARAMS,
+    Rehearsal, SecretRule, DEFAULT_INSIDE_PORT, DENIED_HEADER, PLACEHOLDER_HEADERS,
+    PLACEHOLDER_QUERY_PARAMS, REHEARSAL_REPLY,
 };
 pub use resolver::{Resolver, StaticResolver, SystemResolver};

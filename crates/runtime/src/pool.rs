@@ -9,8 +9,14 @@
 //!   recently asked for dropped first).
 //! - **Ready.** An entry counts (in `/metrics` too) only once its agent has answered a request
 //!   that shows it booted and reading its input: Claude Code an `initialize` control request,
-//!   an ACP agent its `initialize`. The answer is kept for the claiming session's translator;
-//!   nothing of the conversation is touched.
+//!   an ACP agent its `initialize`. The answer is kept for the claiming session's translator.
+//! - **Warm-up.** Ready is not yet warm: Claude Code does about 100 ms of its own work on the
+//!   first message of a process, and 20-30 ms on later ones. So a ready Claude Code is taken
+//!   through one turn and the turn taken back ([`agent_runtime_agents::claude::WarmUp`]: a
+//!   `rewind_conversation` to the turn's own message), leaving an empty conversation in a warm
+//!   process. The turn's model request goes nowhere: the sandbox's proxy answers it itself
+//!   ([`Rehearsal`]). Not for profiles that put files in the workspace ([`warms_up`]). An entry
+//!   whose warm-up fails is discarded, never handed out half-warmed.
 //! - **Isolation.** An entry belongs to no session until one claims it; it is handed out once and
 //!   never comes back: the session's sandbox is destroyed as any other when it stops. Its agent
 //!   session id is made with it, and the claiming session takes that id. Entries are made with
@@ -32,7 +38,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use agent_runtime_agents::claude::WarmUp;
 use agent_runtime_agents::{AgentKind, ProcessMode};
+use agent_runtime_egress::Rehearsal;
 use agent_runtime_protocol::{AgentProfile, PermissionMode};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -360,7 +368,17 @@ async fn make(deps: &Deps, key: &PoolKey, cancel: &CancellationToken) -> Result<
             None,
         )
         .await?;
-        until_ready(process, cancel).await
+        let mut process = until_ready(process, cancel).await?;
+        let warm_up = warms_up(&profile)
+            .then(|| process.translator.warm_up(uuid::Uuid::new_v4().to_string()))
+            .flatten();
+        if let Some(warm_up) = warm_up {
+            if let Err(e) = rehearse(&mut process, warm_up, &started.rehearsal, cancel).await {
+                process.kill().await;
+                return Err(e);
+            }
+        }
+        Ok(process)
     };
     match made.await {
         Ok(process) => Ok(Warm {
@@ -397,6 +415,33 @@ async fn until_ready(
     };
     process.kill().await;
     Err(RuntimeError::Internal(not_ready))
+}
+
+/// Takes a ready process through its warm-up (a turn it works through, then takes back), with
+/// the sandbox's proxy answering its model requests itself: nothing goes to the model, on the
+/// operator's key, for a sandbox that belongs to no session. At most [`READY_TIMEOUT`].
+async fn rehearse(
+    process: &mut AgentProcess,
+    warm_up: WarmUp,
+    rehearsal: &Rehearsal,
+    cancel: &CancellationToken,
+) -> Result<()> {
+    rehearsal.begin();
+    let outcome = tokio::select! {
+        _ = cancel.cancelled() => Err("the runtime is stopping".to_string()),
+        done = tokio::time::timeout(READY_TIMEOUT, process.warm_up(warm_up)) => {
+            done.unwrap_or_else(|_| Err(format!("the warm-up did not end within {READY_TIMEOUT:?}")))
+        }
+    };
+    rehearsal.end();
+    outcome.map_err(|why| RuntimeError::Internal(format!("warming up the agent: {why}")))
+}
+
+/// Whether an entry made with `profile` is warmed up. Not when the profile puts files in the
+/// workspace: a `.claude/settings.json` among them could hold hooks that act on every prompt,
+/// and the warm-up's prompt is nobody's.
+fn warms_up(profile: &AgentProfile) -> bool {
+    profile.files.is_empty()
 }
 
 /// Whether `agent` keeps one process for the life of its sandbox (only those are pooled).

@@ -10,6 +10,8 @@
 //! - [`translator`]: [`ClaudeTranslator`], stdout line -> session events.
 //! - [`transcript`]: which files make a transcript, where to restore them,
 //!   and the parser that turns them into blocks.
+//! - [`warm_up`]: [`WarmUp`], the turn a pooled process works through, and has taken back,
+//!   before a session claims it.
 //! - `content`: content-item helpers shared by the translator and the transcript parser, so both
 //!   produce the same block shapes and ids.
 //!
@@ -32,6 +34,7 @@ pub mod launch;
 pub mod profile;
 pub mod transcript;
 pub mod translator;
+pub mod warm_up;
 
 pub use launch::{
     answers_readiness_probe, encode_ask_reply, encode_interrupt, encode_readiness_probe,
@@ -40,3 +43,4 @@ pub use launch::{
 pub use profile::profile_files;
 pub use transcript::{parse_transcript, transcript_files_to_save, transcript_restore_path};
 pub use translator::ClaudeTranslator;
+pub use warm_up::{WarmUp, WarmUpStep, WARM_UP_TEXT};

@@ -227,9 +227,11 @@ impl Parser {
     /// Drops user and assistant lines on branches abandoned by a rewind or edit (A.8): the
     /// current branch is the chain from the last `last-prompt.leafUuid` to the root (through
     /// `logicalParentUuid` across compactions). An off-chain line is dropped only when its branch
-    /// leaves the chain below the leaf and starts with a prompt or an assistant message; branches
-    /// of tool results (parallel calls), continuations of the leaf and everything in a file whose
-    /// chain is broken or has no leaf are kept.
+    /// leaves the chain below the leaf and starts with a prompt or an assistant message, or when
+    /// its branch is a whole conversation a rewind cut at its first message (a `last-prompt`
+    /// line with `rewound` and that message as `cutUuid`: the warm-up of a pooled process,
+    /// `warm_up.rs`); branches of tool results (parallel calls), continuations of the leaf and
+    /// everything in a file whose chain is broken or has no leaf are kept.
     fn drop_abandoned_branches(&mut self, records: Vec<Value>) -> Vec<Value> {
         let by_uuid: HashMap<&str, &Value> = records
             .iter()
@@ -242,6 +244,11 @@ impl Parser {
             .and_then(|r| str_field(r, "leafUuid"))
             .filter(|leaf| by_uuid.contains_key(leaf));
         let Some(leaf) = leaf else { return records };
+        let cut_roots: HashSet<&str> = records
+            .iter()
+            .filter(|r| str_field(r, "type") == Some("last-prompt") && r["rewound"] == true)
+            .filter_map(|r| str_field(r, "cutUuid"))
+            .collect();
         let mut chain: HashSet<&str> = HashSet::new();
         let mut current = Some(leaf);
         while let Some(uuid) = current {
@@ -269,7 +276,8 @@ impl Parser {
                     return false;
                 };
                 let Some(parent) = parent_of(root) else {
-                    return false;
+                    // A root off the chain: a conversation of its own, dropped when cut.
+                    return cut_roots.contains(uuid);
                 };
                 if chain.contains(parent) {
                     let is_prompt_or_answer = match str_field(root, "type") {

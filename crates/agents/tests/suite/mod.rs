@@ -6,3 +6,4 @@ mod common;
 mod gemini_stream;
 mod gemini_transcript;
 mod readiness;
+mod warm_up;

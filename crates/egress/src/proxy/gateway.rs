@@ -5,7 +5,8 @@
 //! itself (origin-form, or absolute-form to `127.0.0.1`/`localhost` on the inside port) come
 //! here: the placeholder credentials are stripped, the real ones injected, and the request goes
 //! to the operator's upstream. The response streams back frame by frame (SSE token by token).
-//! No address check applies: the operator configured the upstream.
+//! No address check applies: the operator configured the upstream. During a rehearsal
+//! (`rehearsal.rs`) nothing is forwarded: the gateway answers by itself.
 
 use std::fmt;
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use rustls::ClientConfig;
 use tracing::warn;
 
 use super::http::{relay_response, strip_hop_by_hop, upstream_failure, ProxyBody};
+use super::rehearsal::{self, Rehearsal};
 use super::{Inner, ProxyLimits};
 use crate::decision::{Denial, DenyReason};
 use crate::error::EgressError;
@@ -39,6 +41,8 @@ pub struct ModelGateway {
     inject: Vec<(HeaderName, HeaderValue)>,
     strip_headers: Vec<HeaderName>,
     strip_query: Vec<String>,
+    /// While on, requests are answered here and never forwarded (`rehearsal.rs`).
+    rehearsal: Rehearsal,
 }
 
 impl ModelGateway {
@@ -72,6 +76,7 @@ impl ModelGateway {
                 .iter()
                 .map(|p| p.to_string())
                 .collect(),
+            rehearsal: Rehearsal::default(),
         })
     }
 
@@ -114,6 +119,12 @@ impl ModelGateway {
             self.strip_query.push(name.to_owned());
         }
         self
+    }
+
+    /// The switch that makes this gateway (and every proxy built with it) answer requests
+    /// itself instead of forwarding them; off until [`Rehearsal::begin`].
+    pub fn rehearsal(&self) -> Rehearsal {
+        self.rehearsal.clone()
     }
 
     /// The upstream base URL.
@@ -166,6 +177,7 @@ impl fmt::Debug for ModelGateway {
             .field("inject", &injected)
             .field("strip_headers", &self.strip_headers)
             .field("strip_query", &self.strip_query)
+            .field("rehearsal", &self.rehearsal)
             .finish()
     }
 }
@@ -238,6 +250,9 @@ pub(super) async fn handle(inner: &Arc<Inner>, request: Request<Incoming>) -> Re
             None,
         );
     };
+    if gateway.gateway.rehearsal.is_on() {
+        return rehearsal::answer(request).await;
+    }
     let (mut parts, body) = request.into_parts();
     let path = parts
         .uri

@@ -6,7 +6,8 @@
 //!   inject a secret when a [`SecretRule`] names the host (`secrets.rs`).
 //! - absolute-form `http://host/...` (`forward.rs`): decided, then forwarded.
 //! - a request for the proxy itself, origin-form (`POST /v1/messages`) or absolute-form to
-//!   `127.0.0.1`/`localhost` on the inside port: the model gateway (`gateway.rs`).
+//!   `127.0.0.1`/`localhost` on the inside port: the model gateway (`gateway.rs`), which
+//!   answers by itself during a rehearsal (`rehearsal.rs`).
 //!
 //! A decision is: the host parses; the policy allows it by name and port; the name resolves;
 //! every address passes the [`AddressGuard`]. The connection then goes to a checked address.
@@ -15,6 +16,7 @@ mod ca;
 mod forward;
 pub(crate) mod gateway;
 mod http;
+mod rehearsal;
 pub(crate) mod secrets;
 mod tunnel;
 mod upstream;
@@ -45,6 +47,7 @@ use self::gateway::GatewayClient;
 pub use self::gateway::{ModelGateway, PLACEHOLDER_HEADERS, PLACEHOLDER_QUERY_PARAMS};
 use self::http::ProxyBody;
 pub use self::http::DENIED_HEADER;
+pub use self::rehearsal::{Rehearsal, REHEARSAL_REPLY};
 pub use self::secrets::SecretRule;
 use crate::decision::{AddressGuard, Denial, DenyReason};
 use crate::error::EgressError;

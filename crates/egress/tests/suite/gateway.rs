@@ -185,3 +185,58 @@ async fn an_unreachable_gateway_upstream_is_a_bad_gateway() {
         answer.body
     );
 }
+
+/// During a rehearsal the gateway answers by itself: the upstream is never connected to (no
+/// request, so no use of the key), and the agent gets a streamed turn whose text is the
+/// stand-in's. When it ends, requests go to the upstream again, on a proxy built before.
+#[tokio::test]
+async fn during_a_rehearsal_nothing_reaches_the_upstream() {
+    let mut upstream = HttpUpstream::start().await;
+    let mut config = config(EgressPolicy::none());
+    let gateway = ModelGateway::anthropic(
+        &format!("http://127.0.0.1:{}/anthropic", upstream.port()),
+        "sk-real-key",
+    )
+    .unwrap();
+    let rehearsal = gateway.rehearsal();
+    config.gateway = Some(gateway);
+    let proxy = Proxy::start(config);
+    let mut client = proxy.client().await;
+    let message = || {
+        Request::builder()
+            .method("POST")
+            .uri("/v1/messages?beta=true")
+            .header("x-api-key", "placeholder")
+            .body(full(r#"{"model":"claude-opus-5-5","stream":true}"#))
+            .unwrap()
+    };
+
+    rehearsal.begin();
+    let answer = client.fetch(message()).await;
+    assert_eq!(answer.status, 200);
+    assert!(
+        answer.body.starts_with("event: message_start\n"),
+        "{}",
+        answer.body
+    );
+    assert!(answer.body.contains(&format!(
+        r#""text":"{}""#,
+        agent_runtime_egress::REHEARSAL_REPLY
+    )));
+    let refused = client.fetch(get("http://127.0.0.1:3128/v1/models")).await;
+    assert_eq!(refused.status, 503);
+    assert_eq!(upstream.accepted(), 0);
+
+    rehearsal.end();
+    let answer = client.fetch(message()).await;
+    assert_eq!(
+        answer.body,
+        "upstream saw POST /anthropic/v1/messages?beta=true"
+    );
+    assert_eq!(
+        upstream.next_seen().await.header("x-api-key"),
+        Some("sk-real-key")
+    );
+    assert_eq!(upstream.accepted(), 1);
+    assert!(proxy.denials().is_empty());
+}

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use agent_runtime_agents::{AgentKind, LaunchContext, TranslatorContext};
-use agent_runtime_egress::Denial;
+use agent_runtime_egress::{Denial, Rehearsal};
 use agent_runtime_protocol::{AgentProfile, PermissionMode, SandboxProviderKind};
 use agent_runtime_sandbox::{Root, Sandbox, SandboxRequest};
 use tokio::sync::mpsc;
@@ -36,6 +36,9 @@ pub(crate) struct StartedSandbox {
     pub(crate) limits: Limits,
     /// Where it runs.
     pub(crate) provider: SandboxProviderKind,
+    /// While on, its proxy answers model requests itself and forwards none (a warm pool's
+    /// warm-up turn).
+    pub(crate) rehearsal: Rehearsal,
 }
 
 /// The server's limits with `profile`'s overrides.
@@ -100,6 +103,7 @@ pub(crate) async fn start_sandbox(
         denials: network.denials,
         limits,
         provider: kind,
+        rehearsal: network.rehearsal,
     })
 }
 

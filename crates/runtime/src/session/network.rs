@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use agent_runtime_agents::ModelApi;
 use agent_runtime_egress::{
-    Denial, EgressConfig, EgressPolicy, EgressProxy, HostPattern, ModelGateway, SecretRule,
+    Denial, EgressConfig, EgressPolicy, EgressProxy, HostPattern, ModelGateway, Rehearsal,
+    SecretRule,
 };
 use agent_runtime_protocol::{AgentProfile, SessionEvent};
 use agent_runtime_sandbox::{EgressHandler, SandboxStream, HOME_DIR};
@@ -50,6 +51,8 @@ pub(super) struct SandboxNetwork {
     pub(super) ca_bundle: Option<String>,
     /// Secret values the translator redacts from what the agent's tools print.
     pub(super) secret_values: Vec<String>,
+    /// The proxy's model gateway answers by itself while this is on (a warm-up turn).
+    pub(super) rehearsal: Rehearsal,
 }
 
 /// Builds the egress proxy of a sandbox for `profile`, whose agent calls `api`.
@@ -87,7 +90,9 @@ pub(super) fn sandbox_network(
     if let Some(roots) = &config.egress.upstream_roots {
         egress.upstream_roots = roots.clone();
     }
-    egress.gateway = Some(model_gateway(config, api)?);
+    let gateway = model_gateway(config, api)?;
+    let rehearsal = gateway.rehearsal();
+    egress.gateway = Some(gateway);
     let mut extra_env = BTreeMap::new();
     let mut secret_values = Vec::new();
     for secret in &settings.secrets {
@@ -147,6 +152,7 @@ pub(super) fn sandbox_network(
         extra_env,
         ca_bundle,
         secret_values,
+        rehearsal,
     })
 }
 

@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
+use agent_runtime_agents::claude::{WarmUp, WarmUpStep};
 use agent_runtime_agents::Translator;
 use agent_runtime_sandbox::{ExitInfo, ProcessHandle, SandboxProcess};
 use tokio::io::{AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufReader};
@@ -165,6 +166,31 @@ impl AgentProcess {
             }
         }
         false
+    }
+
+    /// Takes the process through `warm_up` (a turn it works through and then takes back; see
+    /// [`WarmUp`]): writes its lines and reads what the agent answers until it is done. Every
+    /// line read is dropped: the warm-up belongs to no session, and nothing of it is
+    /// translated. Lines held by [`AgentProcess::wait_until_ready`] stay held.
+    pub(crate) async fn warm_up(&mut self, mut warm_up: WarmUp) -> Result<(), String> {
+        self.write_line(&warm_up.first_line())
+            .await
+            .map_err(|e| format!("writing the warm-up: {e}"))?;
+        while let Some(line) = self.lines.recv().await {
+            let OutputLine::Stdout(line) = line else {
+                continue;
+            };
+            match warm_up.on_line(&line) {
+                WarmUpStep::Wait => {}
+                WarmUpStep::Write(next) => self
+                    .write_line(&next)
+                    .await
+                    .map_err(|e| format!("writing the warm-up: {e}"))?,
+                WarmUpStep::Done => return Ok(()),
+                WarmUpStep::Failed(why) => return Err(why),
+            }
+        }
+        Err("the agent exited during its warm-up".into())
     }
 
     /// The last lines the agent wrote to stderr.

@@ -1,12 +1,15 @@
 //! The warm pool through the real server: new sessions take sandboxes whose Claude Code is
-//! already running, nothing of one session reaches the next, a profile's sessions are warmed
-//! after its first one, and a changed profile is never served from a stale entry.
+//! already running and warmed up without the model, nothing of one session reaches the next, a
+//! profile's sessions are warmed after its first one, and a changed profile is never served
+//! from a stale entry.
 
 use std::time::Duration;
 
+use agent_runtime_agents::claude::WARM_UP_TEXT;
 use agent_runtime_protocol::{AgentProfile, CreateSessionRequest, ProfileFile, SessionEvent};
+use agent_runtime_testkit::{Matcher, Response, Rule, Scenario};
 use pretty_assertions::assert_eq;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::attack::{denials, profile, Probe, Target};
 use super::metrics::scrape;
@@ -187,5 +190,75 @@ async fn a_profile_is_warmed_after_its_first_session_and_never_served_stale() {
     assert!(events
         .iter()
         .any(|e| matches!(e, SessionEvent::TurnCompleted { .. })));
+    target.server.shutdown().await;
+}
+
+/// What of a model request is the conversation: the system prompt, the tools and the messages,
+/// with the sandbox's own per-process ids left out (none are in these).
+fn conversation(body: &Value) -> Value {
+    json!({
+        "system": body["system"],
+        "tools": body["tools"],
+        "messages": body["messages"],
+        "model": body["model"],
+    })
+}
+
+/// A warm Claude Code has worked through a turn and had it taken back before any session
+/// claimed it: its transcript holds that turn, cut by a rewind; the model never saw it (the
+/// proxy answered); and the session's first model request is the one a session whose agent
+/// started cold sends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warm_agent_was_warmed_up_without_the_model_and_starts_as_a_cold_one() {
+    let target = Target::start(|config| config.warm_pool = 1).await;
+    target.model.set_scenario(Scenario::new(vec![Rule::new(
+        Matcher::last_user_text_contains("hello"),
+        Response::text("Hi there"),
+    )]));
+    pool_ready(&target, 1.0).await;
+    assert_eq!(
+        target.model.requests().len(),
+        0,
+        "the warm-up reached the model"
+    );
+
+    let warm = session(&target, None).await;
+    target.turn(&warm, "hello").await;
+    assert_eq!(figure(&target, "agent_runtime_pool_hits_total").await, 1.0);
+    // A profile's key is warmed after its first session: this one starts cold.
+    let cold = target.session_with(profile("plain", json!({}))).await;
+    target.turn(&cold, "hello").await;
+    assert_eq!(
+        figure(&target, "agent_runtime_pool_misses_total").await,
+        1.0
+    );
+
+    let requests = target.model.message_requests();
+    assert_eq!(requests.len(), 2, "{requests:#?}");
+    for request in &requests {
+        let body = request.body.as_ref().expect("a JSON body").to_string();
+        assert!(
+            !body.contains(WARM_UP_TEXT),
+            "the warm-up reached the model"
+        );
+    }
+    let [warm_request, cold_request] =
+        [0, 1].map(|i| conversation(requests[i].body.as_ref().unwrap()));
+    assert_eq!(warm_request, cold_request);
+
+    // The warm-up ran in the process this session took: the CLI's transcript has it, cut.
+    let name = format!("{}.jsonl", agent_session_id(&target, &warm).await);
+    let transcript = within(target.server.client().read_transcript(&warm, &name))
+        .await
+        .expect("the session's transcript");
+    let transcript = String::from_utf8_lossy(&transcript);
+    assert!(
+        transcript.contains(WARM_UP_TEXT),
+        "no warm-up in the transcript"
+    );
+    assert!(
+        transcript.contains(r#""rewound":true"#),
+        "the warm-up was not cut"
+    );
     target.server.shutdown().await;
 }
