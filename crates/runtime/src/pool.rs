@@ -16,7 +16,8 @@
 //!   `rewind_conversation` to the turn's own message), leaving an empty conversation in a warm
 //!   process. The turn's model request goes nowhere: the sandbox's proxy answers it itself
 //!   ([`Rehearsal`]). Not for profiles that put files in the workspace ([`warms_up`]). An entry
-//!   whose warm-up fails is discarded, never handed out half-warmed.
+//!   whose warm-up fails is discarded, never handed out half-warmed, and later entries are
+//!   only booted (a CLI that cannot rewind would fail every warm-up).
 //! - **Isolation.** An entry belongs to no session until one claims it; it is handed out once and
 //!   never comes back: the session's sandbox is destroyed as any other when it stops. Its agent
 //!   session id is made with it, and the claiming session takes that id. Entries are made with
@@ -34,7 +35,7 @@
 //!   any other sandbox's.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -119,6 +120,9 @@ pub(crate) struct WarmPool {
     wake: Notify,
     hits: AtomicU64,
     misses: AtomicU64,
+    /// Cleared for good when a warm-up fails: entries are made ready but not warmed up from
+    /// then on (a CLI that cannot rewind would fail every one).
+    warm_ups: AtomicBool,
 }
 
 impl WarmPool {
@@ -129,6 +133,7 @@ impl WarmPool {
             wake: Notify::new(),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
+            warm_ups: AtomicBool::new(true),
         }
     }
 
@@ -369,12 +374,16 @@ async fn make(deps: &Deps, key: &PoolKey, cancel: &CancellationToken) -> Result<
         )
         .await?;
         let mut process = until_ready(process, cancel).await?;
-        let warm_up = warms_up(&profile)
+        let warm_up = (deps.pool.warm_ups.load(Ordering::Relaxed) && warms_up(&profile))
             .then(|| process.translator.warm_up(uuid::Uuid::new_v4().to_string()))
             .flatten();
         if let Some(warm_up) = warm_up {
             if let Err(e) = rehearse(&mut process, warm_up, &started.rehearsal, cancel).await {
                 process.kill().await;
+                if !cancel.is_cancelled() {
+                    tracing::warn!(entry = %id, "{e}; warm sandboxes are no longer warmed up");
+                    deps.pool.warm_ups.store(false, Ordering::Relaxed);
+                }
                 return Err(e);
             }
         }

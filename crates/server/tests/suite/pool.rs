@@ -245,6 +245,18 @@ async fn a_warm_agent_was_warmed_up_without_the_model_and_starts_as_a_cold_one()
     let [warm_request, cold_request] =
         [0, 1].map(|i| conversation(requests[i].body.as_ref().unwrap()));
     assert_eq!(warm_request, cold_request);
+    // The warm-up cost nothing: the session's usage and cost are the cold one's.
+    let client = target.server.client();
+    let warm_state = within(client.get_session(&warm))
+        .await
+        .expect("snapshot")
+        .state;
+    let cold_state = within(client.get_session(&cold))
+        .await
+        .expect("snapshot")
+        .state;
+    assert_eq!(warm_state.usage, cold_state.usage);
+    assert_eq!(warm_state.cost_usd, cold_state.cost_usd);
 
     // The warm-up ran in the process this session took: the CLI's transcript has it, cut.
     let name = format!("{}.jsonl", agent_session_id(&target, &warm).await);
