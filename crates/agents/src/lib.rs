@@ -55,7 +55,7 @@ pub mod profile_layout;
 pub mod registry;
 
 pub use acp::{AcpAgentSpec, AcpTranslator};
-pub use claude::ClaudeTranslator;
+pub use claude::{ClaudeTranslator, WarmUp, WarmUpStep};
 pub use error::AgentError;
 pub use files::{ParsedConversation, ProfileFileWrite, Root, TranscriptFile};
 pub use gemini::GeminiTranslator;

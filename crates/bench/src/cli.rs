@@ -5,8 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use agent_runtime_agents::claude::{WarmUp, WarmUpStep};
-use agent_runtime_agents::AgentKind;
+use agent_runtime_agents::{AgentKind, WarmUp, WarmUpStep};
 use agent_runtime_core::installer::Installer;
 use anyhow::{anyhow, bail, Context, Result};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
@@ -40,7 +39,7 @@ pub enum RawStart {
     /// first message of a process.
     Booted(Duration),
     /// Booted, then taken by hand through the warm pool's warm-up (a turn, answered by the
-    /// scripted model, then rewound: `agent_runtime_agents::claude::WarmUp`), then idle for the
+    /// scripted model, then rewound: `agent_runtime_agents::WarmUp`), then idle for the
     /// given time: what a pooled process costs by itself.
     WarmedUp(Duration),
 }
@@ -99,11 +98,11 @@ pub async fn raw_cli_first_delta(
                 let Some(line) = lines.next_line().await? else {
                     bail!("the CLI ended before it answered initialize");
                 };
-                if line.contains("\"type\":\"control_response\"") {
+                if agent_runtime_agents::claude::answers_readiness_probe(&line) {
                     break;
                 }
             }
-            if start == RawStart::WarmedUp(settle) {
+            if matches!(start, RawStart::WarmedUp(_)) {
                 let mut warm_up = WarmUp::new(uuid::Uuid::new_v4().to_string());
                 stdin.write_all(warm_up.first_line().as_bytes()).await?;
                 stdin.flush().await?;

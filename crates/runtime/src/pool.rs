@@ -12,7 +12,7 @@
 //!   an ACP agent its `initialize`. The answer is kept for the claiming session's translator.
 //! - **Warm-up.** Ready is not yet warm: Claude Code does about 100 ms of its own work on the
 //!   first message of a process, and 20-30 ms on later ones. So a ready Claude Code is taken
-//!   through one turn and the turn taken back ([`agent_runtime_agents::claude::WarmUp`]: a
+//!   through one turn and the turn taken back ([`agent_runtime_agents::WarmUp`]: a
 //!   `rewind_conversation` to the turn's own message), leaving an empty conversation in a warm
 //!   process. The turn's model request goes nowhere: the sandbox's proxy answers it itself
 //!   ([`Rehearsal`]). Not for profiles that put files in the workspace ([`warms_up`]). An entry
@@ -39,8 +39,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use agent_runtime_agents::claude::WarmUp;
-use agent_runtime_agents::{AgentKind, ProcessMode};
+use agent_runtime_agents::{AgentKind, ProcessMode, WarmUp};
 use agent_runtime_egress::Rehearsal;
 use agent_runtime_protocol::{AgentProfile, PermissionMode};
 use tokio::sync::Notify;

@@ -85,7 +85,6 @@ pub(crate) struct Reply {
 /// `503` for anything else.
 pub(crate) fn reply(method: &Method, path: &str, body: &[u8]) -> Reply {
     let path = path.trim_end_matches('/');
-    let request: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let json_reply = |value: Value| Reply {
         status: StatusCode::OK,
         content_type: "application/json",
@@ -102,6 +101,7 @@ pub(crate) fn reply(method: &Method, path: &str, body: &[u8]) -> Reply {
                 .into(),
         };
     }
+    let request: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let model = request["model"].as_str().unwrap_or("rehearsal");
     let usage = json!({ "input_tokens": 0, "output_tokens": 0 });
     let id = "msg_agent_runtime_rehearsal";

@@ -4,8 +4,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use agent_runtime_agents::claude::{WarmUp, WarmUpStep};
-use agent_runtime_agents::Translator;
+use agent_runtime_agents::{Translator, WarmUp, WarmUpStep};
 use agent_runtime_sandbox::{ExitInfo, ProcessHandle, SandboxProcess};
 use tokio::io::{AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
